@@ -1,0 +1,85 @@
+/**
+ * Events of the client aggregate (stream `client-<clientId>`). Names are fixed by DESIGN §4.
+ * No event ever carries secret material: secrets appear only as their SHA-256 and a display hint.
+ */
+
+export const SCOPES = ['userinfo', 'useraddresses'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export interface DomainSettings {
+  /** root host name, lower-case, punycode for internationalised names */
+  readonly domain: string;
+  /** canonical IPv4/IPv6 addresses and CIDR ranges; empty = any */
+  readonly serverIps: readonly string[];
+  readonly internalName: string | null;
+  readonly logo: string | null;
+  readonly fallbackUri: string | null;
+  readonly allowLogin: boolean;
+  readonly allowApi: boolean;
+  readonly active: boolean;
+  readonly primary: boolean;
+  readonly testMode: boolean;
+}
+
+export type ClientEvent =
+  | { type: 'ClientRegistered'; data: { clientId: string; organisationId: string; name: string } }
+  | { type: 'ClientRenamed'; data: { name: string; previousName: string } }
+  | {
+      type: 'ClientSecretIssued';
+      data: { secretId: string; label: string; hint: string; secretHash: string; expiresAt: string | null };
+    }
+  | {
+      type: 'ClientSecretRotated';
+      data: {
+        /** the secret being replaced */
+        secretId: string;
+        newSecretId: string;
+        label: string;
+        hint: string;
+        secretHash: string;
+        graceSeconds: number;
+        /** until when the old secret is still accepted; null = rejected at once */
+        graceUntil: string | null;
+        /** domain links the new secret inherits */
+        domainIds: string[];
+      };
+    }
+  | { type: 'ClientSecretRevoked'; data: { secretId: string } }
+  | { type: 'SecretLinkedToDomain'; data: { secretId: string; domainId: string } }
+  | { type: 'SecretUnlinkedFromDomain'; data: { secretId: string; domainId: string } }
+  | { type: 'RedirectUriAdded'; data: { uri: string } }
+  | { type: 'RedirectUriRemoved'; data: { uri: string } }
+  | { type: 'DomainAdded'; data: { domainId: string } & DomainSettings }
+  | { type: 'DomainUpdated'; data: { domainId: string; changes: Partial<DomainSettings> } }
+  | { type: 'DomainRemoved'; data: { domainId: string; domain: string } }
+  | { type: 'ClientScopesChanged'; data: { scopes: Scope[]; previous: Scope[] } }
+  | { type: 'TestUserAdded'; data: { sub: number } }
+  | { type: 'TestUserRemoved'; data: { sub: number } }
+  | { type: 'ClientDisabled'; data: Record<string, never> }
+  | { type: 'ClientEnabled'; data: Record<string, never> }
+  | { type: 'ClientDeleted'; data: Record<string, never> };
+
+export type ClientEventType = ClientEvent['type'];
+
+export const CLIENT_EVENT_TYPES: readonly ClientEventType[] = [
+  'ClientRegistered',
+  'ClientRenamed',
+  'ClientSecretIssued',
+  'ClientSecretRotated',
+  'ClientSecretRevoked',
+  'SecretLinkedToDomain',
+  'SecretUnlinkedFromDomain',
+  'RedirectUriAdded',
+  'RedirectUriRemoved',
+  'DomainAdded',
+  'DomainUpdated',
+  'DomainRemoved',
+  'ClientScopesChanged',
+  'TestUserAdded',
+  'TestUserRemoved',
+  'ClientDisabled',
+  'ClientEnabled',
+  'ClientDeleted',
+];
+
+export const clientStream = (clientId: string): string => `client-${clientId}`;
