@@ -1,0 +1,89 @@
+import pg from 'pg';
+import { Kysely, PostgresDialect, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import type { CoreDatabase, ReadModelDatabase } from './schema.ts';
+import { READ_MODEL_SCHEMA } from './schema.ts';
+import * as eventLog from './migrations/001_event_log.ts';
+import * as accounts from './migrations/002_accounts.ts';
+import * as readModels from '../../projections/migrations/001_read_models.ts';
+
+export interface Database {
+  readonly pool: pg.Pool;
+  readonly db: Kysely<CoreDatabase>;
+  /** the read models in the live schema */
+  readonly rm: Kysely<ReadModelDatabase>;
+  readonly connectionString: string;
+  destroy(): Promise<void>;
+}
+
+export function openDatabase(connectionString: string, options: { max?: number; applicationName?: string } = {}): Database {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'keyledger',
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client that errors (e.g. the server restarted) must not crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<CoreDatabase>({ dialect: new PostgresDialect({ pool }) });
+  const rm = new Kysely<ReadModelDatabase>({ dialect: new PostgresDialect({ pool }) }).withSchema(READ_MODEL_SCHEMA);
+  let destroyed = false;
+  return {
+    pool,
+    db,
+    rm,
+    connectionString,
+    async destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      await db.destroy(); // ends the shared pool
+    },
+  };
+}
+
+class StaticProvider implements MigrationProvider {
+  constructor(private readonly migrations: Record<string, Migration>) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return this.migrations;
+  }
+}
+
+const CORE_MIGRATIONS: Record<string, Migration> = {
+  '001_event_log': eventLog,
+  '002_accounts': accounts,
+};
+
+const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
+  '001_read_models': readModels,
+};
+
+async function runMigrator(migrator: Migrator): Promise<void> {
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}
+
+/** Core tables (event log, accounts), then the live read-model schema. Safe to run on every start and from several nodes. */
+export async function migrate(database: Database): Promise<void> {
+  const { pool } = database;
+  // Serialise concurrent migrators (several nodes starting at once).
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(1262, 0)');
+    await runMigrator(new Migrator({ db: database.db, provider: new StaticProvider(CORE_MIGRATIONS) }));
+    await migrateReadModels(database.db, READ_MODEL_SCHEMA);
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(1262, 0)').catch(() => {});
+    client.release();
+  }
+}
+
+/** Creates (or brings up to date) the read-model tables in `schema`. */
+export async function migrateReadModels(db: Kysely<unknown> | Kysely<CoreDatabase>, schema: string): Promise<void> {
+  await db.schema.createSchema(schema).ifNotExists().execute();
+  await runMigrator(
+    new Migrator({
+      db: db.withSchema(schema) as Kysely<unknown>,
+      provider: new StaticProvider(READ_MODEL_MIGRATIONS),
+      migrationTableSchema: schema,
+    }),
+  );
+}

@@ -1,0 +1,158 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Postgres returns int8 as string (pg's default; exact for bigint positions). */
+type Int8 = ColumnType<string, string | bigint | number, string | bigint | number>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+// ---- core tables (schema public) ----
+
+export interface UsersTable {
+  sub: Generated<number>;
+  email: string;
+  name: string;
+  password_hash: string;
+  organisation_id: string;
+  staff_role: string | null;
+  created_at: Generated<Timestamp>;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  user_sub: number;
+  created_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface CoreDatabase {
+  users: UsersTable;
+  sessions: SessionsTable;
+}
+
+// ---- read models (schema rm, swapped by rebuild) ----
+
+export interface CheckpointsTable {
+  projection: string;
+  commit_position: Int8;
+  prepare_position: Int8;
+}
+
+export interface OrganisationsTable {
+  organisation_id: string;
+  name: string;
+  plan: string | null;
+  plan_status: 'none' | 'active' | 'cancelled';
+  plan_activated_at: Timestamp | null;
+  plan_cancelled_at: Timestamp | null;
+  created_at: Timestamp;
+}
+
+export interface MembersTable {
+  organisation_id: string;
+  user_sub: number;
+  role: string;
+  added_at: Timestamp;
+}
+
+export interface ClientsTable {
+  client_id: string;
+  organisation_id: string;
+  name: string;
+  status: 'active' | 'disabled' | 'deleted';
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  revision: Int8;
+}
+
+export interface ClientSecretsTable {
+  secret_id: string;
+  client_id: string;
+  label: string;
+  hint: string;
+  secret_hash: string;
+  status: 'active' | 'rotated' | 'revoked';
+  expires_at: Timestamp | null;
+  grace_until: Timestamp | null;
+  replaced_by: string | null;
+  issued_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface ClientDomainsTable {
+  domain_id: string;
+  client_id: string;
+  domain: string;
+  server_ips: Json<string[]>;
+  internal_name: string | null;
+  logo: string | null;
+  fallback_uri: string | null;
+  allow_login: boolean;
+  allow_api: boolean;
+  active: boolean;
+  primary: boolean;
+  test_mode: boolean;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SecretLinksTable {
+  secret_id: string;
+  domain_id: string;
+  client_id: string;
+  linked_at: Timestamp;
+}
+
+export interface RedirectUrisTable {
+  client_id: string;
+  uri: string;
+  added_at: Timestamp;
+}
+
+export interface ClientScopesTable {
+  client_id: string;
+  scope: string;
+}
+
+export interface TestUsersTable {
+  client_id: string;
+  user_sub: number;
+  added_at: Timestamp;
+}
+
+export interface AuditLogTable {
+  commit_position: Int8;
+  prepare_position: Int8;
+  event_id: string;
+  stream: string;
+  stream_revision: Int8;
+  type: string;
+  client_id: string | null;
+  organisation_id: string | null;
+  data: Json<Record<string, unknown>>;
+  actor: string;
+  at: Timestamp;
+  correlation_id: string;
+  causation_id: string;
+  request_id: string;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface ReadModelDatabase {
+  checkpoints: CheckpointsTable;
+  organisations: OrganisationsTable;
+  members: MembersTable;
+  clients: ClientsTable;
+  client_secrets: ClientSecretsTable;
+  client_domains: ClientDomainsTable;
+  secret_links: SecretLinksTable;
+  redirect_uris: RedirectUrisTable;
+  client_scopes: ClientScopesTable;
+  test_users: TestUsersTable;
+  audit_log: AuditLogTable;
+}
+
+/** Live read-model schema; `rebuild` builds a fresh one beside it and swaps names. */
+export const READ_MODEL_SCHEMA = 'rm';

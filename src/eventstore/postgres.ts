@@ -1,0 +1,286 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import {
+  type AppendResult,
+  type EventMetadata,
+  type EventStore,
+  type ExpectedRevision,
+  type NewEvent,
+  type Position,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type Subscription,
+  type SubscriptionHandlers,
+  START,
+  WrongExpectedVersion,
+} from './port.ts';
+
+const CHANNEL = 'keyledger_events';
+
+interface EventRow {
+  global_position: string;
+  commit_text: string;
+  stream_id: string;
+  stream_revision: string;
+  event_id: string;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+}
+
+// Aliased apart from `transaction_id`: ORDER BY would otherwise sort by the text form.
+const COLUMNS = 'global_position, transaction_id::text AS commit_text, stream_id, stream_revision, event_id, type, data, metadata';
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    stream: row.stream_id,
+    revision: BigInt(row.stream_revision),
+    position: { commit: BigInt(row.commit_text), prepare: BigInt(row.global_position) },
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+  };
+}
+
+function expectedArgs(expected: ExpectedRevision): [mode: number, revision: string | null] {
+  if (typeof expected === 'bigint') return [0, expected.toString()];
+  return [{ no_stream: 1, stream_exists: 2, any: 3 }[expected], null];
+}
+
+// START (-1/-1) sorts before every real (xid8, sequence) pair; xid8 cannot be negative.
+const positionArgs = (p: Position): [string, string] => [p.commit < 0n ? '0' : p.commit.toString(), p.prepare.toString()];
+
+export interface PostgresEventStoreOptions {
+  /** how long an idle subscription waits before polling when no notification arrives */
+  readonly idlePollMs?: number;
+  readonly batchSize?: number;
+}
+
+/**
+ * The Postgres event log (DESIGN §3). Appends are one call of `kl_append`; readers follow the
+ * xmin rule so no event is ever skipped, and wake on an in-process signal or a coalesced
+ * `NOTIFY` sent after the append committed (never inside the append, which would serialise
+ * every commit on the notification queue lock).
+ */
+export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventStoreOptions = {}): EventStore {
+  const idlePollMs = options.idlePollMs ?? 1_000;
+  const defaultBatch = options.batchSize ?? 500;
+  const wake = new EventEmitter();
+  wake.setMaxListeners(0);
+  let notifyScheduled = false;
+  let closed = false;
+
+  function announceAppend(): void {
+    wake.emit('append');
+    if (notifyScheduled || closed) return;
+    notifyScheduled = true;
+    setImmediate(() => {
+      notifyScheduled = false;
+      pool.query(`NOTIFY ${CHANNEL}`).catch(() => {});
+    });
+  }
+
+  // One LISTEN connection per store, shared by its subscriptions; reconnects with backoff.
+  let listener: pg.Client | undefined;
+  let listenerUsers = 0;
+  let listenerRetry: NodeJS.Timeout | undefined;
+  let listenerUp = false;
+  async function connectListener(delay = 100): Promise<void> {
+    if (closed || listenerUsers === 0 || listener) return;
+    const client = new pg.Client({ connectionString: poolConnectionString(pool) });
+    listener = client;
+    const fail = () => {
+      if (listener !== client) return;
+      listener = undefined;
+      listenerUp = false;
+      client.end().catch(() => {});
+      if (closed || listenerUsers === 0) return;
+      listenerRetry = setTimeout(() => void connectListener(Math.min(delay * 2, 5_000)), delay);
+    };
+    client.on('error', fail);
+    client.on('end', fail);
+    client.on('notification', () => wake.emit('append'));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      listenerUp = true;
+      wake.emit('append'); // something may have been appended while we were away
+    } catch {
+      fail();
+    }
+  }
+  function releaseListener(): void {
+    listenerUsers -= 1;
+    if (listenerUsers > 0) return;
+    clearTimeout(listenerRetry);
+    const client = listener;
+    listener = undefined;
+    listenerUp = false;
+    client?.end().catch(() => {});
+  }
+
+  async function readAll(from: Position, limit: number): Promise<RecordedEvent[]> {
+    const [commit, prepare] = positionArgs(from);
+    const { rows } = await pool.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events
+        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id, global_position
+        LIMIT $3`,
+      [commit, prepare, limit],
+    );
+    return rows.map(toRecorded);
+  }
+
+  /** Events committed but not yet readable because an older transaction is still open. */
+  async function hasPending(): Promise<boolean> {
+    const { rows } = await pool.query<{ pending: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS pending`,
+    );
+    return rows[0]?.pending ?? false;
+  }
+
+  const store: EventStore = {
+    kind: 'postgres',
+
+    async append(stream, events, { expectedRevision }): Promise<AppendResult> {
+      if (events.length === 0) throw new Error('append needs at least one event');
+      const [mode, expected] = expectedArgs(expectedRevision);
+      const args = [
+        stream,
+        mode,
+        expected,
+        events.map((e) => e.id),
+        events.map((e) => e.type),
+        events.map((e) => JSON.stringify(e.data)),
+        events.map((e) => JSON.stringify(e.metadata)),
+      ];
+      const call = () =>
+        pool.query<{ out_status: number; out_revision: string | null; out_commit: string | null; out_position: string | null }>(
+          'SELECT * FROM kl_append($1, $2, $3, $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])',
+          args,
+        );
+      let result;
+      try {
+        result = await call();
+      } catch (error) {
+        // Two identical appends racing: the loser hits the unique event id; asked again it is a duplicate.
+        if ((error as { constraint?: string }).constraint !== 'events_event_id_key') throw error;
+        result = await call();
+      }
+      const row = result.rows[0]!;
+      switch (row.out_status) {
+        case 0:
+        case 1: {
+          if (row.out_status === 0) announceAppend();
+          return {
+            nextRevision: BigInt(row.out_revision!),
+            position: { commit: BigInt(row.out_commit!), prepare: BigInt(row.out_position!) },
+            duplicate: row.out_status === 1,
+          };
+        }
+        case 2:
+          throw new WrongExpectedVersion(stream, expectedRevision, row.out_revision === null ? undefined : BigInt(row.out_revision));
+        default:
+          throw new Error(`append to ${stream}: some event ids are already stored and some are not (a reused id?)`);
+      }
+    },
+
+    async readStream(stream, opts: ReadStreamOptions = {}) {
+      const params: unknown[] = [stream, (opts.fromRevision ?? 0n).toString()];
+      let cutoff = '';
+      if (opts.toPosition) {
+        params.push(...positionArgs(opts.toPosition));
+        cutoff = 'AND (transaction_id, global_position) <= ($3::text::xid8, $4::bigint)';
+      }
+      const { rows } = await pool.query<EventRow>(
+        `SELECT ${COLUMNS} FROM events WHERE stream_id = $1 AND stream_revision >= $2 ${cutoff} ORDER BY stream_revision`,
+        params,
+      );
+      return rows.map(toRecorded);
+    },
+
+    readAll,
+
+    subscribeAll(from: Position, handlers: SubscriptionHandlers): Subscription {
+      let position = from;
+      let running = true;
+      let sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+      const sleep = (ms: number) =>
+        new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            wake.off('append', done);
+            sleeper = undefined;
+            resolve();
+          };
+          const timer = setTimeout(done, ms);
+          wake.on('append', done);
+          sleeper = { timer, resolve: done };
+        });
+
+      listenerUsers += 1;
+      void connectListener();
+
+      const loop = (async () => {
+        let backoff = 100;
+        while (running) {
+          try {
+            const events = await readAll(position, defaultBatch);
+            if (!running) break;
+            if (events.length > 0) {
+              await handlers.onEvents(events);
+              position = events[events.length - 1]!.position;
+              backoff = 100;
+              continue;
+            }
+            // Nothing readable: either idle, or a newer commit waits behind an older open transaction.
+            const pending = await hasPending();
+            await sleep(pending ? 5 : listenerUp ? idlePollMs : Math.min(idlePollMs, 250));
+          } catch (error) {
+            if (!running) break;
+            handlers.onError?.(error);
+            await sleep(backoff);
+            backoff = Math.min(backoff * 2, 5_000);
+          }
+        }
+      })();
+
+      return {
+        async stop() {
+          if (!running) return;
+          running = false;
+          sleeper?.resolve();
+          await loop;
+          releaseListener();
+        },
+      };
+    },
+
+    async headPosition() {
+      const { rows } = await pool.query<{ commit_text: string; global_position: string }>(
+        `SELECT transaction_id::text AS commit_text, global_position FROM events
+          ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+      );
+      const row = rows[0];
+      return row ? { commit: BigInt(row.commit_text), prepare: BigInt(row.global_position) } : START;
+    },
+
+    async close() {
+      closed = true;
+      clearTimeout(listenerRetry);
+      await listener?.end().catch(() => {});
+      listener = undefined;
+    },
+  };
+  return store;
+}
+
+function poolConnectionString(pool: pg.Pool): string {
+  const cs = (pool.options as { connectionString?: string }).connectionString;
+  if (!cs) throw new Error('the event store needs a pool built from a connection string');
+  return cs;
+}
+
+export type { NewEvent };
