@@ -11,6 +11,8 @@ export interface Database {
   readonly db: Kysely<CoreDatabase>;
   /** the read models in the live schema */
   readonly rm: Kysely<ReadModelDatabase>;
+  /** read-model typed, bound to no schema (transactions, rebuild) */
+  readonly rmRaw: Kysely<ReadModelDatabase>;
   readonly connectionString: string;
   destroy(): Promise<void>;
 }
@@ -25,12 +27,14 @@ export function openDatabase(connectionString: string, options: { max?: number; 
   // An idle client that errors (e.g. the server restarted) must not crash the process.
   pool.on('error', () => {});
   const db = new Kysely<CoreDatabase>({ dialect: new PostgresDialect({ pool }) });
-  const rm = new Kysely<ReadModelDatabase>({ dialect: new PostgresDialect({ pool }) }).withSchema(READ_MODEL_SCHEMA);
+  const rmRaw = new Kysely<ReadModelDatabase>({ dialect: new PostgresDialect({ pool }) });
+  const rm = rmRaw.withSchema(READ_MODEL_SCHEMA);
   let destroyed = false;
   return {
     pool,
     db,
     rm,
+    rmRaw,
     connectionString,
     async destroy() {
       if (destroyed) return;

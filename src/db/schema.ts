@@ -4,6 +4,8 @@ import type { ColumnType, Generated } from 'kysely';
 type Int8 = ColumnType<string, string | bigint | number, string | bigint | number>;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
+/** a timestamp the database fills in when omitted */
+type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
 // ---- core tables (schema public) ----
 
@@ -14,13 +16,13 @@ export interface UsersTable {
   password_hash: string;
   organisation_id: string;
   staff_role: string | null;
-  created_at: Generated<Timestamp>;
+  created_at: DefaultedTimestamp;
 }
 
 export interface SessionsTable {
   id_hash: string;
   user_sub: number;
-  created_at: Generated<Timestamp>;
+  created_at: DefaultedTimestamp;
   expires_at: Timestamp;
   ip: string | null;
   user_agent: string | null;

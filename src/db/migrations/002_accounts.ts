@@ -27,9 +27,18 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('user_agent', 'text')
     .execute();
   await db.schema.createIndex('sessions_user_sub_idx').on('sessions').column('user_sub').execute();
+
+  // rate-limiter-flexible's table (login throttling shared by every node); keys are hashed.
+  await db.schema
+    .createTable('login_limits')
+    .addColumn('key', 'varchar(255)', (c) => c.primaryKey())
+    .addColumn('points', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('expire', 'bigint')
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropTable('login_limits').execute();
   await db.schema.dropTable('sessions').execute();
   await db.schema.dropTable('users').execute();
 }

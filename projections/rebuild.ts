@@ -1,0 +1,76 @@
+import { sql } from 'kysely';
+import type { Database } from '../src/db/database.ts';
+import { migrateReadModels } from '../src/db/database.ts';
+import { READ_MODEL_SCHEMA } from '../src/db/schema.ts';
+import { type EventStore, type Position, START } from '../src/eventstore/port.ts';
+import { PROJECTION_CHANNEL, applyEvents, encodeChange } from './runner.ts';
+
+export interface RebuildProgress {
+  readonly done: number;
+  /** known for the Postgres event log; undefined for EventStoreDB */
+  readonly total: number | undefined;
+}
+
+export interface RebuildResult {
+  readonly events: number;
+  readonly position: Position;
+  readonly seconds: number;
+}
+
+const PAGE = 2_000;
+
+/**
+ * Replays every event into a fresh schema beside the live one, then — holding the batch lock
+ * so the live projector pauses — applies what arrived meanwhile and swaps the schemas in one
+ * transaction. The live system serves from the old tables until that commit.
+ */
+export async function rebuildReadModels(
+  database: Database,
+  store: EventStore,
+  options: { onProgress?: (p: RebuildProgress) => void; swap?: boolean; schema?: string } = {},
+): Promise<RebuildResult> {
+  const started = performance.now();
+  const target = options.schema ?? `rm_rebuild_${Date.now()}`;
+  await sql`DROP SCHEMA IF EXISTS ${sql.id(target)} CASCADE`.execute(database.db);
+  await migrateReadModels(database.db, target);
+
+  const total =
+    store.kind === 'postgres'
+      ? Number((await sql<{ n: string }>`SELECT count(*) AS n FROM events`.execute(database.db)).rows[0]?.n ?? 0)
+      : undefined;
+  let done = 0;
+  let position: Position = START;
+  options.onProgress?.({ done, total });
+
+  for (;;) {
+    const events = await store.readAll(position, PAGE);
+    if (events.length === 0) break;
+    await database.rmRaw.transaction().execute(async (trx) => {
+      await applyEvents(trx, target, events);
+    });
+    position = events[events.length - 1]!.position;
+    done += events.length;
+    options.onProgress?.({ done, total: total === undefined ? undefined : Math.max(total, done) });
+  }
+
+  if (options.swap === false) return { events: done, position, seconds: (performance.now() - started) / 1000 };
+
+  await database.rmRaw.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(1262, 2)`.execute(trx);
+    for (;;) {
+      const events = await store.readAll(position, PAGE);
+      if (events.length === 0) break;
+      await applyEvents(trx, target, events);
+      position = events[events.length - 1]!.position;
+      done += events.length;
+    }
+    const retired = `rm_retired_${Date.now()}`;
+    await sql`ALTER SCHEMA ${sql.id(READ_MODEL_SCHEMA)} RENAME TO ${sql.id(retired)}`.execute(trx);
+    await sql`ALTER SCHEMA ${sql.id(target)} RENAME TO ${sql.id(READ_MODEL_SCHEMA)}`.execute(trx);
+    await sql`DROP SCHEMA ${sql.id(retired)} CASCADE`.execute(trx);
+    const change = encodeChange({ position, clientIds: [], organisationIds: [], all: true });
+    await sql`SELECT pg_notify(${PROJECTION_CHANNEL}, ${change})`.execute(trx);
+  });
+  options.onProgress?.({ done, total: done });
+  return { events: done, position, seconds: (performance.now() - started) / 1000 };
+}

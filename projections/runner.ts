@@ -1,0 +1,253 @@
+import pg from 'pg';
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { ReadModelDatabase } from '../src/db/schema.ts';
+import { READ_MODEL_SCHEMA } from '../src/db/schema.ts';
+import type { Database } from '../src/db/database.ts';
+import { type EventStore, type Position, type RecordedEvent, type Subscription, START, comparePositions } from '../src/eventstore/port.ts';
+import type { KnownEvent, Projection } from './projection.ts';
+import { streamEntityId } from './projection.ts';
+import { READ_MODEL_PROJECTIONS } from './index.ts';
+
+export const CHECKPOINT_NAME = 'read_models';
+export const PROJECTION_CHANNEL = 'keyledger_projection';
+/** advisory lock keys (namespace 1262): 1 = the active projector, 2 = one batch at a time */
+const LEADER_LOCK = 1;
+const BATCH_LOCK = 2;
+
+/** What a committed batch changed; sent to every node with NOTIFY. */
+export interface ProjectionChange {
+  readonly position: Position;
+  readonly clientIds: readonly string[];
+  readonly organisationIds: readonly string[];
+  /** every cached policy is stale (rebuild swapped the read models) */
+  readonly all: boolean;
+}
+
+export function encodeChange(change: ProjectionChange): string {
+  const payload = JSON.stringify({
+    c: change.position.commit.toString(),
+    p: change.position.prepare.toString(),
+    clients: change.clientIds,
+    orgs: change.organisationIds,
+    all: change.all,
+  });
+  // NOTIFY payloads are limited to 8000 bytes: past that, tell everyone to drop everything.
+  if (Buffer.byteLength(payload) < 7_900) return payload;
+  return JSON.stringify({ c: change.position.commit.toString(), p: change.position.prepare.toString(), clients: [], orgs: [], all: true });
+}
+
+export function decodeChange(payload: string): ProjectionChange | undefined {
+  try {
+    const v = JSON.parse(payload) as { c: string; p: string; clients: string[]; orgs: string[]; all: boolean };
+    return {
+      position: { commit: BigInt(v.c), prepare: BigInt(v.p) },
+      clientIds: v.clients,
+      organisationIds: v.orgs,
+      all: v.all,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export class CheckpointMoved extends Error {
+  constructor(readonly actual: Position) {
+    super('the stored checkpoint moved (a rebuild swapped the read models)');
+  }
+}
+
+export async function readCheckpoint(db: Kysely<ReadModelDatabase>): Promise<Position> {
+  const row = await db
+    .selectFrom('checkpoints')
+    .select(['commit_position', 'prepare_position'])
+    .where('projection', '=', CHECKPOINT_NAME)
+    .executeTakeFirst();
+  return row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : START;
+}
+
+/**
+ * Applies events to the read models in `schema` inside `trx`, checkpoint included. Events at or
+ * before the stored checkpoint are skipped, so a replay changes nothing. Throws CheckpointMoved
+ * when `expected` is given and the stored checkpoint is elsewhere.
+ */
+export async function applyEvents(
+  trx: Transaction<ReadModelDatabase>,
+  schema: string,
+  events: readonly RecordedEvent[],
+  options: { expected?: Position; projections?: readonly Projection[] } = {},
+): Promise<{ position: Position; applied: RecordedEvent[] } | undefined> {
+  const db = trx.withSchema(schema);
+  const row = await db
+    .selectFrom('checkpoints')
+    .select(['commit_position', 'prepare_position'])
+    .where('projection', '=', CHECKPOINT_NAME)
+    .forUpdate()
+    .executeTakeFirst();
+  const current = row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : START;
+  if (options.expected && comparePositions(current, options.expected) !== 0) throw new CheckpointMoved(current);
+  const fresh = events.filter((e) => comparePositions(e.position, current) > 0);
+  if (fresh.length === 0) return undefined;
+  const projections = options.projections ?? READ_MODEL_PROJECTIONS;
+  for (const event of fresh) {
+    for (const projection of projections) {
+      for (const statement of projection.project(event as KnownEvent, db)) await trx.executeQuery(statement.compile());
+    }
+  }
+  const position = fresh[fresh.length - 1]!.position;
+  await db
+    .insertInto('checkpoints')
+    .values({ projection: CHECKPOINT_NAME, commit_position: position.commit.toString(), prepare_position: position.prepare.toString() })
+    .onConflict((oc) =>
+      oc.column('projection').doUpdateSet({ commit_position: position.commit.toString(), prepare_position: position.prepare.toString() }),
+    )
+    .execute();
+  return { position, applied: fresh };
+}
+
+export function changeOf(position: Position, events: readonly RecordedEvent[]): ProjectionChange {
+  const clientIds = new Set<string>();
+  const organisationIds = new Set<string>();
+  for (const e of events) {
+    const clientId = streamEntityId(e.stream, 'client');
+    if (clientId) clientIds.add(clientId);
+    const organisationId = streamEntityId(e.stream, 'organisation');
+    if (organisationId) organisationIds.add(organisationId);
+  }
+  return { position, clientIds: [...clientIds], organisationIds: [...organisationIds], all: false };
+}
+
+/** One batch, in one transaction: the batch lock, the read models, the checkpoint and the NOTIFY. */
+export async function projectBatch(
+  rmRaw: Kysely<ReadModelDatabase>,
+  events: readonly RecordedEvent[],
+  expected: Position,
+): Promise<ProjectionChange | undefined> {
+  return await rmRaw.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(1262, ${BATCH_LOCK})`.execute(trx);
+    const result = await applyEvents(trx, READ_MODEL_SCHEMA, events, { expected });
+    if (!result) return undefined;
+    const change = changeOf(result.position, result.applied);
+    await sql`SELECT pg_notify(${PROJECTION_CHANNEL}, ${encodeChange(change)})`.execute(trx);
+    return change;
+  });
+}
+
+export interface Projector {
+  start(): void;
+  stop(): Promise<void>;
+  isLeader(): boolean;
+}
+
+export interface ProjectorOptions {
+  readonly database: Database;
+  readonly store: EventStore;
+  readonly logger: Logger;
+  /** called after each committed batch on this node (before other nodes hear of it) */
+  readonly onBatch?: (change: ProjectionChange) => void;
+  readonly standbyRetryMs?: number;
+}
+
+/**
+ * The projector: the node holding the leader advisory lock subscribes from the stored
+ * checkpoint and projects; the others stand by and retry. Losing the lock connection stops
+ * projecting at once (the lock is gone with it).
+ */
+export function createProjector(options: ProjectorOptions): Projector {
+  const { database, store, logger } = options;
+  const retryMs = options.standbyRetryMs ?? 1_000;
+  let running = false;
+  let leader = false;
+  let lockClient: pg.Client | undefined;
+  let subscription: Subscription | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  async function follow(from: Position): Promise<void> {
+    let expected = from;
+    subscription = store.subscribeAll(from, {
+      onEvents: async (events) => {
+        try {
+          const change = await projectBatch(database.rmRaw, events, expected);
+          expected = events[events.length - 1]!.position;
+          if (change) options.onBatch?.(change);
+        } catch (error) {
+          if (!(error instanceof CheckpointMoved)) throw error;
+          logger.info({ checkpoint: error.actual }, 'checkpoint moved; resubscribing');
+          void resubscribe(error.actual);
+        }
+      },
+      onError: (error) => logger.warn({ err: error }, 'projection batch failed; retrying'),
+    });
+  }
+
+  async function resubscribe(from: Position): Promise<void> {
+    const old = subscription;
+    subscription = undefined;
+    // stop() waits for the running batch, which is the one that called us: do not await it here.
+    void old?.stop();
+    if (running && leader) await follow(from);
+  }
+
+  async function tryLead(): Promise<void> {
+    if (!running) return;
+    try {
+      const client = new pg.Client({ connectionString: database.connectionString, application_name: 'keyledger-projector' });
+      client.on('error', () => {});
+      await client.connect();
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(1262, $1) AS locked', [LEADER_LOCK]);
+      if (!rows[0]?.locked || !running) {
+        await client.end();
+        schedule();
+        return;
+      }
+      lockClient = client;
+      leader = true;
+      client.on('end', () => void lostLead());
+      client.on('error', () => void lostLead());
+      logger.info('projector: leading');
+      await follow(await readCheckpoint(database.rm));
+    } catch (error) {
+      logger.warn({ err: error }, 'projector: could not take the lead');
+      schedule();
+    }
+  }
+
+  async function lostLead(): Promise<void> {
+    if (!leader) return;
+    leader = false;
+    lockClient = undefined;
+    const old = subscription;
+    subscription = undefined;
+    await old?.stop();
+    if (running) {
+      logger.warn('projector: lost the lead; standing by');
+      schedule();
+    }
+  }
+
+  function schedule(): void {
+    if (!running) return;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(() => void tryLead(), retryMs);
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      void tryLead();
+    },
+    async stop() {
+      running = false;
+      clearTimeout(retryTimer);
+      const old = subscription;
+      subscription = undefined;
+      await old?.stop();
+      leader = false;
+      const client = lockClient;
+      lockClient = undefined;
+      await client?.end().catch(() => {});
+    },
+    isLeader: () => leader,
+  };
+}

@@ -1,0 +1,141 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Database } from '../src/db/database.ts';
+import { type Position, START, comparePositions } from '../src/eventstore/port.ts';
+import { type ProjectionChange, PROJECTION_CHANNEL, decodeChange, readCheckpoint } from './runner.ts';
+
+export interface ProjectionWatcher {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** the newest checkpoint this node knows the read models have reached */
+  position(): Position;
+  /** resolves true once the read models reached `position`, false after `timeoutMs` */
+  waitFor(position: Position, timeoutMs: number): Promise<boolean>;
+  /** a batch committed here or on another node */
+  onChange(listener: (change: ProjectionChange) => void): () => void;
+  /** the notification channel dropped or came back: whatever was cached from it is suspect */
+  onReset(listener: (connected: boolean) => void): () => void;
+  /** true while the LISTEN connection is up (caches may trust notifications) */
+  connected(): boolean;
+  /** called by the local projector right after a commit, before the NOTIFY round trip */
+  advance(change: ProjectionChange): void;
+}
+
+/**
+ * Every node follows the projector through LISTEN: it learns the checkpoint (for read-your-
+ * writes) and which clients changed (for the policy cache). While the connection is down,
+ * waiting falls back to polling the checkpoint table.
+ */
+export function createProjectionWatcher(database: Database, logger: Logger): ProjectionWatcher {
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  let known: Position = START;
+  let client: pg.Client | undefined;
+  let up = false;
+  let running = false;
+  let retry: NodeJS.Timeout | undefined;
+
+  function learn(position: Position): void {
+    if (comparePositions(position, known) <= 0) return;
+    known = position;
+    events.emit('position', known);
+  }
+
+  function advance(change: ProjectionChange): void {
+    learn(change.position);
+    events.emit('change', change);
+  }
+
+  async function refresh(): Promise<void> {
+    learn(await readCheckpoint(database.rm));
+  }
+
+  async function connect(delay = 100): Promise<void> {
+    if (!running) return;
+    const c = new pg.Client({ connectionString: database.connectionString, application_name: 'keyledger-watcher' });
+    client = c;
+    const fail = () => {
+      if (client !== c) return;
+      client = undefined;
+      if (up) {
+        up = false;
+        events.emit('reset', false);
+      }
+      c.end().catch(() => {});
+      if (!running) return;
+      logger.warn('projection notifications lost; reconnecting');
+      retry = setTimeout(() => void connect(Math.min(delay * 2, 5_000)), delay);
+    };
+    c.on('error', fail);
+    c.on('end', fail);
+    c.on('notification', (message) => {
+      const change = message.payload ? decodeChange(message.payload) : undefined;
+      if (change) advance(change);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${PROJECTION_CHANNEL}`);
+      await refresh();
+      up = true;
+      events.emit('reset', true);
+    } catch {
+      fail();
+    }
+  }
+
+  return {
+    async start() {
+      running = true;
+      await connect();
+    },
+    async stop() {
+      running = false;
+      clearTimeout(retry);
+      const c = client;
+      client = undefined;
+      up = false;
+      await c?.end().catch(() => {});
+    },
+    position: () => known,
+    connected: () => up,
+    advance,
+    onChange(listener) {
+      events.on('change', listener);
+      return () => events.off('change', listener);
+    },
+    onReset(listener) {
+      events.on('reset', listener);
+      return () => events.off('reset', listener);
+    },
+    async waitFor(position, timeoutMs) {
+      if (comparePositions(known, position) >= 0) return true;
+      const deadline = Date.now() + timeoutMs;
+      return await new Promise<boolean>((resolve) => {
+        let settled = false;
+        const finish = (value: boolean) => {
+          if (settled) return;
+          settled = true;
+          events.off('position', onPosition);
+          clearInterval(poll);
+          clearTimeout(timer);
+          resolve(value);
+        };
+        const onPosition = (p: Position) => {
+          if (comparePositions(p, position) >= 0) finish(true);
+        };
+        events.on('position', onPosition);
+        // Notifications can be lost with their connection: look at the table now and then.
+        const poll = setInterval(() => {
+          if (Date.now() > deadline) return;
+          refresh().catch(() => {});
+        }, up ? 250 : 25);
+        const timer = setTimeout(() => {
+          refresh()
+            .catch(() => {})
+            .finally(() => finish(comparePositions(known, position) >= 0));
+        }, timeoutMs);
+      });
+    },
+  };
+}

@@ -1,0 +1,203 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { sql } from 'kysely';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import type { AppContext } from '../context.ts';
+import { ApiError, parseInput } from '../http/problem.ts';
+import { metadataFor, requestIdOf, settle } from '../http/request.ts';
+import { nameSchema } from '../clients/validation.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import {
+  accountOf,
+  clearSessionCookie,
+  createSession,
+  deleteSession,
+  requireAccount,
+  setSessionCookie,
+} from './sessions.ts';
+import { organisationStream } from './events.ts';
+import { OrganisationDomainError, decideOrganisation, organisationAggregate } from './organisation.ts';
+import { PLAN_LIMITS, PLAN_NAMES, type PlanName } from './plans.ts';
+import { managementAbility } from './ability.ts';
+
+const emailSchema = z
+  .string()
+  .trim()
+  .max(254, 'must be at most 254 characters')
+  .pipe(z.email('must be an email address'))
+  .transform((e) => e.toLowerCase());
+const passwordSchema = z
+  .string()
+  .min(10, 'must be at least 10 characters')
+  .max(256, 'must be at most 256 characters');
+
+const registerBody = z.strictObject({ email: emailSchema, password: passwordSchema, name: nameSchema });
+const loginBody = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
+const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
+
+const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, '').slice(0, 16).padEnd(16, '0')}`;
+const limiterKey = (...parts: string[]) => createHash('sha256').update(parts.join('\u0000')).digest('hex');
+
+export function accountsApi(ctx: AppContext): Router {
+  const { database, config, commands } = ctx;
+  const router = Router();
+  const secureCookie = (req: Request) => config.COOKIE_SECURE ?? req.secure;
+
+  // Failed logins, shared by every node: 5 in a row for one email (from anywhere) or 30 per IP
+  // per hour, then the caller waits. A success clears the email's count.
+  const failuresByEmail = new RateLimiterPostgres({
+    storeClient: database.pool,
+    tableName: 'login_limits',
+    tableCreated: true,
+    keyPrefix: 'email',
+    points: 5,
+    duration: 15 * 60,
+    blockDuration: 15 * 60,
+  });
+  const failuresByIp = new RateLimiterPostgres({
+    storeClient: database.pool,
+    tableName: 'login_limits',
+    tableCreated: true,
+    keyPrefix: 'ip',
+    points: 30,
+    duration: 60 * 60,
+    blockDuration: 60 * 60,
+  });
+
+  function throttled(res: RateLimiterRes): ApiError {
+    const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+    return new ApiError(429, 'too_many_attempts', 'Too many attempts', `too many failed logins; try again in ${seconds} seconds`, undefined, {
+      'Retry-After': String(seconds),
+    });
+  }
+
+  router.post('/account/register', async (req, res) => {
+    const body = parseInput(registerBody, req.body);
+    const passwordHash = await hashPassword(body.password);
+    const organisationId = newId('org');
+    const now = ctx.now();
+    const result = await database.db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto('users')
+        .values({ email: body.email, name: body.name, password_hash: passwordHash, organisation_id: organisationId, created_at: now })
+        .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
+        .returning('sub')
+        .executeTakeFirst();
+      if (!inserted) throw new ApiError(409, 'email_taken', 'Email taken', 'an account with this email already exists');
+      // The organisation's events are appended before the user row commits: if the append
+      // fails, the row goes too; nothing is left half-made.
+      const outcome = await commands.handle(
+        organisationStream(organisationId),
+        organisationAggregate,
+        { id: requestIdOf(req), metadata: metadataFor(req, String(inserted.sub), now) },
+        (state) =>
+          decideOrganisation({ type: 'CreateOrganisation', organisationId, name: `${body.name}'s organisation`, ownerSub: inserted.sub }, state),
+      );
+      return { sub: inserted.sub, position: outcome.append?.position };
+    });
+    const settled = await settle(ctx, result.position);
+    res.status(201).json({ sub: result.sub, email: body.email, name: body.name, organisationId, ...settled });
+  });
+
+  router.post('/account/login', async (req, res) => {
+    const body = parseInput(loginBody, req.body);
+    const email = body.email.trim().toLowerCase();
+    const emailKey = limiterKey(email);
+    const ipKey = limiterKey(req.ip ?? 'unknown');
+    const [byEmail, byIp] = await Promise.all([failuresByEmail.get(emailKey), failuresByIp.get(ipKey)]);
+    for (const [state, limiter] of [[byEmail, failuresByEmail], [byIp, failuresByIp]] as const) {
+      if (state && state.consumedPoints >= limiter.points) throw throttled(state);
+    }
+    const user = await database.db
+      .selectFrom('users')
+      .select(['sub', 'password_hash', 'name', 'email'])
+      .where((eb) => eb(eb.fn('lower', [eb.ref('email')]), '=', email))
+      .executeTakeFirst();
+    const ok = await verifyPassword(user?.password_hash, body.password);
+    if (!ok || !user) {
+      await Promise.all([
+        failuresByEmail.penalty(emailKey, 1).catch(() => {}),
+        failuresByIp.penalty(ipKey, 1).catch(() => {}),
+      ]);
+      throw new ApiError(401, 'invalid_credentials', 'Invalid credentials', 'the email or password is wrong');
+    }
+    await failuresByEmail.delete(emailKey).catch(() => {});
+    const session = await createSession(database.db, user.sub, config.SESSION_TTL_HOURS, ctx.now(), {
+      ip: req.ip ?? null,
+      userAgent: req.get('user-agent')?.slice(0, 512) ?? null,
+    });
+    setSessionCookie(res, session.token, session.expiresAt, secureCookie(req));
+    res.json({ sub: user.sub, email: user.email, name: user.name, expiresAt: session.expiresAt.toISOString() });
+  });
+
+  const authenticated = requireAccount(database.db, database.rm, ctx.now);
+
+  router.post('/account/logout', authenticated, async (req, res) => {
+    const account = accountOf(req);
+    await deleteSession(database.db, account.sessionHash);
+    ctx.sessionEnded?.(account.sessionHash);
+    clearSessionCookie(res, secureCookie(req));
+    res.status(204).end();
+  });
+
+  router.get('/account/me', authenticated, async (req, res) => {
+    const account = accountOf(req);
+    const organisation = await database.rm
+      .selectFrom('organisations')
+      .selectAll()
+      .where('organisation_id', '=', account.organisationId)
+      .executeTakeFirstOrThrow();
+    const plan = organisation.plan as PlanName | null;
+    res.json({
+      sub: account.sub,
+      email: account.email,
+      name: account.name,
+      organisation: { id: organisation.organisation_id, name: organisation.name },
+      role: account.role,
+      staffRole: account.staffRole,
+      plan:
+        plan === null
+          ? null
+          : {
+              name: plan,
+              status: organisation.plan_status,
+              activatedAt: organisation.plan_activated_at?.toISOString() ?? null,
+              cancelledAt: organisation.plan_cancelled_at?.toISOString() ?? null,
+              limits: PLAN_LIMITS[plan],
+            },
+    });
+  });
+
+  async function changePlan(req: Request, command: { type: 'ActivatePlan'; plan: PlanName } | { type: 'CancelPlan' }) {
+    const account = accountOf(req);
+    if (managementAbility(account.role).cannot('billing', 'Organisation')) {
+      throw new ApiError(403, 'forbidden', 'Forbidden', `a ${account.role} cannot change the plan`);
+    }
+    try {
+      const outcome = await commands.handle(
+        organisationStream(account.organisationId),
+        organisationAggregate,
+        { id: requestIdOf(req), metadata: metadataFor(req, String(account.sub), ctx.now()) },
+        (state) => decideOrganisation(command, state),
+      );
+      return await settle(ctx, outcome.append?.position);
+    } catch (error) {
+      if (error instanceof OrganisationDomainError) throw new ApiError(409, error.code, 'Conflict', error.message);
+      throw error;
+    }
+  }
+
+  router.post('/account/plan', authenticated, async (req, res) => {
+    const { plan } = parseInput(planBody, req.body);
+    const settled = await changePlan(req, { type: 'ActivatePlan', plan });
+    res.json({ plan: { name: plan, status: 'active', limits: PLAN_LIMITS[plan] }, ...settled });
+  });
+
+  router.delete('/account/plan', authenticated, async (req, res) => {
+    const settled = await changePlan(req, { type: 'CancelPlan' });
+    res.json({ plan: null, ...settled });
+  });
+
+  return router;
+}

@@ -1,0 +1,151 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import cookieParser from 'cookie-parser';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from 'pino';
+import { type Config, trustProxySetting } from './config.ts';
+import { type Database, migrate, openDatabase } from './db/database.ts';
+import type { EventStore, Position } from './eventstore/port.ts';
+import { comparePositions } from './eventstore/port.ts';
+import { createPostgresEventStore } from './eventstore/postgres.ts';
+import { createEsdbEventStore } from './eventstore/esdb.ts';
+import { CommandHandler } from './eventstore/command-handler.ts';
+import { createProjector, type Projector } from '../projections/runner.ts';
+import { createProjectionWatcher, type ProjectionWatcher } from '../projections/watcher.ts';
+import type { AppContext } from './context.ts';
+import { ApiError, problemHandler, requireJson } from './http/problem.ts';
+import { requestId } from './http/request.ts';
+import { accountsApi } from './accounts/routes.ts';
+import { clientsApi } from './clients/routes.ts';
+
+export interface AppOptions {
+  readonly config: Config;
+  readonly databaseUrl: string;
+  readonly logger: Logger;
+  readonly now?: () => Date;
+  /** defaults to true; a node with false only serves (another node projects) */
+  readonly runProjector?: boolean;
+  readonly poolSize?: number;
+}
+
+export interface App {
+  readonly ctx: AppContext;
+  readonly server: http.Server;
+  readonly projector: Projector;
+  listen(port: number, host?: string): Promise<AddressInfo>;
+  /** migrations ran and the read models reached the head seen at start */
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+export function createEventStore(config: Config, database: Database, logger: Logger): EventStore {
+  if (config.EVENTSTORE_URL) return createEsdbEventStore(config.EVENTSTORE_URL, { logger });
+  return createPostgresEventStore(database.pool);
+}
+
+/** The composition root: builds every part from configuration, in dependency order. */
+export async function createApp(options: AppOptions): Promise<App> {
+  const { config, logger } = options;
+  const now = options.now ?? (() => new Date());
+  const database = openDatabase(options.databaseUrl, { max: options.poolSize ?? 20 });
+  await migrate(database);
+  const store = createEventStore(config, database, logger);
+  const watcher: ProjectionWatcher = createProjectionWatcher(database, logger.child({ component: 'watcher' }));
+  await watcher.start();
+  const projector = createProjector({
+    database,
+    store,
+    logger: logger.child({ component: 'projector' }),
+    onBatch: (change) => watcher.advance(change),
+  });
+  if (options.runProjector ?? true) projector.start();
+  const startupHead: Position = await store.headPosition();
+
+  const sessionListeners = new Set<(hash: string) => void>();
+  const ctx: AppContext = {
+    config,
+    database,
+    store,
+    commands: new CommandHandler(store),
+    watcher,
+    logger,
+    now,
+    sessionEnded: (hash) => sessionListeners.forEach((l) => l(hash)),
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
+  app.use(requestId);
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (_req, res) => String(res.getHeader('x-request-id')),
+      // Paths only: query strings may carry one-time tokens.
+      serializers: {
+        req: (req: { method: string; url: string; remoteAddress?: string }) => ({
+          method: req.method,
+          path: req.url.split('?')[0],
+          ip: req.remoteAddress,
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+    }),
+  );
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  const isReady = () => comparePositions(watcher.position(), startupHead) >= 0;
+  app.get('/readyz', (_req, res) => {
+    const ready = isReady();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting', projector: projector.isLeader() ? 'leading' : 'standby' });
+  });
+
+  const manage = express.Router();
+  manage.use(requireJson, express.json({ limit: '100kb', strict: false }), cookieParser());
+  manage.use(accountsApi(ctx));
+  manage.use(clientsApi(ctx));
+  manage.use((req) => {
+    throw new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`);
+  });
+  app.use('/manage/v1', manage);
+
+  app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`)));
+  app.use(problemHandler((error, id) => logger.error({ err: error, requestId: id }, 'unhandled error')));
+
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 5_000;
+
+  let closing: Promise<void> | undefined;
+  return {
+    ctx,
+    server,
+    projector,
+    ready: isReady,
+    async listen(port, host) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve());
+      });
+      return server.address() as AddressInfo;
+    },
+    close() {
+      closing ??= (async () => {
+        // In order: stop taking requests, stop projecting, stop listening, then the pools.
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          setTimeout(() => server.closeAllConnections(), 5_000).unref();
+        });
+        await projector.stop();
+        await watcher.stop();
+        await store.close();
+        await database.destroy();
+      })();
+      return closing;
+    },
+  };
+}

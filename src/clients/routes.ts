@@ -1,0 +1,377 @@
+import { randomBytes } from 'node:crypto';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+import { ApiError, notFound, parseInput } from '../http/problem.ts';
+import { metadataFor, requestIdOf, settle } from '../http/request.ts';
+import { accountOf, requireAccount, type Account } from '../accounts/sessions.ts';
+import { managementAbility, type ManagementAction, type ManagementSubject } from '../accounts/ability.ts';
+import { PLAN_LIMITS, type PlanLimits, type PlanName } from '../accounts/plans.ts';
+import { clientStream } from './events.ts';
+import { ClientDomainError, decide, type ClientCommand } from './decide.ts';
+import { clientAggregate } from './state.ts';
+import { generateSecret } from './secret-format.ts';
+import {
+  domainSchema,
+  fallbackUriSchema,
+  internalNameSchema,
+  labelSchema,
+  logoSchema,
+  nameSchema,
+  redirectUriSchema,
+  scopesSchema,
+  serverIpSchema,
+} from './validation.ts';
+import { clientDetails, clientHistory, countLiveClients, listClients, ownedClient } from './queries.ts';
+
+const id = (prefix: string) => `${prefix}_${randomBytes(16).toString('base64url').replace(/[-_]/g, '').slice(0, 20)}`;
+export const newClientId = () => id('kc');
+const newSecretId = () => id('sec');
+const newDomainId = () => id('dom');
+
+/** A secret pasted into a name would be shown to everyone who can read the client: refuse it. */
+const looksLikeSecret = (value: string) => /klsk_[0-9A-Za-z]{20,}/.test(value);
+const safeName = nameSchema.refine((v) => !looksLikeSecret(v), { message: 'looks like a client secret; never put secrets in names' });
+const safeLabel = labelSchema.refine((v) => !looksLikeSecret(v), { message: 'looks like a client secret; never put secrets in labels' });
+const nameBody = z.strictObject({ name: safeName });
+const idList = z.array(z.string().min(1).max(100)).max(200);
+const issueSecretBody = z.strictObject({
+  label: safeLabel.optional(),
+  expiresAt: z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time' }).optional(),
+  domains: idList.optional(),
+});
+const rotateBody = z.strictObject({
+  graceSeconds: z.number().int('must be a whole number of seconds').min(0).max(30 * 86_400).optional(),
+});
+const uriBody = z.strictObject({ uri: redirectUriSchema });
+const domainFields = {
+  serverIps: z.array(serverIpSchema).max(100).optional(),
+  internalName: internalNameSchema.optional(),
+  logo: logoSchema.optional(),
+  fallbackUri: fallbackUriSchema.optional(),
+  allowLogin: z.boolean().optional(),
+  allowApi: z.boolean().optional(),
+  active: z.boolean().optional(),
+  primary: z.boolean().optional(),
+  testMode: z.boolean().optional(),
+};
+const addDomainBody = z.strictObject({ domain: domainSchema, ...domainFields, secrets: idList.optional() });
+const updateDomainBody = z.strictObject({ domain: domainSchema.optional(), ...domainFields });
+const scopesBody = z.strictObject({ scopes: scopesSchema });
+const testUserBody = z.strictObject({ email: z.string().trim().max(254).pipe(z.email('must be an email address')) });
+const subParam = z.coerce.number().int().positive();
+
+const STATUS_BY_KIND = { not_found: 404, conflict: 409, invalid: 400, limit: 403 } as const;
+
+/** The management API for clients (DESIGN §8): commands in, read models out. */
+export function clientsApi(ctx: AppContext): Router {
+  const { database, commands } = ctx;
+  const router = Router();
+  router.use('/clients', requireAccount(database.db, database.rm, ctx.now));
+
+  function authorise(account: Account, action: ManagementAction, subject: ManagementSubject): void {
+    const ability = managementAbility(account.role);
+    if (ability.cannot(action, subject)) {
+      throw new ApiError(403, 'forbidden', 'Forbidden', `a ${account.role} may not ${action} ${subject.toLowerCase()}s`);
+    }
+  }
+
+  /** Another organisation's client, or a deleted one, does not exist for the caller. */
+  async function clientOf(req: Request, options: { includeDeleted?: boolean } = {}): Promise<string> {
+    const account = accountOf(req);
+    const clientId = String(req.params.clientId);
+    const owned = await ownedClient(database.rm, account.organisationId, clientId, options);
+    if (!owned) throw notFound(`client ${clientId}`);
+    return clientId;
+  }
+
+  async function activePlan(account: Account): Promise<{ plan: PlanName; limits: PlanLimits }> {
+    const organisation = await database.rm
+      .selectFrom('organisations')
+      .select(['plan', 'plan_status'])
+      .where('organisation_id', '=', account.organisationId)
+      .executeTakeFirst();
+    if (!organisation?.plan || organisation.plan_status !== 'active') {
+      throw new ApiError(403, 'plan_inactive', 'No active plan', 'activate a plan (starter, pro or business) before creating clients, domains or secrets');
+    }
+    const plan = organisation.plan as PlanName;
+    return { plan, limits: PLAN_LIMITS[plan] };
+  }
+
+  /** Runs one client command and answers once the read models reached it. */
+  async function execute(req: Request, clientId: string, command: ClientCommand) {
+    const account = accountOf(req);
+    try {
+      const outcome = await commands.handle(
+        clientStream(clientId),
+        clientAggregate,
+        { id: `${clientId}/${command.type}/${requestIdOf(req)}`, metadata: metadataFor(req, String(account.sub), ctx.now()) },
+        (state) => decide(command, state),
+      );
+      if (outcome.append?.duplicate) {
+        throw new ApiError(409, 'duplicate_request', 'Duplicate request', 'this X-Request-Id already made this change; nothing was done again');
+      }
+      return { events: outcome.events, ...(await settle(ctx, outcome.append?.position)) };
+    } catch (error) {
+      if (error instanceof ClientDomainError) throw new ApiError(STATUS_BY_KIND[error.kind], error.code, error.title, error.message);
+      throw error;
+    }
+  }
+
+  const nowIso = () => ctx.now().toISOString();
+
+  router.get('/clients', async (req, res) => {
+    const account = accountOf(req);
+    authorise(account, 'read', 'Client');
+    res.json({ clients: await listClients(database.rm, account.organisationId) });
+  });
+
+  router.post('/clients', async (req, res) => {
+    const account = accountOf(req);
+    authorise(account, 'manage', 'Client');
+    const { name } = parseInput(nameBody, req.body);
+    const { plan, limits } = await activePlan(account);
+    if ((await countLiveClients(database.rm, account.organisationId)) >= limits.clients) {
+      throw new ApiError(403, 'plan_limit_clients', 'Plan limit reached', `the ${plan} plan allows ${limits.clients} client(s); delete one or upgrade`);
+    }
+    const clientId = newClientId();
+    const secretId = newSecretId();
+    const secret = generateSecret();
+    const result = await execute(req, clientId, {
+      type: 'RegisterClient',
+      clientId,
+      organisationId: account.organisationId,
+      name,
+      secretId,
+      secretHash: secret.secretHash,
+      hint: secret.hint,
+      now: nowIso(),
+    });
+    res.status(201).json({
+      clientId,
+      name,
+      status: 'active',
+      secret: { secretId, secret: secret.secret, hint: secret.hint, label: 'Standard Key' },
+      position: result.position,
+    });
+  });
+
+  router.get('/clients/:clientId', async (req, res) => {
+    authorise(accountOf(req), 'read', 'Client');
+    res.json(await clientDetails(database.rm, await clientOf(req)));
+  });
+
+  router.patch('/clients/:clientId', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Client');
+    const clientId = await clientOf(req);
+    const { name } = parseInput(nameBody, req.body);
+    const result = await execute(req, clientId, { type: 'RenameClient', name, now: nowIso() });
+    res.json({ clientId, name, position: result.position });
+  });
+
+  router.delete('/clients/:clientId', async (req, res) => {
+    authorise(accountOf(req), 'delete', 'Client');
+    const clientId = await clientOf(req);
+    const result = await execute(req, clientId, { type: 'DeleteClient', now: nowIso() });
+    res.json({ clientId, status: 'deleted', position: result.position });
+  });
+
+  for (const [path, type, status] of [
+    ['disable', 'DisableClient', 'disabled'],
+    ['enable', 'EnableClient', 'active'],
+  ] as const) {
+    router.post(`/clients/:clientId/${path}`, async (req, res) => {
+      authorise(accountOf(req), 'manage', 'Client');
+      const clientId = await clientOf(req);
+      const result = await execute(req, clientId, { type, now: nowIso() });
+      res.json({ clientId, status, position: result.position });
+    });
+  }
+
+  router.post('/clients/:clientId/secrets', async (req, res) => {
+    const account = accountOf(req);
+    authorise(account, 'manage', 'Secret');
+    const clientId = await clientOf(req);
+    const body = parseInput(issueSecretBody, req.body);
+    const { plan, limits } = await activePlan(account);
+    const secretId = newSecretId();
+    const secret = generateSecret();
+    const label = body.label ?? 'Standard Key';
+    const result = await execute(req, clientId, {
+      type: 'IssueSecret',
+      secretId,
+      label,
+      secretHash: secret.secretHash,
+      hint: secret.hint,
+      expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
+      domainIds: body.domains,
+      limits,
+      plan,
+      now: nowIso(),
+    });
+    const linked = result.events.flatMap((e) => (e.type === 'SecretLinkedToDomain' ? [e.data.domainId] : []));
+    res.status(201).json({
+      secretId,
+      secret: secret.secret,
+      hint: secret.hint,
+      label,
+      expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
+      domains: linked,
+      position: result.position,
+    });
+  });
+
+  router.post('/clients/:clientId/secrets/:secretId/rotate', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Secret');
+    const clientId = await clientOf(req);
+    const { graceSeconds = 0 } = parseInput(rotateBody, req.body);
+    const newId = newSecretId();
+    const secret = generateSecret();
+    const result = await execute(req, clientId, {
+      type: 'RotateSecret',
+      secretId: String(req.params.secretId),
+      newSecretId: newId,
+      secretHash: secret.secretHash,
+      hint: secret.hint,
+      graceSeconds,
+      now: nowIso(),
+    });
+    const rotated = result.events.find((e) => e.type === 'ClientSecretRotated');
+    res.status(201).json({
+      secretId: newId,
+      secret: secret.secret,
+      hint: secret.hint,
+      replaces: String(req.params.secretId),
+      label: rotated?.type === 'ClientSecretRotated' ? rotated.data.label : undefined,
+      graceUntil: rotated?.type === 'ClientSecretRotated' ? rotated.data.graceUntil : null,
+      domains: rotated?.type === 'ClientSecretRotated' ? rotated.data.domainIds : [],
+      position: result.position,
+    });
+  });
+
+  router.delete('/clients/:clientId/secrets/:secretId', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Secret');
+    const clientId = await clientOf(req);
+    const result = await execute(req, clientId, { type: 'RevokeSecret', secretId: String(req.params.secretId), now: nowIso() });
+    res.json({ secretId: req.params.secretId, status: 'revoked', position: result.position });
+  });
+
+  for (const [method, type] of [
+    ['put', 'LinkSecret'],
+    ['delete', 'UnlinkSecret'],
+  ] as const) {
+    router[method]('/clients/:clientId/domains/:domainId/secrets/:secretId', async (req, res) => {
+      authorise(accountOf(req), 'manage', 'Secret');
+      const clientId = await clientOf(req);
+      const secretId = String(req.params.secretId);
+      const domainId = String(req.params.domainId);
+      const result = await execute(req, clientId, { type, secretId, domainId, now: nowIso() });
+      res.json({ secretId, domainId, linked: type === 'LinkSecret', position: result.position });
+    });
+  }
+
+  router.post('/clients/:clientId/redirect-uris', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Client');
+    const clientId = await clientOf(req);
+    const { uri } = parseInput(uriBody, req.body);
+    const result = await execute(req, clientId, { type: 'AddRedirectUri', uri, now: nowIso() });
+    res.status(201).json({ uri, position: result.position });
+  });
+
+  router.delete('/clients/:clientId/redirect-uris', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Client');
+    const clientId = await clientOf(req);
+    const { uri } = parseInput(uriBody, req.body);
+    const result = await execute(req, clientId, { type: 'RemoveRedirectUri', uri, now: nowIso() });
+    res.json({ uri, removed: true, position: result.position });
+  });
+
+  router.post('/clients/:clientId/domains', async (req, res) => {
+    const account = accountOf(req);
+    authorise(account, 'manage', 'Client');
+    const clientId = await clientOf(req);
+    const body = parseInput(addDomainBody, req.body);
+    const { plan, limits } = await activePlan(account);
+    const domainId = newDomainId();
+    const result = await execute(req, clientId, {
+      type: 'AddDomain',
+      domainId,
+      settings: {
+        domain: body.domain,
+        serverIps: body.serverIps ?? [],
+        internalName: body.internalName ?? null,
+        logo: body.logo ?? null,
+        fallbackUri: body.fallbackUri ?? null,
+        allowLogin: body.allowLogin ?? true,
+        allowApi: body.allowApi ?? true,
+        active: body.active ?? true,
+        primary: body.primary ?? false,
+        testMode: body.testMode ?? false,
+      },
+      secretIds: body.secrets,
+      limits,
+      plan,
+      now: nowIso(),
+    });
+    const added = result.events.find((e) => e.type === 'DomainAdded');
+    const linked = result.events.flatMap((e) => (e.type === 'SecretLinkedToDomain' ? [e.data.secretId] : []));
+    res.status(201).json({ domainId, ...(added?.type === 'DomainAdded' ? added.data : {}), secrets: linked, position: result.position });
+  });
+
+  router.patch('/clients/:clientId/domains/:domainId', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Client');
+    const clientId = await clientOf(req);
+    const body = parseInput(updateDomainBody, req.body);
+    const domainId = String(req.params.domainId);
+    const result = await execute(req, clientId, { type: 'UpdateDomain', domainId, changes: body, now: nowIso() });
+    res.json({ domainId, changed: result.events.length > 0, position: result.position });
+  });
+
+  router.delete('/clients/:clientId/domains/:domainId', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Client');
+    const clientId = await clientOf(req);
+    const domainId = String(req.params.domainId);
+    const result = await execute(req, clientId, { type: 'RemoveDomain', domainId, now: nowIso() });
+    res.json({ domainId, removed: true, position: result.position });
+  });
+
+  router.put('/clients/:clientId/scopes', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Client');
+    const clientId = await clientOf(req);
+    const { scopes } = parseInput(scopesBody, req.body);
+    const result = await execute(req, clientId, { type: 'ChangeScopes', scopes, now: nowIso() });
+    res.json({ scopes, position: result.position });
+  });
+
+  router.post('/clients/:clientId/test-users', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Client');
+    const clientId = await clientOf(req);
+    const { email } = parseInput(testUserBody, req.body);
+    const user = await database.db
+      .selectFrom('users')
+      .select(['sub', 'email', 'name'])
+      .where((eb) => eb(eb.fn('lower', [eb.ref('email')]), '=', email.toLowerCase()))
+      .executeTakeFirst();
+    if (!user) throw new ApiError(404, 'user_not_found', 'Not found', `no account with email ${email}; the test user must register first`);
+    const result = await execute(req, clientId, { type: 'AddTestUser', sub: user.sub, now: nowIso() });
+    res.status(201).json({ sub: user.sub, email: user.email, name: user.name, position: result.position });
+  });
+
+  router.delete('/clients/:clientId/test-users/:sub', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Client');
+    const clientId = await clientOf(req);
+    const sub = parseInput(subParam, req.params.sub);
+    const result = await execute(req, clientId, { type: 'RemoveTestUser', sub, now: nowIso() });
+    res.json({ sub, removed: true, position: result.position });
+  });
+
+  router.get('/clients/:clientId/history', async (req, res) => {
+    const account = accountOf(req);
+    authorise(account, 'read', 'Client');
+    // A deleted client's history stays readable by its organisation.
+    const clientId = await clientOf(req, { includeDeleted: true });
+    res.json({ clientId, events: await clientHistory(database.rm, clientId, account.organisationId) });
+  });
+
+  return router;
+}

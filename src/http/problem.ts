@@ -1,0 +1,94 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ZodError, ZodType } from 'zod';
+
+export interface FieldProblem {
+  readonly field: string;
+  readonly message: string;
+}
+
+/** The one error type of the HTTP layer: a closed set of stable codes, rendered as problem+json. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    readonly detail?: string,
+    readonly errors?: readonly FieldProblem[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(detail ?? title);
+  }
+}
+
+export const notFound = (what: string) => new ApiError(404, 'not_found', 'Not found', `${what} was not found`);
+
+export function fieldProblems(error: ZodError): FieldProblem[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.length > 0 ? issue.path.map(String).join('.') : '(body)',
+    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+  }));
+}
+
+/** Validates input with a zod schema, or throws a 400 naming each bad field. */
+export function parseInput<S extends ZodType>(schema: S, input: unknown): ReturnType<S['parse']> {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data as ReturnType<S['parse']>;
+  const errors = fieldProblems(result.error);
+  const first = errors[0]!;
+  throw new ApiError(400, 'validation_failed', 'Invalid request', `${first.field}: ${first.message}`, errors);
+}
+
+export function problemBody(error: ApiError, requestId: string | undefined) {
+  return {
+    type: `https://keyledger.dev/problems/${error.code.replaceAll('_', '-')}`,
+    title: error.title,
+    status: error.status,
+    detail: error.detail ?? error.title,
+    code: error.code,
+    ...(error.errors ? { errors: error.errors } : {}),
+    ...(requestId ? { requestId } : {}),
+  };
+}
+
+/** body-parser's own errors, named. */
+export function fromBodyParser(error: unknown): ApiError | undefined {
+  const e = error as { type?: string; status?: number; limit?: number };
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return new ApiError(400, 'malformed_json', 'Malformed JSON', 'the request body is not valid JSON');
+    case 'entity.too.large':
+      return new ApiError(413, 'payload_too_large', 'Payload too large', `the request body is larger than ${e.limit ?? 102_400} bytes`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ApiError(415, 'unsupported_encoding', 'Unsupported encoding', 'send the body as UTF-8 JSON');
+    case 'request.aborted':
+      return new ApiError(400, 'request_aborted', 'Request aborted', 'the request body was not received completely');
+    default:
+      return undefined;
+  }
+}
+
+/** Turns anything thrown into problem+json; unknown errors become a bare 500 with the request id. */
+export function problemHandler(log: (error: unknown, requestId: string | undefined) => void): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const requestId = res.getHeader('x-request-id') as string | undefined;
+    const apiError =
+      error instanceof ApiError
+        ? error
+        : (fromBodyParser(error) ?? new ApiError(500, 'internal_error', 'Internal error', 'something went wrong; quote the request id'));
+    if (apiError.status >= 500) log(error, requestId);
+    if (res.headersSent) return;
+    for (const [name, value] of Object.entries(apiError.headers ?? {})) res.setHeader(name, value);
+    res.status(apiError.status).type('application/problem+json').send(JSON.stringify(problemBody(apiError, requestId)));
+  };
+}
+
+/** Writes must be JSON: anything else is refused before parsing. */
+export const requireJson: RequestHandler = (req, _res, next) => {
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !req.is('application/json')) {
+    next(new ApiError(415, 'unsupported_media_type', 'Unsupported media type', 'send the body as application/json'));
+    return;
+  }
+  next();
+};

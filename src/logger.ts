@@ -1,0 +1,35 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+/** The request being served, so every log line written on its behalf carries its id. */
+export const requestContext = new AsyncLocalStorage<{ requestId: string }>();
+
+/** Paths never written: credentials in any shape they arrive in. */
+export const REDACT_PATHS = [
+  'req.headers.cookie',
+  'req.headers.authorization',
+  'req.headers["x-client-secret"]',
+  'res.headers["set-cookie"]',
+  'password',
+  'secret',
+  'token',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.secretHash',
+];
+
+export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: { service: 'keyledger' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      mixin() {
+        const ctx = requestContext.getStore();
+        return ctx ? { requestId: ctx.requestId } : {};
+      },
+    },
+    options.destination,
+  );
+}

@@ -1,0 +1,36 @@
+import { Writable } from 'node:stream';
+import { createApp, type App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createTestDatabase } from './database.ts';
+
+export interface TestApp {
+  readonly app: App;
+  readonly url: string;
+  readonly databaseUrl: string;
+  /** every log line the app wrote, as text */
+  readonly logs: string[];
+  close(): Promise<void>;
+}
+
+/** The real app on port 0 against a fresh database (or a given one, to share it between nodes). */
+export async function startTestApp(options: { databaseUrl?: string; env?: Record<string, string>; runProjector?: boolean } = {}): Promise<TestApp> {
+  const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      logs.push(String(chunk));
+      callback();
+    },
+  });
+  const config = loadConfig({ LOG_LEVEL: 'info', WRITE_WAIT_MS: '5000', ...options.env });
+  const app = await createApp({
+    config,
+    databaseUrl,
+    logger: createLogger({ level: config.LOG_LEVEL, destination }),
+    runProjector: options.runProjector ?? true,
+    poolSize: 10,
+  });
+  const address = await app.listen(0, '127.0.0.1');
+  return { app, url: `http://127.0.0.1:${address.port}`, databaseUrl, logs, close: () => app.close() };
+}
