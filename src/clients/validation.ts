@@ -197,6 +197,9 @@ export function normaliseDomain(raw: string): { ok: true; domain: string } | { o
   if (value.includes('#')) return fail('must be a host name only, without a fragment');
   if (value.includes(':')) return fail('must be a host name only, without a port');
   if (value.endsWith('.')) return fail('must not end with a dot');
+  if (value.split('.').includes('')) return fail('must not contain empty labels (..)');
+  // The URL standard reads a numeric last label as an IPv4 address; no real TLD is numeric.
+  if (/^(?:\d+|0x[0-9a-f]*)$/i.test(value.split('.').at(-1)!)) return fail('must not end with an all-numeric label');
   const mixed = firstMixedScriptWord(value, /\./);
   if (mixed) return fail(`must not mix look-alike scripts in one label ("${mixed.word}" mixes ${mixed.scripts.join(' and ')})`);
 
@@ -215,7 +218,6 @@ export function normaliseDomain(raw: string): { ok: true; domain: string } | { o
   }
   // `localhost` is the one single-label name accepted: test-mode domains use it.
   if (labels.length === 1 && ascii !== 'localhost') return fail('must contain at least one dot (e.g. example.com)');
-  if (/^\d+$/.test(labels.at(-1)!)) return fail('must not end with an all-numeric label');
   return { ok: true, domain: ascii };
 }
 
@@ -293,20 +295,3 @@ export const serverIpsSchema = z
 export const scopesSchema = z
   .array(z.enum(SCOPES, { error: `scope must be one of: ${SCOPES.join(', ')}` }), { error: 'scopes must be an array' })
   .refine((scopes) => new Set(scopes).size === scopes.length, { error: 'scopes must not contain duplicates' });
-
-// ---------------------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------------------
-
-export interface FieldError {
-  readonly field: string;
-  readonly message: string;
-}
-
-/** A ZodError as `[{ field: 'a.b', message }]`; an issue about the whole input has field `(root)`. */
-export function fieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.map((issue) => ({
-    field: issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)',
-    message: issue.message,
-  }));
-}
