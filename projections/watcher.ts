@@ -47,8 +47,12 @@ export function createProjectionWatcher(database: Database, logger: Logger): Pro
     events.emit('change', change);
   }
 
+  /** Learns the checkpoint from the table. What changed is unknown then: caches must drop everything. */
   async function refresh(): Promise<void> {
-    learn(await readCheckpoint(database.rm));
+    const position = await readCheckpoint(database.rm);
+    if (comparePositions(position, known) <= 0) return;
+    learn(position);
+    events.emit('change', { position, clientIds: [], organisationIds: [], all: true } satisfies ProjectionChange);
   }
 
   async function connect(delay = 100): Promise<void> {

@@ -18,6 +18,11 @@ import { ApiError, problemHandler, requireJson } from './http/problem.ts';
 import { requestId } from './http/request.ts';
 import { accountsApi } from './accounts/routes.ts';
 import { clientsApi } from './clients/routes.ts';
+import { PolicyCache } from './access/cache.ts';
+import { DecisionLog } from './access/decision-log.ts';
+import { createAccessPipeline, type AccessPipeline } from './access/pipeline.ts';
+import { accessManagementApi } from './access/routes.ts';
+import { partnerApi } from './api/routes.ts';
 
 export interface AppOptions {
   readonly config: Config;
@@ -31,6 +36,7 @@ export interface AppOptions {
 
 export interface App {
   readonly ctx: AppContext;
+  readonly access: { readonly cache: PolicyCache; readonly log: DecisionLog; readonly pipeline: AccessPipeline };
   readonly server: http.Server;
   readonly projector: Projector;
   listen(port: number, host?: string): Promise<AddressInfo>;
@@ -74,6 +80,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     sessionEnded: (hash) => sessionListeners.forEach((l) => l(hash)),
   };
 
+  const policyCache = new PolicyCache(database, watcher);
+  const decisionLog = new DecisionLog(database, logger.child({ component: 'decision-log' }));
+  const pipeline = createAccessPipeline({ cache: policyCache, log: decisionLog, now });
+
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
@@ -108,10 +118,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   manage.use(requireJson, express.json({ limit: '100kb', strict: false }), cookieParser());
   manage.use(accountsApi(ctx));
   manage.use(clientsApi(ctx));
+  manage.use(accessManagementApi(ctx));
   manage.use((req) => {
     throw new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`);
   });
   app.use('/manage/v1', manage);
+  app.use('/api', partnerApi(ctx, pipeline));
 
   app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`)));
   app.use(problemHandler((error, id) => logger.error({ err: error, requestId: id }, 'unhandled error')));
@@ -122,6 +134,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   let closing: Promise<void> | undefined;
   return {
     ctx,
+    access: { cache: policyCache, log: decisionLog, pipeline },
     server,
     projector,
     ready: isReady,
@@ -141,6 +154,8 @@ export async function createApp(options: AppOptions): Promise<App> {
           setTimeout(() => server.closeAllConnections(), 5_000).unref();
         });
         await projector.stop();
+        policyCache.stop();
+        await decisionLog.close();
         await watcher.stop();
         await store.close();
         await database.destroy();

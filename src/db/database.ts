@@ -4,6 +4,7 @@ import type { CoreDatabase, ReadModelDatabase } from './schema.ts';
 import { READ_MODEL_SCHEMA } from './schema.ts';
 import * as eventLog from './migrations/001_event_log.ts';
 import * as accounts from './migrations/002_accounts.ts';
+import * as access from './migrations/003_access.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 
 export interface Database {
@@ -54,6 +55,7 @@ class StaticProvider implements MigrationProvider {
 const CORE_MIGRATIONS: Record<string, Migration> = {
   '001_event_log': eventLog,
   '002_accounts': accounts,
+  '003_access': access,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {

@@ -28,9 +28,31 @@ export interface SessionsTable {
   user_agent: string | null;
 }
 
+export interface AuthDenialsTable {
+  request_id: string;
+  at: Timestamp;
+  client_id: string | null;
+  domain: string | null;
+  ip: string | null;
+  endpoint: string;
+  secret_sha256: string | null;
+  reason: string;
+  status: number;
+  position: string | null;
+}
+
+export interface AuthAllowCountsTable {
+  client_id: string;
+  domain_id: string;
+  minute: Timestamp;
+  count: Int8;
+}
+
 export interface CoreDatabase {
   users: UsersTable;
   sessions: SessionsTable;
+  auth_denials: AuthDenialsTable;
+  auth_allow_counts: AuthAllowCountsTable;
 }
 
 // ---- read models (schema rm, swapped by rebuild) ----

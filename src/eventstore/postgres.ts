@@ -68,6 +68,11 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
   const defaultBatch = options.batchSize ?? 500;
   const wake = new EventEmitter();
   wake.setMaxListeners(0);
+  // Counts wake-ups, so a reader that was busy when one came does not then sleep through it.
+  let appendSignals = 0;
+  wake.on('append', () => {
+    appendSignals += 1;
+  });
   let notifyScheduled = false;
   let closed = false;
 
@@ -227,6 +232,7 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
         let backoff = 100;
         while (running) {
           try {
+            const signalsBefore = appendSignals;
             const events = await readAll(position, defaultBatch);
             if (!running) break;
             if (events.length > 0) {
@@ -237,6 +243,7 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
             }
             // Nothing readable: either idle, or a newer commit waits behind an older open transaction.
             const pending = await hasPending();
+            if (appendSignals !== signalsBefore) continue;
             await sleep(pending ? 5 : listenerUp ? idlePollMs : Math.min(idlePollMs, 250));
           } catch (error) {
             if (!running) break;

@@ -1,0 +1,98 @@
+import { LRUCache } from 'lru-cache';
+import type { Database } from '../db/database.ts';
+import type { ProjectionWatcher } from '../../projections/watcher.ts';
+import { type ClientSnapshot, type DomainFacts, domainMatchKey, loadClientSnapshot } from './snapshot.ts';
+import { buildPolicy } from './policy.ts';
+
+export interface CachedClient {
+  readonly snapshot: ClientSnapshot;
+  /** the CASL policy per (client, domain key), built on first use */
+  policyFor(domain: DomainFacts | undefined): ReturnType<typeof buildPolicy>;
+  findDomain(sent: string): DomainFacts | undefined;
+}
+
+function cachedClient(snapshot: ClientSnapshot): CachedClient {
+  const policies = new Map<string, ReturnType<typeof buildPolicy>>();
+  const byKey = new Map(snapshot.domains.map((d) => [d.matchKey, d]));
+  const byId = new Map(snapshot.domains.map((d) => [d.domainId, d]));
+  return {
+    snapshot,
+    policyFor(domain) {
+      const key = domain?.domainId ?? '';
+      let policy = policies.get(key);
+      if (!policy) {
+        policy = buildPolicy(snapshot, domain);
+        policies.set(key, policy);
+      }
+      return policy;
+    },
+    findDomain(sent) {
+      return byId.get(sent) ?? byKey.get(domainMatchKey(sent));
+    },
+  };
+}
+
+/**
+ * Per-node cache of client policies. The projector's notifications drop changed clients (the
+ * node that served a write hears of it before the write answers); while the notification
+ * connection is down the cache does not trust itself and reads every request through.
+ */
+export class PolicyCache {
+  private readonly entries = new LRUCache<string, CachedClient | { missing: true }>({ max: 50_000 });
+  /** bumped on every invalidation, so a load that raced one is not cached */
+  private readonly generations = new Map<string, number>();
+  private globalGeneration = 0;
+  private trusted: boolean;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly database: Database,
+    watcher: ProjectionWatcher,
+  ) {
+    this.trusted = watcher.connected();
+    this.unsubscribe.push(
+      watcher.onChange((change) => {
+        if (change.all) return this.clear();
+        for (const id of change.clientIds) this.invalidate(id);
+        if (change.organisationIds.length > 0) {
+          const organisations = new Set(change.organisationIds);
+          for (const [id, entry] of this.entries.entries()) {
+            if ('snapshot' in entry && organisations.has(entry.snapshot.organisationId)) this.invalidate(id);
+          }
+        }
+      }),
+      watcher.onReset((connected) => {
+        this.clear();
+        this.trusted = connected;
+      }),
+    );
+  }
+
+  private invalidate(clientId: string): void {
+    this.generations.set(clientId, (this.generations.get(clientId) ?? 0) + 1);
+    this.entries.delete(clientId);
+  }
+
+  private clear(): void {
+    this.globalGeneration += 1;
+    this.generations.clear();
+    this.entries.clear();
+  }
+
+  /** Undefined when the client does not exist. */
+  async get(clientId: string): Promise<CachedClient | undefined> {
+    const hit = this.trusted ? this.entries.get(clientId) : undefined;
+    if (hit) return 'missing' in hit ? undefined : hit;
+    const generation = this.generations.get(clientId) ?? 0;
+    const globalGeneration = this.globalGeneration;
+    const snapshot = await loadClientSnapshot(this.database, clientId);
+    const entry = snapshot ? cachedClient(snapshot) : undefined;
+    const unchanged = generation === (this.generations.get(clientId) ?? 0) && globalGeneration === this.globalGeneration;
+    if (this.trusted && unchanged) this.entries.set(clientId, entry ?? { missing: true });
+    return entry;
+  }
+
+  stop(): void {
+    for (const off of this.unsubscribe) off();
+  }
+}

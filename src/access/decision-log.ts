@@ -1,0 +1,151 @@
+import type { Logger } from 'pino';
+import { sql } from 'kysely';
+import type { Database } from '../db/database.ts';
+
+export interface Denial {
+  readonly requestId: string;
+  readonly at: Date;
+  readonly clientId: string | null;
+  readonly domain: string | null;
+  readonly ip: string | null;
+  readonly endpoint: string;
+  /** SHA-256 (hex) of the presented secret — never the secret */
+  readonly secretSha256: string | null;
+  readonly reason: string;
+  readonly status: number;
+  /** the read-model position the decision was made at */
+  readonly position: string | null;
+}
+
+export interface DecisionLogOptions {
+  readonly maxQueue?: number;
+  readonly flushEveryMs?: number;
+  readonly batchSize?: number;
+  readonly retentionDays?: number;
+  readonly pruneEveryMs?: number;
+}
+
+/**
+ * Writes denials in batches, off the request path, through a bounded queue: when the queue is
+ * full a denial is dropped and counted — a request never waits for the log. Allows are only
+ * counted, per client, domain and minute. Old rows are pruned in batches.
+ */
+export class DecisionLog {
+  private queue: Denial[] = [];
+  private allows = new Map<string, number>();
+  private flushing: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private readonly pruneTimer: NodeJS.Timeout;
+  dropped = 0;
+  private readonly maxQueue: number;
+  private readonly batchSize: number;
+  private readonly retentionDays: number;
+
+  constructor(
+    private readonly database: Database,
+    private readonly logger: Logger,
+    options: DecisionLogOptions = {},
+  ) {
+    this.maxQueue = options.maxQueue ?? 10_000;
+    this.batchSize = options.batchSize ?? 500;
+    this.retentionDays = options.retentionDays ?? 30;
+    this.timer = setInterval(() => void this.flush(), options.flushEveryMs ?? 100);
+    this.timer.unref();
+    this.pruneTimer = setInterval(() => void this.prune().catch(() => {}), options.pruneEveryMs ?? 3_600_000);
+    this.pruneTimer.unref();
+  }
+
+  deny(denial: Denial): void {
+    if (this.queue.length >= this.maxQueue) {
+      this.dropped += 1;
+      if (this.dropped % 1_000 === 1) this.logger.warn({ dropped: this.dropped }, 'decision log queue full; denials dropped');
+      return;
+    }
+    this.queue.push(denial);
+  }
+
+  allow(clientId: string, domainId: string, at: Date): void {
+    const minute = Math.floor(at.getTime() / 60_000) * 60_000;
+    const key = `${clientId}\u0000${domainId}\u0000${minute}`;
+    this.allows.set(key, (this.allows.get(key) ?? 0) + 1);
+  }
+
+  /** Writes what is queued; resolves when it is stored. */
+  flush(): Promise<void> {
+    this.flushing ??= this.write().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async write(): Promise<void> {
+    while (this.queue.length > 0 || this.allows.size > 0) {
+      const batch = this.queue.splice(0, this.batchSize);
+      const allows = this.allows;
+      this.allows = new Map();
+      try {
+        if (batch.length > 0) {
+          await this.database.db
+            .insertInto('auth_denials')
+            .values(
+              batch.map((d) => ({
+                request_id: d.requestId,
+                at: d.at,
+                client_id: d.clientId,
+                domain: d.domain,
+                ip: d.ip,
+                endpoint: d.endpoint,
+                secret_sha256: d.secretSha256,
+                reason: d.reason,
+                status: d.status,
+                position: d.position,
+              })),
+            )
+            .onConflict((oc) => oc.column('request_id').doNothing())
+            .execute();
+        }
+        if (allows.size > 0) {
+          const rows = [...allows].map(([key, count]) => {
+            const [client_id, domain_id, minute] = key.split('\u0000') as [string, string, string];
+            return { client_id, domain_id, minute: new Date(Number(minute)), count };
+          });
+          await this.database.db
+            .insertInto('auth_allow_counts')
+            .values(rows)
+            .onConflict((oc) =>
+              oc.columns(['client_id', 'domain_id', 'minute']).doUpdateSet({ count: sql`auth_allow_counts.count + excluded.count` }),
+            )
+            .execute();
+        }
+      } catch (error) {
+        this.logger.warn({ err: error, denials: batch.length }, 'decision log write failed; batch dropped');
+        this.dropped += batch.length;
+        return;
+      }
+    }
+  }
+
+  /** Deletes rows past retention, a batch at a time; returns how many went. */
+  async prune(now = new Date()): Promise<number> {
+    const cutoff = new Date(now.getTime() - this.retentionDays * 86_400_000);
+    let total = 0;
+    for (;;) {
+      const result = await sql<{ n: number }>`
+        WITH gone AS (
+          DELETE FROM auth_denials WHERE request_id IN (SELECT request_id FROM auth_denials WHERE at < ${cutoff} LIMIT 5000)
+          RETURNING 1
+        ) SELECT count(*)::int AS n FROM gone`.execute(this.database.db);
+      const n = result.rows[0]?.n ?? 0;
+      total += n;
+      if (n < 5_000) break;
+    }
+    await sql`DELETE FROM auth_allow_counts WHERE minute < ${cutoff}`.execute(this.database.db);
+    return total;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    clearInterval(this.pruneTimer);
+    await this.flush();
+  }
+}

@@ -1,0 +1,185 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { hasValidSecretFormat } from '../clients/secret-format.ts';
+import { requestIdOf } from '../http/request.ts';
+import { XwmsError } from '../api/envelope.ts';
+import { PLAN_LIMITS, PLAN_NAMES, type PlanName } from '../accounts/plans.ts';
+import type { PolicyCache } from './cache.ts';
+import type { DecisionLog } from './decision-log.ts';
+import { DENIAL_STATUS, type DenialReason, type EndpointKind, decideCall } from './policy.ts';
+import { ipAllowed, parseCallerIp, type SecretFacts } from './snapshot.ts';
+
+/** What an endpoint declares it needs. */
+export interface AccessRequirement {
+  readonly kind: EndpointKind;
+  readonly scope?: string;
+}
+
+/** Who is calling, once the pipeline allowed the request. */
+export interface AccessGrant {
+  readonly clientId: string;
+  readonly organisationId: string;
+  readonly clientName?: string;
+  readonly domainId: string;
+  readonly domain: string;
+  readonly testMode: boolean;
+  readonly scopes: readonly string[];
+  readonly secretId: string;
+  readonly testUsers: ReadonlySet<number>;
+  readonly position: string;
+}
+
+const CLIENT_ID = /^kc_[A-Za-z0-9]{1,40}$/;
+const DOMAIN = /^[A-Za-z0-9._-]{1,253}(:\d{1,5})?$/;
+
+const MESSAGES: Record<DenialReason, string> = {
+  missing_credentials: 'X-Client-Id, X-Client-Secret and X-Client-Domain are required and must be well-formed.',
+  unknown_client: 'Unknown client.',
+  plan_inactive: "The client's organisation has no active plan.",
+  client_disabled: 'This client is disabled.',
+  invalid_secret: 'The client secret is not valid for this client.',
+  secret_revoked: 'This client secret was revoked.',
+  secret_expired: 'This client secret has expired (or its rotation grace period ended).',
+  unknown_domain: 'X-Client-Domain does not name a domain of this client.',
+  domain_inactive: 'This domain is not active.',
+  secret_not_linked: 'This secret is not linked to this domain.',
+  api_not_allowed: 'API calls are not allowed on this domain.',
+  login_not_allowed: 'Sign-in is not allowed on this domain.',
+  ip_not_allowed: "The caller's IP address is not in this domain's server IP allowlist.",
+  scope_missing: 'The client was not granted the scope this endpoint needs.',
+  rate_limited: "Too many requests for this client's plan; slow down.",
+  test_user_required: 'On a test-mode domain only the client’s test users can sign in.',
+};
+
+export const accessOf = (req: Request): AccessGrant => {
+  const grant = (req as Request & { access?: AccessGrant }).access;
+  if (!grant) throw new Error('accessOf: the route did not declare an access requirement');
+  return grant;
+};
+
+/** One header, exactly once, printable ASCII: anything else is not well-formed. */
+function header(req: Request, name: string, maxLength: number): string | undefined {
+  const value = req.headers[name];
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) return undefined;
+  return /^[\x21-\x7e]+$/.test(value) && !value.includes(',') ? value : undefined;
+}
+
+/** Strips an optional `:port` (domain ids and host names never contain a colon). */
+const hostOf = (sent: string) => sent.replace(/:\d{1,5}$/, '');
+
+/** Compares the presented secret's hash with every secret of the client, in constant time. */
+function matchSecret(secrets: readonly SecretFacts[], presented: Buffer): SecretFacts | undefined {
+  let match: SecretFacts | undefined;
+  for (const secret of secrets) if (timingSafeEqual(secret.hash, presented) && !match) match = secret;
+  return match;
+}
+
+export interface AccessPipelineOptions {
+  readonly cache: PolicyCache;
+  readonly log: DecisionLog;
+  readonly now: () => Date;
+}
+
+/**
+ * The access pipeline (DESIGN §6) as express middleware: every header-authenticated route
+ * declares what it needs (`pipeline.require({kind, scope})`) and is allowed or refused for a
+ * named reason. It reads only the policy cache (read models), never the event store.
+ */
+export function createAccessPipeline(options: AccessPipelineOptions) {
+  const { cache, log, now } = options;
+  // Per node: N nodes allow up to N × the plan's rate (documented).
+  const limiters = Object.fromEntries(
+    PLAN_NAMES.map((plan) => [plan, new RateLimiterMemory({ points: PLAN_LIMITS[plan].requestsPerMinute, duration: 60, keyPrefix: plan })]),
+  ) as Record<PlanName, RateLimiterMemory>;
+
+  function deny(
+    req: Request,
+    reason: DenialReason,
+    context: { clientId: string | null; domain: string | null; secretSha256: string | null; position: string | null; at: Date },
+    headers?: Record<string, string>,
+  ): XwmsError {
+    const requestId = requestIdOf(req);
+    log.deny({
+      requestId,
+      at: context.at,
+      clientId: context.clientId,
+      domain: context.domain,
+      ip: req.ip ?? null,
+      endpoint: `${req.method} ${req.baseUrl}${req.path}`.slice(0, 300),
+      secretSha256: context.secretSha256,
+      reason,
+      status: DENIAL_STATUS[reason],
+      position: context.position,
+    });
+    return new XwmsError(DENIAL_STATUS[reason], reason, MESSAGES[reason], undefined, headers);
+  }
+
+  function require(requirement: AccessRequirement): RequestHandler {
+    return async (req, _res, next) => {
+      const at = now();
+      const rawSecret = req.headers['x-client-secret'];
+      const secretSha256 =
+        typeof rawSecret === 'string' && rawSecret.length > 0 ? createHash('sha256').update(rawSecret.slice(0, 8_192)).digest('hex') : null;
+      const sentId = header(req, 'x-client-id', 64);
+      const sentDomain = header(req, 'x-client-domain', 260);
+      const sentSecret = header(req, 'x-client-secret', 128);
+      const base = {
+        clientId: typeof req.headers['x-client-id'] === 'string' ? req.headers['x-client-id'].slice(0, 100) : null,
+        domain: typeof req.headers['x-client-domain'] === 'string' ? req.headers['x-client-domain'].slice(0, 260) : null,
+        secretSha256,
+        position: null,
+        at,
+      };
+
+      // 1. present and well-formed (a secret with a bad checksum is refused here, before any lookup)
+      if (!sentId || !CLIENT_ID.test(sentId) || !sentDomain || !DOMAIN.test(sentDomain) || !hasValidSecretFormat(sentSecret)) {
+        throw deny(req, 'missing_credentials', base);
+      }
+      // 2. the client exists and is not deleted
+      const client = await cache.get(sentId);
+      if (!client || client.snapshot.status === 'deleted') throw deny(req, 'unknown_client', base);
+      const { snapshot } = client;
+      const context = { ...base, position: snapshot.position };
+
+      // 3–12. the client's policy for this domain
+      const domain = client.findDomain(hostOf(sentDomain));
+      const secret = matchSecret(snapshot.secrets, Buffer.from(secretSha256!, 'hex'));
+      const decision = decideCall(client.policyFor(domain), {
+        secretId: secret?.secretId ?? null,
+        kind: requirement.kind,
+        ipAllowed: domain ? ipAllowed(domain, parseCallerIp(req.ip)) : false,
+        scope: requirement.scope ?? null,
+        now: at.getTime(),
+      });
+      if (!decision.allowed) throw deny(req, decision.reason, context);
+
+      // 13. the plan's rate limit
+      try {
+        await limiters[snapshot.plan!].consume(snapshot.clientId, 1);
+      } catch (error) {
+        if (!(error instanceof RateLimiterRes)) throw error;
+        const seconds = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
+        throw deny(req, 'rate_limited', context, { 'Retry-After': String(seconds) });
+      }
+
+      log.allow(snapshot.clientId, domain!.domainId, at);
+      (req as Request & { access?: AccessGrant }).access = {
+        clientId: snapshot.clientId,
+        organisationId: snapshot.organisationId,
+        domainId: domain!.domainId,
+        domain: domain!.domain,
+        testMode: domain!.testMode,
+        scopes: snapshot.scopes,
+        secretId: secret!.secretId,
+        testUsers: snapshot.testUsers,
+        position: snapshot.position,
+      };
+      next();
+    };
+  }
+
+  return { require, deny };
+}
+
+export type AccessPipeline = ReturnType<typeof createAccessPipeline>;

@@ -1,0 +1,55 @@
+import express, { Router } from 'express';
+import type { AppContext } from '../context.ts';
+import { type AccessPipeline, accessOf } from '../access/pipeline.ts';
+import { XwmsError, success, xwmsErrorHandler } from './envelope.ts';
+
+const VERSION = '0.1.0';
+
+/** Endpoints listed by /api/info, with the access each needs. */
+export const ENDPOINTS = [
+  { method: 'GET', path: '/api/info', auth: 'none' },
+  { method: 'GET', path: '/api/whoami', auth: 'api' },
+  { method: 'POST', path: '/api/sign-token', auth: 'login' },
+  { method: 'POST', path: '/api/sign-token-verify', auth: 'login' },
+  { method: 'POST', path: '/api/get/user/info', auth: 'api' },
+  { method: 'POST', path: '/api/get/user/address', auth: 'api', scope: 'useraddresses' },
+  { method: 'POST', path: '/api/user/address', auth: 'api', scope: 'useraddresses' },
+  { method: 'POST', path: '/api/global/countries', auth: 'api' },
+] as const;
+
+/**
+ * The XWMS-compatible partner API (DESIGN §7). `extend` mounts the routes that live in other
+ * feature folders (sign-in, user data) on the same router, so they share body parsing, the
+ * envelope and the error handler.
+ */
+export function partnerApi(ctx: AppContext, pipeline: AccessPipeline, extend: ((router: Router) => void)[] = []): Router {
+  const router = Router();
+  router.use(express.json({ limit: '100kb', strict: false }), express.urlencoded({ extended: false, limit: '100kb' }));
+
+  router.get('/info', (req, res) => {
+    success(res, {
+      application: { name: 'Keyledger', version: VERSION, time: ctx.now().toISOString() },
+      client: { ip: req.ip ?? null, user_agent: req.get('user-agent') ?? null },
+      api: { endpoints: ENDPOINTS },
+    });
+  });
+
+  router.get('/whoami', pipeline.require({ kind: 'api' }), (req, res) => {
+    const grant = accessOf(req);
+    success(res, {
+      client_id: grant.clientId,
+      domain: grant.domain,
+      domain_id: grant.domainId,
+      test_mode: grant.testMode,
+      scopes: grant.scopes,
+    });
+  });
+
+  for (const mount of extend) mount(router);
+
+  router.use((req) => {
+    throw new XwmsError(404, 'not_found', `No endpoint ${req.method} ${req.baseUrl}${req.path}.`);
+  });
+  router.use(xwmsErrorHandler((error, requestId) => ctx.logger.error({ err: error, requestId }, 'unhandled error')));
+  return router;
+}

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../src/db/database.ts';
+import { DecisionLog, type Denial } from '../src/access/decision-log.ts';
+import { createLogger } from '../src/logger.ts';
+import { createTestDatabase } from './support/database.ts';
+
+let database: Database;
+beforeAll(async () => {
+  database = openDatabase(await createTestDatabase(), { max: 3 });
+});
+afterAll(async () => {
+  await database?.destroy();
+});
+
+const denial = (requestId: string, at = new Date()): Denial => ({
+  requestId,
+  at,
+  clientId: 'kc_x',
+  domain: 'a.example',
+  ip: '127.0.0.1',
+  endpoint: 'GET /api/whoami',
+  secretSha256: null,
+  reason: 'invalid_secret',
+  status: 401,
+  position: '1/1',
+});
+
+it('when the queue is full, then denials are dropped and counted, never waited for', async () => {
+  const log = new DecisionLog(database, createLogger({ level: 'silent' }), { maxQueue: 3, flushEveryMs: 60_000 });
+  for (let i = 0; i < 10; i++) log.deny(denial(`full-${i}`));
+  expect(log.dropped).toBe(7);
+  await log.close();
+  const rows = await database.db.selectFrom('auth_denials').select('request_id').where('request_id', 'like', 'full-%').execute();
+  expect(rows.map((r) => r.request_id).sort()).toEqual(['full-0', 'full-1', 'full-2']);
+});
+
+it('counts allows per client, domain and minute, adding across flushes', async () => {
+  const log = new DecisionLog(database, createLogger({ level: 'silent' }), { flushEveryMs: 60_000 });
+  const minute = new Date('2026-01-01T10:00:10Z');
+  log.allow('kc_a', 'dom_1', minute);
+  log.allow('kc_a', 'dom_1', new Date('2026-01-01T10:00:50Z'));
+  log.allow('kc_a', 'dom_2', minute);
+  log.allow('kc_a', 'dom_1', new Date('2026-01-01T10:01:00Z'));
+  await log.flush();
+  log.allow('kc_a', 'dom_1', minute);
+  await log.close();
+  const rows = await database.db.selectFrom('auth_allow_counts').selectAll().where('client_id', '=', 'kc_a').orderBy('domain_id').orderBy('minute').execute();
+  expect(rows.map((r) => [r.domain_id, r.minute.toISOString(), Number(r.count)])).toEqual([
+    ['dom_1', '2026-01-01T10:00:00.000Z', 3],
+    ['dom_1', '2026-01-01T10:01:00.000Z', 1],
+    ['dom_2', '2026-01-01T10:00:00.000Z', 1],
+  ]);
+});
+
+it('prunes denials past the retention period in batches', async () => {
+  const log = new DecisionLog(database, createLogger({ level: 'silent' }), { flushEveryMs: 60_000, retentionDays: 30, maxQueue: 20_000 });
+  const now = new Date('2026-06-01T00:00:00Z');
+  for (let i = 0; i < 12_000; i++) log.deny(denial(`old-${i}`, new Date('2026-04-01T00:00:00Z')));
+  log.deny(denial('recent', new Date('2026-05-20T00:00:00Z')));
+  await log.flush();
+  expect(await log.prune(now)).toBe(12_000);
+  const left = await database.db.selectFrom('auth_denials').select('request_id').where('request_id', 'in', ['recent', 'old-1']).execute();
+  expect(left.map((r) => r.request_id)).toEqual(['recent']);
+  await log.close();
+});
