@@ -32,6 +32,8 @@ export interface AppOptions {
   /** defaults to true; a node with false only serves (another node projects) */
   readonly runProjector?: boolean;
   readonly poolSize?: number;
+  /** extra routes on the partner API router (benchmarks and tests only) */
+  readonly partnerApiExtensions?: readonly ((router: import('express').Router, pipeline: AccessPipeline) => void)[];
 }
 
 export interface App {
@@ -123,7 +125,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     throw new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`);
   });
   app.use('/manage/v1', manage);
-  app.use('/api', partnerApi(ctx, pipeline));
+  app.use('/api', partnerApi(ctx, pipeline, (options.partnerApiExtensions ?? []).map((extend) => (router) => extend(router, pipeline))));
 
   app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`)));
   app.use(problemHandler((error, id) => logger.error({ err: error, requestId: id }, 'unhandled error')));

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import type { AppContext } from '../context.ts';
 import { type AccessPipeline, accessOf } from '../access/pipeline.ts';
 import { XwmsError, success, xwmsErrorHandler } from './envelope.ts';
@@ -17,6 +17,18 @@ export const ENDPOINTS = [
   { method: 'POST', path: '/api/global/countries', auth: 'api' },
 ] as const;
 
+/** GET /api/whoami: who the pipeline says is calling. */
+export const whoami: RequestHandler = (req, res) => {
+  const grant = accessOf(req);
+  success(res, {
+    client_id: grant.clientId,
+    domain: grant.domain,
+    domain_id: grant.domainId,
+    test_mode: grant.testMode,
+    scopes: grant.scopes,
+  });
+};
+
 /**
  * The XWMS-compatible partner API (DESIGN §7). `extend` mounts the routes that live in other
  * feature folders (sign-in, user data) on the same router, so they share body parsing, the
@@ -34,16 +46,7 @@ export function partnerApi(ctx: AppContext, pipeline: AccessPipeline, extend: ((
     });
   });
 
-  router.get('/whoami', pipeline.require({ kind: 'api' }), (req, res) => {
-    const grant = accessOf(req);
-    success(res, {
-      client_id: grant.clientId,
-      domain: grant.domain,
-      domain_id: grant.domainId,
-      test_mode: grant.testMode,
-      scopes: grant.scopes,
-    });
-  });
+  router.get('/whoami', pipeline.require({ kind: 'api' }), whoami);
 
   for (const mount of extend) mount(router);
 

@@ -1,0 +1,141 @@
+/**
+ * npm run bench:access — the cost of the access pipeline on GET /api/whoami.
+ *
+ * Starts the app on an embedded Postgres, creates a partner client, then loads (with autocannon,
+ * in a separate process so the load does not share the server's event loop):
+ *   - GET /api/whoami with valid headers (the whole pipeline), and
+ *   - the same handler with the pipeline removed (a fixed grant),
+ * alternately, and prints requests/s, p50 and p99 and their ratio; then p50/p99 at a fixed
+ * 1,000 requests/s; then the cost of the first request after an invalidation.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Request } from 'express';
+import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
+import { whoami } from '../src/api/routes.ts';
+import type { AccessGrant } from '../src/access/pipeline.ts';
+import { partnerSetup } from '../test/support/partner.ts';
+
+const args = new Set(process.argv.slice(2));
+if (args.has('--help')) {
+  console.log(`npm run bench:access [-- --quick]
+
+Loads GET /api/whoami with and without the access pipeline and prints
+requests/s, p50, p99, their ratio, latency at a fixed 1,000 requests/s,
+and the cost of the first request after a policy invalidation.
+  --quick   3-second runs instead of 10`);
+  process.exit(0);
+}
+const seconds = args.has('--quick') ? 3 : 10;
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+function autocannon(url: string, headers: Record<string, string>, options: { connections: number; duration: number; rate?: number }): Promise<Load> {
+  const argv = ['node_modules/autocannon/autocannon.js', '--json', '-c', String(options.connections), '-d', String(options.duration)];
+  if (options.rate) argv.push('-R', String(options.rate));
+  for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}=${v}`);
+  argv.push(url);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`autocannon exited ${code}`));
+      const r = JSON.parse(out) as { requests: { average: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number };
+      resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx });
+    });
+  });
+}
+
+const fmt = (l: Load) => `${Math.round(l.rps).toString().padStart(6)} req/s  p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms  (errors ${l.errors}, non-2xx ${l.non2xx})`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'keyledger-bench-access-'));
+  const pg = await startEmbeddedPostgres(dir, { database: 'bench' });
+  let fixedGrant: AccessGrant | undefined;
+  const app = await createApp({
+    config: loadConfig({ LOG_LEVEL: 'silent' }),
+    databaseUrl: pg.connectionString,
+    logger: createLogger({ level: 'silent' }),
+    partnerApiExtensions: [
+      (router) => {
+        // the same handler, the pipeline removed: a fixed grant stands in for it
+        router.get('/bench/whoami-without-pipeline', (req, _res, next) => {
+          (req as Request & { access?: AccessGrant }).access = fixedGrant;
+          next();
+        }, whoami);
+      },
+    ],
+  });
+  try {
+    const { port } = await app.listen(0, '127.0.0.1');
+    const base = `http://127.0.0.1:${port}`;
+    const p = await partnerSetup(base, { plan: 'business' });
+    const headers = { 'X-Client-Id': p.clientId, 'X-Client-Secret': p.secret, 'X-Client-Domain': p.domain, Accept: 'application/json' };
+    const check = await fetch(`${base}/api/whoami`, { headers });
+    if (check.status !== 200) throw new Error(`whoami answered ${check.status}`);
+    fixedGrant = { clientId: p.clientId, organisationId: 'org', domainId: p.domainId, domain: p.domain, testMode: false, scopes: [], secretId: p.secretId, testUsers: new Set(), position: '0/0' };
+
+    console.log(`GET /api/whoami, 32 connections, ${seconds} s per run, alternating (warm-up first)`);
+    await autocannon(`${base}/api/whoami`, headers, { connections: 32, duration: 2 });
+    await autocannon(`${base}/api/bench/whoami-without-pipeline`, headers, { connections: 32, duration: 2 });
+    const withRuns: Load[] = [];
+    const withoutRuns: Load[] = [];
+    for (let i = 0; i < 2; i++) {
+      withRuns.push(await autocannon(`${base}/api/whoami`, headers, { connections: 32, duration: seconds }));
+      withoutRuns.push(await autocannon(`${base}/api/bench/whoami-without-pipeline`, headers, { connections: 32, duration: seconds }));
+    }
+    const avg = (runs: Load[]): Load => ({
+      rps: runs.reduce((s, r) => s + r.rps, 0) / runs.length,
+      p50: runs.reduce((s, r) => s + r.p50, 0) / runs.length,
+      p99: runs.reduce((s, r) => s + r.p99, 0) / runs.length,
+      errors: runs.reduce((s, r) => s + r.errors, 0),
+      non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
+    });
+    const withPipeline = avg(withRuns);
+    const withoutPipeline = avg(withoutRuns);
+    console.log(`  with the pipeline     ${fmt(withPipeline)}`);
+    console.log(`  without the pipeline  ${fmt(withoutPipeline)}`);
+    const ratio = withPipeline.rps / withoutPipeline.rps;
+    console.log(`  throughput ratio      ${ratio.toFixed(3)}   (target ≥ 0.90)`);
+
+    const fixed = await autocannon(`${base}/api/whoami`, headers, { connections: 16, duration: seconds, rate: 1_000 });
+    console.log(`\nGET /api/whoami at a fixed 1,000 requests/s\n  ${fmt(fixed)}   (target p99 < 5 ms)`);
+
+    // The first request after an invalidation reloads the client's policy from the read models.
+    const cold: number[] = [];
+    const warm: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      await p.caller.patch(`/manage/v1/clients/${p.clientId}`, { name: `Bench ${i}` });
+      let t = performance.now();
+      await fetch(`${base}/api/whoami`, { headers }).then((r) => r.arrayBuffer());
+      cold.push(performance.now() - t);
+      t = performance.now();
+      await fetch(`${base}/api/whoami`, { headers }).then((r) => r.arrayBuffer());
+      warm.push(performance.now() - t);
+    }
+    console.log(`\nfirst request after an invalidation: median ${median(cold).toFixed(2)} ms (a warm request: ${median(warm).toFixed(2)} ms), over 100 invalidations`);
+    console.log('\nsummary');
+    console.log(`  pipeline throughput ratio     ${ratio.toFixed(3)}  target ≥ 0.90  ${ratio >= 0.9 ? 'met' : 'MISSED'}`);
+    console.log(`  p99 at 1,000 req/s            ${fixed.p99.toFixed(2)} ms  target < 5 ms  ${fixed.p99 < 5 ? 'met' : 'MISSED'}`);
+    console.log(`  first request after invalidation  ${median(cold).toFixed(2)} ms (warm ${median(warm).toFixed(2)} ms)`);
+  } finally {
+    await app.close();
+    await pg.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
