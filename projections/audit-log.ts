@@ -9,10 +9,12 @@ export function auditData(data: unknown): Record<string, unknown> {
   return Object.fromEntries(Object.entries(data).filter(([key]) => !HIDDEN_FIELDS.has(key)));
 }
 
-/** audit_log: every event, with its metadata, secret hashes removed. */
+/** audit_log: every event but support tickets', with its metadata, secret hashes removed. */
 export const auditLogProjection: Projection = {
   name: 'audit-log',
   project(event, db) {
+    // Support conversations are user content with their own read models (projections/tickets.ts).
+    if (event.stream.startsWith('ticket-')) return [];
     const clientId = streamEntityId(event.stream, 'client') ?? null;
     const organisationId =
       streamEntityId(event.stream, 'organisation') ?? (event.type === 'ClientRegistered' ? event.data.organisationId : null);

@@ -5,6 +5,7 @@ import { secretsProjection } from './secrets.ts';
 import { domainsProjection } from './domains.ts';
 import { clientSettingsProjection } from './client-settings.ts';
 import { auditLogProjection } from './audit-log.ts';
+import { ticketsProjection } from './tickets.ts';
 
 /** Order matters only for the audit log, which reads a client's organisation from `clients`. */
 export const READ_MODEL_PROJECTIONS: readonly Projection[] = [
@@ -14,4 +15,5 @@ export const READ_MODEL_PROJECTIONS: readonly Projection[] = [
   domainsProjection,
   clientSettingsProjection,
   auditLogProjection,
+  ticketsProjection,
 ];

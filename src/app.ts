@@ -23,6 +23,12 @@ import { DecisionLog } from './access/decision-log.ts';
 import { createAccessPipeline, type AccessPipeline } from './access/pipeline.ts';
 import { accessManagementApi } from './access/routes.ts';
 import { partnerApi } from './api/routes.ts';
+import { signInManagementApi } from './signin/management.ts';
+import { signInPages } from './signin/pages.ts';
+import { signInPartnerApi, SIGN_IN_PAGE_PATH } from './signin/partner-routes.ts';
+import { usersPartnerApi } from './users/partner-routes.ts';
+import { createSupportGateway, type SupportGateway } from './support/gateway.ts';
+import { supportPages } from './support/pages.ts';
 
 export interface AppOptions {
   readonly config: Config;
@@ -41,6 +47,8 @@ export interface App {
   readonly access: { readonly cache: PolicyCache; readonly log: DecisionLog; readonly pipeline: AccessPipeline };
   readonly server: http.Server;
   readonly projector: Projector;
+  /** live support: Socket.IO namespace /support */
+  readonly support: SupportGateway;
   listen(port: number, host?: string): Promise<AddressInfo>;
   /** migrations ran and the read models reached the head seen at start */
   ready(): boolean;
@@ -121,17 +129,29 @@ export async function createApp(options: AppOptions): Promise<App> {
   manage.use(accountsApi(ctx));
   manage.use(clientsApi(ctx));
   manage.use(accessManagementApi(ctx));
+  manage.use(signInManagementApi(ctx));
   manage.use((req) => {
     throw new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`);
   });
   app.use('/manage/v1', manage);
-  app.use('/api', partnerApi(ctx, pipeline, (options.partnerApiExtensions ?? []).map((extend) => (router) => extend(router, pipeline))));
+  app.use(
+    '/api',
+    partnerApi(ctx, pipeline, [
+      signInPartnerApi(ctx, pipeline),
+      usersPartnerApi(ctx, pipeline),
+      ...(options.partnerApiExtensions ?? []).map((extend) => (router: express.Router) => extend(router, pipeline)),
+    ]),
+  );
+  app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline));
+  app.use('/support', supportPages(ctx));
 
   app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`)));
   app.use(problemHandler((error, id) => logger.error({ err: error, requestId: id }, 'unhandled error')));
 
   const server = http.createServer(app);
   server.keepAliveTimeout = 5_000;
+  const support = createSupportGateway(ctx, server);
+  sessionListeners.add((hash) => support.endSession(hash));
 
   let closing: Promise<void> | undefined;
   return {
@@ -139,6 +159,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     access: { cache: policyCache, log: decisionLog, pipeline },
     server,
     projector,
+    support,
     ready: isReady,
     async listen(port, host) {
       await new Promise<void>((resolve, reject) => {
@@ -149,7 +170,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
     close() {
       closing ??= (async () => {
-        // In order: stop taking requests, stop projecting, stop listening, then the pools.
+        // In order: close live sockets, stop taking requests, stop projecting, stop listening, then the pools.
+        await support.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -79,10 +79,14 @@ export class PolicyCache {
     this.entries.clear();
   }
 
-  /** Undefined when the client does not exist. */
-  async get(clientId: string): Promise<CachedClient | undefined> {
+  /** Undefined when the client does not exist. A cached answer comes back without a promise. */
+  get(clientId: string): CachedClient | undefined | Promise<CachedClient | undefined> {
     const hit = this.trusted ? this.entries.get(clientId) : undefined;
     if (hit) return 'missing' in hit ? undefined : hit;
+    return this.load(clientId);
+  }
+
+  private async load(clientId: string): Promise<CachedClient | undefined> {
     const generation = this.generations.get(clientId) ?? 0;
     const globalGeneration = this.globalGeneration;
     const snapshot = await loadClientSnapshot(this.database, clientId);

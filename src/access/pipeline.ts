@@ -137,7 +137,8 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
         throw deny(req, 'missing_credentials', base);
       }
       // 2. the client exists and is not deleted
-      const client = await cache.get(sentId);
+      const cached = cache.get(sentId);
+      const client = cached instanceof Promise ? await cached : cached;
       if (!client || client.snapshot.status === 'deleted') throw deny(req, 'unknown_client', base);
       const { snapshot } = client;
       const context = { ...base, position: snapshot.position };

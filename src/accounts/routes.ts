@@ -1,13 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { sql } from 'kysely';
-import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { AppContext } from '../context.ts';
 import { ApiError, parseInput } from '../http/problem.ts';
 import { metadataFor, requestIdOf, settle } from '../http/request.ts';
 import { nameSchema } from '../clients/validation.ts';
-import { hashPassword, verifyPassword } from './passwords.ts';
+import { hashPassword } from './passwords.ts';
+import { createPasswordCheck } from './login.ts';
 import {
   accountOf,
   clearSessionCookie,
@@ -37,36 +37,16 @@ const loginBody = z.strictObject({ email: z.string().max(254), password: z.strin
 const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, '').slice(0, 16).padEnd(16, '0')}`;
-const limiterKey = (...parts: string[]) => createHash('sha256').update(parts.join('\u0000')).digest('hex');
 
 export function accountsApi(ctx: AppContext): Router {
   const { database, config, commands } = ctx;
   const router = Router();
   const secureCookie = (req: Request) => config.COOKIE_SECURE ?? req.secure;
 
-  // Failed logins, shared by every node: 5 in a row for one email (from anywhere) or 30 per IP
-  // per hour, then the caller waits. A success clears the email's count.
-  const failuresByEmail = new RateLimiterPostgres({
-    storeClient: database.pool,
-    tableName: 'login_limits',
-    tableCreated: true,
-    keyPrefix: 'email',
-    points: 5,
-    duration: 15 * 60,
-    blockDuration: 15 * 60,
-  });
-  const failuresByIp = new RateLimiterPostgres({
-    storeClient: database.pool,
-    tableName: 'login_limits',
-    tableCreated: true,
-    keyPrefix: 'ip',
-    points: 30,
-    duration: 60 * 60,
-    blockDuration: 60 * 60,
-  });
+  // Failed logins are throttled (shared with the hosted sign-in page; counted in Postgres).
+  const checkPassword = createPasswordCheck(database);
 
-  function throttled(res: RateLimiterRes): ApiError {
-    const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+  function throttled(seconds: number): ApiError {
     return new ApiError(429, 'too_many_attempts', 'Too many attempts', `too many failed logins; try again in ${seconds} seconds`, undefined, {
       'Retry-After': String(seconds),
     });
@@ -102,27 +82,12 @@ export function accountsApi(ctx: AppContext): Router {
 
   router.post('/account/login', async (req, res) => {
     const body = parseInput(loginBody, req.body);
-    const email = body.email.trim().toLowerCase();
-    const emailKey = limiterKey(email);
-    const ipKey = limiterKey(req.ip ?? 'unknown');
-    const [byEmail, byIp] = await Promise.all([failuresByEmail.get(emailKey), failuresByIp.get(ipKey)]);
-    for (const [state, limiter] of [[byEmail, failuresByEmail], [byIp, failuresByIp]] as const) {
-      if (state && state.consumedPoints >= limiter.points) throw throttled(state);
-    }
-    const user = await database.db
-      .selectFrom('users')
-      .select(['sub', 'password_hash', 'name', 'email'])
-      .where((eb) => eb(eb.fn('lower', [eb.ref('email')]), '=', email))
-      .executeTakeFirst();
-    const ok = await verifyPassword(user?.password_hash, body.password);
-    if (!ok || !user) {
-      await Promise.all([
-        failuresByEmail.penalty(emailKey, 1).catch(() => {}),
-        failuresByIp.penalty(ipKey, 1).catch(() => {}),
-      ]);
+    const outcome = await checkPassword({ email: body.email, password: body.password, ip: req.ip });
+    if (!outcome.ok) {
+      if (outcome.reason === 'too_many_attempts') throw throttled(outcome.retryAfterSeconds);
       throw new ApiError(401, 'invalid_credentials', 'Invalid credentials', 'the email or password is wrong');
     }
-    await failuresByEmail.delete(emailKey).catch(() => {});
+    const { user } = outcome;
     const session = await createSession(database.db, user.sub, config.SESSION_TTL_HOURS, ctx.now(), {
       ip: req.ip ?? null,
       userAgent: req.get('user-agent')?.slice(0, 512) ?? null,

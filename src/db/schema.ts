@@ -17,6 +17,14 @@ export interface UsersTable {
   organisation_id: string;
   staff_role: string | null;
   created_at: DefaultedTimestamp;
+  given_name: string | null;
+  family_name: string | null;
+  picture: string | null;
+  email_verified: Generated<boolean>;
+  /** a `date`: select it as text (to_char … 'YYYY-MM-DD'), pg would parse it in local time */
+  birth_date: ColumnType<Date | null, string | null | undefined, string | null>;
+  /** ISO 3166-1 alpha-2 */
+  country: string | null;
 }
 
 export interface SessionsTable {
@@ -48,11 +56,65 @@ export interface AuthAllowCountsTable {
   count: Int8;
 }
 
+export interface AddressesTable {
+  address_id: string;
+  user_sub: number;
+  label: string | null;
+  name: string;
+  company: string | null;
+  street: string;
+  house_number: string | null;
+  addition: string | null;
+  postal_code: string | null;
+  city: string;
+  state: string | null;
+  /** ISO 3166-1 alpha-2 */
+  country: string;
+  phone: string | null;
+  is_default: Generated<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type SignInTokenStatus = 'pending' | 'approved' | 'denied' | 'used' | 'void';
+
+export interface SignInTokensTable {
+  /** SHA-256 (hex) of the token; the token itself is never stored */
+  token_hash: string;
+  client_id: string;
+  domain_id: string;
+  redirect_url: string;
+  status: SignInTokenStatus;
+  user_sub: number | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  approved_at: Timestamp | null;
+  used_at: Timestamp | null;
+}
+
+export interface ServerKeysTable {
+  name: string;
+  key: string;
+  created_at: DefaultedTimestamp;
+}
+
+export interface ClientUsersTable {
+  client_id: string;
+  user_sub: number;
+  first_signed_in_at: Timestamp;
+  last_signed_in_at: Timestamp;
+  sign_in_count: number;
+}
+
 export interface CoreDatabase {
   users: UsersTable;
   sessions: SessionsTable;
   auth_denials: AuthDenialsTable;
   auth_allow_counts: AuthAllowCountsTable;
+  addresses: AddressesTable;
+  signin_tokens: SignInTokensTable;
+  server_keys: ServerKeysTable;
+  client_users: ClientUsersTable;
 }
 
 // ---- read models (schema rm, swapped by rebuild) ----
@@ -164,6 +226,31 @@ export interface AuditLogTable {
   user_agent: string | null;
 }
 
+export interface TicketsTable {
+  ticket_id: string;
+  subject: string;
+  support_group: string;
+  client_id: string | null;
+  status: 'open' | 'pending' | 'resolved';
+  opened_by: number;
+  assignee: number | null;
+  last_seq: number;
+  rating: number | null;
+  opened_at: Timestamp;
+  updated_at: Timestamp;
+  first_response_at: Timestamp | null;
+}
+
+export interface TicketMessagesTable {
+  ticket_id: string;
+  seq: number;
+  author: number;
+  author_role: 'user' | 'agent';
+  text: string;
+  client_message_id: string;
+  at: Timestamp;
+}
+
 export interface ReadModelDatabase {
   checkpoints: CheckpointsTable;
   organisations: OrganisationsTable;
@@ -176,6 +263,8 @@ export interface ReadModelDatabase {
   client_scopes: ClientScopesTable;
   test_users: TestUsersTable;
   audit_log: AuditLogTable;
+  tickets: TicketsTable;
+  ticket_messages: TicketMessagesTable;
 }
 
 /** Live read-model schema; `rebuild` builds a fresh one beside it and swaps names. */

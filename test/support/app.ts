@@ -14,7 +14,9 @@ export interface TestApp {
 }
 
 /** The real app on port 0 against a fresh database (or a given one, to share it between nodes). */
-export async function startTestApp(options: { databaseUrl?: string; env?: Record<string, string>; runProjector?: boolean } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { databaseUrl?: string; env?: Record<string, string>; runProjector?: boolean; now?: () => Date } = {},
+): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
   const logs: string[] = [];
   const destination = new Writable({
@@ -30,6 +32,7 @@ export async function startTestApp(options: { databaseUrl?: string; env?: Record
     logger: createLogger({ level: config.LOG_LEVEL, destination }),
     runProjector: options.runProjector ?? true,
     poolSize: 10,
+    ...(options.now ? { now: options.now } : {}),
   });
   const address = await app.listen(0, '127.0.0.1');
   return { app, url: `http://127.0.0.1:${address.port}`, databaseUrl, logs, close: () => app.close() };

@@ -12,6 +12,8 @@ export const READ_MODEL_TABLES = [
   'client_scopes',
   'test_users',
   'audit_log',
+  'tickets',
+  'ticket_messages',
 ] as const;
 
 /** Every row of every read-model table in `schema`, as JSON text, in a stable order. */

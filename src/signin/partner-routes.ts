@@ -1,0 +1,75 @@
+import type { Request, Router } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+import { type AccessPipeline, accessOf } from '../access/pipeline.ts';
+import { XwmsError, success } from '../api/envelope.ts';
+import { parseBody } from '../users/input.ts';
+import { findProfile, signInClaims } from '../users/profiles.ts';
+import { checkRedirectUrl } from './redirect-rules.ts';
+import { issueSignInToken, pruneSignInTokens, recordClientUser, redeemSignInToken } from './tokens.ts';
+
+export const SIGN_IN_PAGE_PATH = '/signin';
+
+const signTokenBody = z.object({
+  redirect_url: z.string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') }).min(1, 'must not be empty').max(2048, 'must be at most 2048 characters'),
+});
+const verifyBody = z.object({
+  token: z.string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') }).min(1, 'must not be empty').max(512, 'is too long'),
+});
+
+const invalidToken = () =>
+  new XwmsError(400, 'invalid_token', 'The token is unknown, expired, already used, not approved, or was not issued to this client.', 'token');
+
+/** The public origin of the hosted pages: PUBLIC_URL, else the origin the caller used. */
+export function publicBase(ctx: AppContext, req: Request): string {
+  return ctx.config.PUBLIC_URL ? ctx.config.PUBLIC_URL.replace(/\/+$/, '') : `${req.protocol}://${req.get('host')}`;
+}
+
+/** sign-token and sign-token-verify (DESIGN §7): the partner's half of the hosted sign-in. */
+export function signInPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
+  const { db } = ctx.database;
+  return (router: Router): void => {
+    router.post('/sign-token', pipeline.require({ kind: 'login' }), async (req, res) => {
+      const grant = accessOf(req);
+      const { redirect_url } = parseBody(signTokenBody, req.body);
+      const registered = await ctx.database.rm.selectFrom('redirect_uris').select('uri').where('client_id', '=', grant.clientId).execute();
+      const check = checkRedirectUrl(
+        redirect_url,
+        registered.map((r) => r.uri),
+        { domain: grant.domain, testMode: grant.testMode },
+      );
+      if (!check.ok) throw new XwmsError(400, 'redirect_uri_mismatch', check.message, 'redirect_url');
+      const { token, expiresAt } = await issueSignInToken(db, { clientId: grant.clientId, domainId: grant.domainId, redirectUrl: redirect_url }, ctx.now());
+      // Every issue clears a few long-expired tokens, so the table stays small without a timer.
+      await pruneSignInTokens(db, ctx.now());
+      success(
+        res,
+        {
+          client_id: grant.clientId,
+          token,
+          expires_at: expiresAt.toISOString(),
+          url: `${publicBase(ctx, req)}${SIGN_IN_PAGE_PATH}?${new URLSearchParams({ token })}`,
+        },
+        'Sign-in token created; send the user to url.',
+      );
+    });
+
+    router.post('/sign-token-verify', pipeline.require({ kind: 'login' }), async (req, res) => {
+      const grant = accessOf(req);
+      const { token } = parseBody(verifyBody, req.body);
+      const now = ctx.now();
+      const userSub = await db.transaction().execute(async (trx) => {
+        const redeemed = await redeemSignInToken(trx, token, { clientId: grant.clientId, domainId: grant.domainId }, now);
+        if (!redeemed) return undefined;
+        // A test user removed between approval and verify no longer gets through (the token stays used).
+        if (grant.testMode && !grant.testUsers.has(redeemed.userSub)) return undefined;
+        await recordClientUser(trx, grant.clientId, redeemed.userSub, now);
+        return redeemed.userSub;
+      });
+      if (userSub === undefined) throw invalidToken();
+      const profile = await findProfile(db, userSub);
+      if (!profile) throw invalidToken();
+      success(res, signInClaims(profile), 'Token verified.');
+    });
+  };
+}

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Database } from '../db/database.ts';
+import type { CommandHandler } from '../eventstore/command-handler.ts';
+import type { EventMetadata, Position } from '../eventstore/port.ts';
+
+/** Staff roles are held on the user, not in an organisation (DESIGN §4). */
+export const SUPPORT_AGENT = 'support_agent';
+export type StaffRole = typeof SUPPORT_AGENT;
+
+/** Security-relevant changes of a user (stream `user-<sub>`): who may answer every ticket. */
+export type StaffEvent =
+  | { type: 'StaffRoleGranted'; data: { sub: number; role: StaffRole } }
+  | { type: 'StaffRoleRevoked'; data: { sub: number; role: StaffRole } };
+
+export const userStream = (sub: number): string => `user-${sub}`;
+
+export interface StaffState {
+  readonly role: StaffRole | null;
+}
+
+export function evolveStaff(state: StaffState, event: StaffEvent): StaffState {
+  switch (event.type) {
+    case 'StaffRoleGranted':
+      return { role: event.data.role };
+    case 'StaffRoleRevoked':
+      return { role: null };
+    default: {
+      const _exhaustive: never = event;
+      return _exhaustive;
+    }
+  }
+}
+
+export const staffAggregate = { initial: { role: null } as StaffState, evolve: evolveStaff };
+
+export type StaffCommand = { type: 'GrantStaffRole'; sub: number; role: StaffRole } | { type: 'RevokeStaffRole'; sub: number };
+
+export function decideStaff(command: StaffCommand, state: StaffState): StaffEvent[] {
+  switch (command.type) {
+    case 'GrantStaffRole':
+      return state.role === command.role ? [] : [{ type: 'StaffRoleGranted', data: { sub: command.sub, role: command.role } }];
+    case 'RevokeStaffRole':
+      return state.role === null ? [] : [{ type: 'StaffRoleRevoked', data: { sub: command.sub, role: state.role } }];
+    default: {
+      const _exhaustive: never = command;
+      return _exhaustive;
+    }
+  }
+}
+
+export class StaffError extends Error {
+  constructor(readonly code: 'user_not_found', message: string) {
+    super(message);
+  }
+}
+
+export function cliMetadata(now: Date): EventMetadata {
+  const id = `cli-${randomUUID()}`;
+  return { actor: 'cli', correlationId: id, causationId: id, requestId: id, ip: null, userAgent: 'keyledger-cli', at: now.toISOString() };
+}
+
+/**
+ * Grants or revokes `support_agent`: the event first, then the user row (what sessions read),
+ * in one database transaction, so a failed append leaves the row as it was.
+ */
+export async function changeStaffRole(
+  database: Database,
+  commands: CommandHandler,
+  change: { email: string; grant: boolean; metadata: EventMetadata },
+): Promise<{ sub: number; name: string; changed: boolean; position: Position | undefined }> {
+  return await database.db.transaction().execute(async (trx) => {
+    const user = await trx
+      .selectFrom('users')
+      .select(['sub', 'name'])
+      .where(sql<string>`lower(email)`, '=', change.email.trim().toLowerCase())
+      .forUpdate()
+      .executeTakeFirst();
+    if (!user) throw new StaffError('user_not_found', `no account with the email ${change.email}`);
+    const command: StaffCommand = change.grant
+      ? { type: 'GrantStaffRole', sub: user.sub, role: SUPPORT_AGENT }
+      : { type: 'RevokeStaffRole', sub: user.sub };
+    const outcome = await commands.handle(userStream(user.sub), staffAggregate, { id: change.metadata.requestId, metadata: change.metadata }, (state) =>
+      decideStaff(command, state),
+    );
+    await trx
+      .updateTable('users')
+      .set({ staff_role: change.grant ? SUPPORT_AGENT : null })
+      .where('sub', '=', user.sub)
+      .execute();
+    return { sub: user.sub, name: user.name, changed: outcome.events.length > 0, position: outcome.append?.position };
+  });
+}

@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import type { TicketEvent } from './events.ts';
+import {
+  REMEMBERED_MESSAGE_IDS,
+  TicketDomainError,
+  decideTicket,
+  foldTicket,
+  seqOfMessage,
+  type TicketCommand,
+  type TicketErrorCode,
+} from './ticket.ts';
+
+// given events, when command, then events — no database, no sockets
+
+function given(...history: TicketEvent[]) {
+  const state = foldTicket(history);
+  return {
+    state,
+    when(command: TicketCommand) {
+      return {
+        then(expected: TicketEvent[]): void {
+          expect(decideTicket(command, state)).toEqual(expected);
+        },
+        thenThrows(code: TicketErrorCode): void {
+          let caught: unknown;
+          try {
+            decideTicket(command, state);
+          } catch (error) {
+            caught = error;
+          }
+          expect(caught).toBeInstanceOf(TicketDomainError);
+          expect((caught as TicketDomainError).code).toBe(code);
+        },
+      };
+    },
+  };
+}
+
+const user = { sub: 7, agent: false };
+const otherUser = { sub: 8, agent: false };
+const agent = { sub: 99, agent: true };
+
+const opened: TicketEvent = {
+  type: 'TicketOpened',
+  data: { ticketId: 'tk_1', subject: 'Rotated secret', group: 'oauth-api', clientId: null, openedBy: 7 },
+};
+const posted = (seq: number, author: number, authorRole: 'user' | 'agent', clientMessageId = `m${seq}`): TicketEvent => ({
+  type: 'TicketMessagePosted',
+  data: { seq, author, authorRole, text: `message ${seq}`, clientMessageId },
+});
+const status = (to: 'open' | 'pending' | 'resolved', from: 'open' | 'pending' | 'resolved'): TicketEvent => ({
+  type: 'TicketStatusChanged',
+  data: { status: to, previousStatus: from },
+});
+
+describe('opening a ticket', () => {
+  const open: TicketCommand = {
+    type: 'OpenTicket',
+    actor: user,
+    ticketId: 'tk_1',
+    subject: 'Rotated secret',
+    group: 'oauth-api',
+    clientId: null,
+    text: 'My old secret still works?',
+    clientMessageId: 'c1',
+  };
+
+  it('when a user opens a ticket, then it is opened with their question as message 1', () => {
+    given().when(open).then([
+      opened,
+      { type: 'TicketMessagePosted', data: { seq: 1, author: 7, authorRole: 'user', text: 'My old secret still works?', clientMessageId: 'c1' } },
+    ]);
+  });
+
+  it('when the same open is sent again by its opener, then nothing new happens', () => {
+    given(opened, posted(1, 7, 'user', 'c1')).when(open).then([]);
+  });
+
+  it('when another user opens a ticket with an id that exists, then it is refused', () => {
+    given(opened).when({ ...open, actor: otherUser }).thenThrows('ticket_exists');
+  });
+});
+
+describe('posting messages', () => {
+  it('when the user writes again, then the message gets the next seq', () => {
+    given(opened, posted(1, 7, 'user'))
+      .when({ type: 'PostMessage', actor: user, text: 'hello?', clientMessageId: 'x' })
+      .then([{ type: 'TicketMessagePosted', data: { seq: 2, author: 7, authorRole: 'user', text: 'hello?', clientMessageId: 'x' } }]);
+  });
+
+  it('when the first agent answers an unassigned ticket, then it is assigned to them and the answer is posted', () => {
+    given(opened, posted(1, 7, 'user'))
+      .when({ type: 'PostMessage', actor: agent, text: 'Hi!', clientMessageId: 'a' })
+      .then([
+        { type: 'TicketAssigned', data: { assignee: 99, previousAssignee: null } },
+        { type: 'TicketMessagePosted', data: { seq: 2, author: 99, authorRole: 'agent', text: 'Hi!', clientMessageId: 'a' } },
+      ]);
+  });
+
+  it('when a message is resent with the same clientMessageId, then no event is decided and the original seq is known', () => {
+    const g = given(opened, posted(1, 7, 'user'), posted(2, 7, 'user', 'dup'));
+    g.when({ type: 'PostMessage', actor: user, text: 'again', clientMessageId: 'dup' }).then([]);
+    expect(seqOfMessage(g.state, 7, 'dup')).toBe(2);
+  });
+
+  it('when another author uses the same clientMessageId, then it is a new message', () => {
+    given(opened, posted(1, 7, 'user', 'same'))
+      .when({ type: 'PostMessage', actor: agent, text: 'reply', clientMessageId: 'same' })
+      .then([
+        { type: 'TicketAssigned', data: { assignee: 99, previousAssignee: null } },
+        { type: 'TicketMessagePosted', data: { seq: 2, author: 99, authorRole: 'agent', text: 'reply', clientMessageId: 'same' } },
+      ]);
+  });
+
+  it('when the user writes on a resolved ticket, then the message is posted and the ticket reopens', () => {
+    given(opened, posted(1, 7, 'user'), status('resolved', 'open'))
+      .when({ type: 'PostMessage', actor: user, text: 'not fixed', clientMessageId: 'r' })
+      .then([
+        { type: 'TicketMessagePosted', data: { seq: 2, author: 7, authorRole: 'user', text: 'not fixed', clientMessageId: 'r' } },
+        status('open', 'resolved'),
+      ]);
+  });
+
+  it('when the user answers a pending ticket, then it is open again', () => {
+    given(opened, posted(1, 7, 'user'), status('pending', 'open'))
+      .when({ type: 'PostMessage', actor: user, text: 'here it is', clientMessageId: 'p' })
+      .then([
+        { type: 'TicketMessagePosted', data: { seq: 2, author: 7, authorRole: 'user', text: 'here it is', clientMessageId: 'p' } },
+        status('open', 'pending'),
+      ]);
+  });
+
+  it('when an agent writes on a resolved ticket, then it stays resolved', () => {
+    given(opened, posted(1, 7, 'user'), { type: 'TicketAssigned', data: { assignee: 99, previousAssignee: null } }, status('resolved', 'open'))
+      .when({ type: 'PostMessage', actor: agent, text: 'PS', clientMessageId: 'ps' })
+      .then([{ type: 'TicketMessagePosted', data: { seq: 2, author: 99, authorRole: 'agent', text: 'PS', clientMessageId: 'ps' } }]);
+  });
+
+  it("when another user writes in someone's ticket, then it is not found", () => {
+    given(opened, posted(1, 7, 'user')).when({ type: 'PostMessage', actor: otherUser, text: 'hi', clientMessageId: 'z' }).thenThrows('ticket_not_found');
+  });
+
+  it('when the ticket does not exist, then it is not found', () => {
+    given().when({ type: 'PostMessage', actor: agent, text: 'hi', clientMessageId: 'z' }).thenThrows('ticket_not_found');
+  });
+
+  it('when more messages than remembered follow, then only the oldest ids are forgotten', () => {
+    const history: TicketEvent[] = [opened];
+    for (let seq = 1; seq <= REMEMBERED_MESSAGE_IDS + 5; seq++) history.push(posted(seq, 7, 'user'));
+    const state = foldTicket(history);
+    expect(state.recentMessageIds.size).toBe(REMEMBERED_MESSAGE_IDS);
+    expect(seqOfMessage(state, 7, 'm1')).toBeUndefined();
+    expect(seqOfMessage(state, 7, `m${REMEMBERED_MESSAGE_IDS + 5}`)).toBe(REMEMBERED_MESSAGE_IDS + 5);
+    expect(state.lastSeq).toBe(REMEMBERED_MESSAGE_IDS + 5);
+  });
+});
+
+describe('agents: assignment and status', () => {
+  const permissions: [string, TicketCommand, TicketErrorCode | TicketEvent[]][] = [
+    ['agent assigns to self', { type: 'AssignTicket', actor: agent, assignee: 99 }, [{ type: 'TicketAssigned', data: { assignee: 99, previousAssignee: null } }]],
+    ['agent resolves', { type: 'ChangeStatus', actor: agent, status: 'resolved' }, [status('resolved', 'open')]],
+    ['agent sets pending', { type: 'ChangeStatus', actor: agent, status: 'pending' }, [status('pending', 'open')]],
+    ['agent sets the status it has', { type: 'ChangeStatus', actor: agent, status: 'open' }, []],
+    ['opener assigns', { type: 'AssignTicket', actor: user, assignee: 7 }, 'forbidden'],
+    ['opener changes status', { type: 'ChangeStatus', actor: user, status: 'resolved' }, 'forbidden'],
+    ['other user assigns', { type: 'AssignTicket', actor: otherUser, assignee: 8 }, 'forbidden'],
+    ['opener rates an open ticket', { type: 'RateTicket', actor: user, rating: 5 }, 'ticket_not_resolved'],
+    ['agent rates', { type: 'RateTicket', actor: agent, rating: 5 }, 'forbidden'],
+    ['other user rates', { type: 'RateTicket', actor: otherUser, rating: 5 }, 'ticket_not_found'],
+  ];
+  it.each(permissions)('when the %s, then the decision is as in the table', (_name, command, expected) => {
+    const g = given(opened, posted(1, 7, 'user')).when(command);
+    if (typeof expected === 'string') g.thenThrows(expected);
+    else g.then(expected);
+  });
+
+  it('when an agent acts on a ticket that does not exist, then it is not found', () => {
+    given().when({ type: 'ChangeStatus', actor: agent, status: 'resolved' }).thenThrows('ticket_not_found');
+  });
+
+  it('when an agent unassigns, then the previous assignee is recorded', () => {
+    given(opened, { type: 'TicketAssigned', data: { assignee: 99, previousAssignee: null } })
+      .when({ type: 'AssignTicket', actor: agent, assignee: null })
+      .then([{ type: 'TicketAssigned', data: { assignee: null, previousAssignee: 99 } }]);
+  });
+
+  it('when the opener rates a resolved ticket, then the rating is recorded', () => {
+    given(opened, status('resolved', 'open'))
+      .when({ type: 'RateTicket', actor: user, rating: 4 })
+      .then([{ type: 'TicketRated', data: { rating: 4, by: 7 } }]);
+  });
+});

@@ -1,0 +1,187 @@
+import { type SupportActor, supportAbility, ticketSubject } from './ability.ts';
+import type { AuthorRole, TicketEvent, TicketStatus } from './events.ts';
+import type { SupportGroupId } from './groups.ts';
+
+/** Resends are recognised among this many most recent messages of a ticket. */
+export const REMEMBERED_MESSAGE_IDS = 1_000;
+
+/** The ticket aggregate's state: what decisions need, folded from the ticket's stream. Pure. */
+export interface TicketState {
+  readonly exists: boolean;
+  readonly ticketId: string | null;
+  readonly subject: string;
+  readonly group: SupportGroupId | null;
+  readonly clientId: string | null;
+  readonly openedBy: number | null;
+  readonly status: TicketStatus;
+  readonly assignee: number | null;
+  readonly lastSeq: number;
+  readonly rating: number | null;
+  /** `<author>:<clientMessageId>` → seq, for the most recent messages (idempotent resends) */
+  readonly recentMessageIds: ReadonlyMap<string, number>;
+}
+
+export const initialTicketState: TicketState = {
+  exists: false,
+  ticketId: null,
+  subject: '',
+  group: null,
+  clientId: null,
+  openedBy: null,
+  status: 'open',
+  assignee: null,
+  lastSeq: 0,
+  rating: null,
+  recentMessageIds: new Map(),
+};
+
+export const messageKey = (author: number, clientMessageId: string) => `${author}:${clientMessageId}`;
+
+export function evolveTicket(state: TicketState, event: TicketEvent): TicketState {
+  switch (event.type) {
+    case 'TicketOpened':
+      return {
+        ...state,
+        exists: true,
+        ticketId: event.data.ticketId,
+        subject: event.data.subject,
+        group: event.data.group,
+        clientId: event.data.clientId,
+        openedBy: event.data.openedBy,
+        status: 'open',
+      };
+    case 'TicketMessagePosted': {
+      const ids = new Map(state.recentMessageIds);
+      ids.set(messageKey(event.data.author, event.data.clientMessageId), event.data.seq);
+      // Maps iterate in insertion order: the first key is the oldest.
+      if (ids.size > REMEMBERED_MESSAGE_IDS) ids.delete(ids.keys().next().value!);
+      return { ...state, lastSeq: event.data.seq, recentMessageIds: ids };
+    }
+    case 'TicketAssigned':
+      return { ...state, assignee: event.data.assignee };
+    case 'TicketStatusChanged':
+      return { ...state, status: event.data.status };
+    case 'TicketRated':
+      return { ...state, rating: event.data.rating };
+    default: {
+      const _exhaustive: never = event;
+      return _exhaustive;
+    }
+  }
+}
+
+export const foldTicket = (events: readonly TicketEvent[]): TicketState => events.reduce(evolveTicket, initialTicketState);
+
+export const ticketAggregate = { initial: initialTicketState, evolve: evolveTicket };
+
+export type TicketErrorCode = 'ticket_not_found' | 'forbidden' | 'ticket_not_resolved' | 'ticket_exists';
+
+export class TicketDomainError extends Error {
+  constructor(
+    readonly code: TicketErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type TicketCommand =
+  | {
+      type: 'OpenTicket';
+      actor: SupportActor;
+      ticketId: string;
+      subject: string;
+      group: SupportGroupId;
+      clientId: string | null;
+      text: string;
+      clientMessageId: string;
+    }
+  | { type: 'PostMessage'; actor: SupportActor; text: string; clientMessageId: string }
+  | { type: 'AssignTicket'; actor: SupportActor; assignee: number | null }
+  | { type: 'ChangeStatus'; actor: SupportActor; status: TicketStatus }
+  | { type: 'RateTicket'; actor: SupportActor; rating: number };
+
+const notFound = () => new TicketDomainError('ticket_not_found', 'there is no such ticket');
+
+/** Another user's ticket reads as missing: existence does not leak. */
+function requireAccess(state: TicketState, actor: SupportActor, action: 'read' | 'write' | 'rate'): number {
+  if (!state.exists || state.openedBy === null) throw notFound();
+  const ability = supportAbility(actor);
+  if (ability.cannot('read', ticketSubject(state.openedBy))) throw notFound();
+  if (ability.cannot(action, ticketSubject(state.openedBy))) throw new TicketDomainError('forbidden', `you may not ${action} this ticket`);
+  return state.openedBy;
+}
+
+function requireAgent(state: TicketState, actor: SupportActor, action: 'assign' | 'changeStatus'): void {
+  // Checked before the lookup: a user learns nothing about which tickets exist.
+  if (supportAbility(actor).cannot(action, 'Ticket')) throw new TicketDomainError('forbidden', 'only a support agent can do this');
+  requireAccess(state, actor, 'read');
+}
+
+export function decideTicket(command: TicketCommand, state: TicketState): TicketEvent[] {
+  switch (command.type) {
+    case 'OpenTicket': {
+      if (state.exists) {
+        // The same open sent again (its id derives from the opener's clientMessageId): nothing new.
+        if (state.openedBy === command.actor.sub) return [];
+        throw new TicketDomainError('ticket_exists', 'a ticket with this id already exists');
+      }
+      return [
+        {
+          type: 'TicketOpened',
+          data: {
+            ticketId: command.ticketId,
+            subject: command.subject,
+            group: command.group,
+            clientId: command.clientId,
+            openedBy: command.actor.sub,
+          },
+        },
+        {
+          type: 'TicketMessagePosted',
+          data: { seq: 1, author: command.actor.sub, authorRole: 'user', text: command.text, clientMessageId: command.clientMessageId },
+        },
+      ];
+    }
+    case 'PostMessage': {
+      const openedBy = requireAccess(state, command.actor, 'write');
+      if (state.recentMessageIds.has(messageKey(command.actor.sub, command.clientMessageId))) return [];
+      const authorRole: AuthorRole = command.actor.sub === openedBy ? 'user' : 'agent';
+      const events: TicketEvent[] = [];
+      // The first agent to answer an unassigned ticket takes it out of the queue.
+      if (authorRole === 'agent' && state.assignee === null) {
+        events.push({ type: 'TicketAssigned', data: { assignee: command.actor.sub, previousAssignee: null } });
+      }
+      events.push({
+        type: 'TicketMessagePosted',
+        data: { seq: state.lastSeq + 1, author: command.actor.sub, authorRole, text: command.text, clientMessageId: command.clientMessageId },
+      });
+      // The user wrote again: the ticket needs an agent's attention once more.
+      if (authorRole === 'user' && state.status !== 'open') {
+        events.push({ type: 'TicketStatusChanged', data: { status: 'open', previousStatus: state.status } });
+      }
+      return events;
+    }
+    case 'AssignTicket':
+      requireAgent(state, command.actor, 'assign');
+      if (state.assignee === command.assignee) return [];
+      return [{ type: 'TicketAssigned', data: { assignee: command.assignee, previousAssignee: state.assignee } }];
+    case 'ChangeStatus':
+      requireAgent(state, command.actor, 'changeStatus');
+      if (state.status === command.status) return [];
+      return [{ type: 'TicketStatusChanged', data: { status: command.status, previousStatus: state.status } }];
+    case 'RateTicket':
+      requireAccess(state, command.actor, 'rate');
+      if (state.status !== 'resolved') throw new TicketDomainError('ticket_not_resolved', 'a ticket can be rated once it is resolved');
+      if (state.rating === command.rating) return [];
+      return [{ type: 'TicketRated', data: { rating: command.rating, by: command.actor.sub } }];
+    default: {
+      const _exhaustive: never = command;
+      return _exhaustive;
+    }
+  }
+}
+
+/** The seq a message got: after a post, or for a resend recognised by its clientMessageId. */
+export const seqOfMessage = (state: TicketState, author: number, clientMessageId: string): number | undefined =>
+  state.recentMessageIds.get(messageKey(author, clientMessageId));
