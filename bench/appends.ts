@@ -86,9 +86,9 @@ async function floor(options: BenchOptions): Promise<Opened> {
 }
 
 export async function appendsSection(options: BenchOptions): Promise<Figure[]> {
-  // Two alternating rounds (ours, Emmett, floor, ours, …) of half the time each, so a
+  // Alternating rounds (ours, Emmett, floor, ours, …) that add up to the time asked for, so a
   // disturbance on a shared machine does not land on one store only.
-  const rounds = 2;
+  const rounds = Math.max(2, Math.min(5, Math.floor(options.seconds / 2)));
   const slice = options.seconds / rounds;
   console.log(
     `\n1. Single-event appends, ${WRITERS} writers over ${STREAMS} streams, pool ${POOL}: ${options.warmup} s warm-up, then ${rounds} alternating rounds of ${slice} s each`,

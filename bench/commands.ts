@@ -117,14 +117,12 @@ export async function lagSection(options: BenchOptions): Promise<Figure[]> {
   const running = await startApp(options, 'bench_lag');
   const { store, watcher } = running.app.ctx;
   const pending: Sample[] = [];
-  const lags: number[] = [];
-  const appendMs: number[] = [];
+  const settled: { appended: number; lag: number; appendMs: number }[] = [];
   const settle = (now: number, position: Position) => {
     for (let i = pending.length - 1; i >= 0; i--) {
       const s = pending[i]!;
       if (comparePositions(position, s.position) >= 0) {
-        lags.push(now - s.appended);
-        appendMs.push(s.appendMs);
+        settled.push({ appended: s.appended, lag: now - s.appended, appendMs: s.appendMs });
         pending.splice(i, 1);
       }
     }
@@ -153,10 +151,18 @@ export async function lagSection(options: BenchOptions): Promise<Figure[]> {
       counter.stop();
     }
     const queries = counter.stop();
+    settled.sort((a, b) => a.appended - b.appended);
+    const lags = settled.map((x) => x.lag);
+    const appendMs = settled.map((x) => x.appendMs);
     const p50 = quantile(lags, 0.5);
     const p99 = quantile(lags, 0.99);
+    const fifth = Math.max(1, Math.floor(lags.length / 5));
     console.log(`  ${int(r.ok)} commands answered 2xx${failures(r)}; the generator started requests at most ${ms(r.maxStartDelay ?? Number.NaN)} late`);
     console.log(`  lag append → projected   p50 ${ms(p50)}  p99 ${ms(p99)}  max ${ms(quantile(lags, 1))}   (${int(lags.length)} appends; target p99 ≤ 50 ms)`);
+    const first = quantile(lags.slice(0, fifth), 0.5);
+    const last = quantile(lags.slice(-fifth), 0.5);
+    const growing = last > 2 * first + 50 ? ' (growing: the projection does not keep up with this rate)' : '';
+    console.log(`  lag median in the first / last fifth of the run: ${ms(first)} → ${ms(last)}${growing}`);
     console.log(`  the append itself        p50 ${ms(quantile(appendMs, 0.5))}  p99 ${ms(quantile(appendMs, 0.99))}`);
     console.log(`  HTTP latency from the scheduled start  p50 ${ms(r.p50)}  p99 ${ms(r.p99)}`);
     if (pending.length > 0) console.log(`  ${pending.length} appends not projected 60 s after the load ended`);

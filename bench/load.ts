@@ -115,7 +115,8 @@ async function open(plan: LoadPlan): Promise<LoadResult> {
       .catch((error: unknown) => {
         if (k < measuredFrom) return;
         failed += 1;
-        firstFailure ??= String(error);
+        const cause = (error as { cause?: unknown }).cause;
+        firstFailure ??= cause ? `${String(error)} (${String(cause)})` : String(error);
       })
       .finally(() => inFlight.delete(p));
     inFlight.add(p);

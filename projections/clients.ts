@@ -1,7 +1,7 @@
 import type { Projection } from './projection.ts';
 import { eventTime, streamEntityId } from './projection.ts';
 
-/** clients: identity, name, status and the stream revision the row reflects. */
+/** clients: identity, name, status, and the time and stream revision of the row's last change. */
 export const clientsProjection: Projection = {
   name: 'clients',
   project(event, db) {
@@ -36,8 +36,8 @@ export const clientsProjection: Projection = {
       case 'ClientDeleted':
         return [touch.set({ status: 'deleted', updated_at: at, revision })];
       default:
-        // every other client event still moves the revision and the change time
-        return event.stream.startsWith('client-') ? [touch.set({ updated_at: at, revision })] : [];
+        // other client events change their own tables; the client row's time is when it last changed
+        return [];
     }
   },
 };

@@ -1,4 +1,4 @@
-import type { Projection } from './projection.ts';
+import type { BatchProjection, Projection } from './projection.ts';
 import { organisationsProjection } from './organisations.ts';
 import { clientsProjection } from './clients.ts';
 import { secretsProjection } from './secrets.ts';
@@ -7,13 +7,15 @@ import { clientSettingsProjection } from './client-settings.ts';
 import { auditLogProjection } from './audit-log.ts';
 import { ticketsProjection } from './tickets.ts';
 
-/** Order matters only for the audit log, which reads a client's organisation from `clients`. */
+/** Applied event by event, in order. */
 export const READ_MODEL_PROJECTIONS: readonly Projection[] = [
   organisationsProjection,
   clientsProjection,
   secretsProjection,
   domainsProjection,
   clientSettingsProjection,
-  auditLogProjection,
   ticketsProjection,
 ];
+
+/** Applied once per batch, after the others (the audit log reads a client's organisation from `clients`). */
+export const BATCH_PROJECTIONS: readonly BatchProjection[] = [auditLogProjection];

@@ -15,6 +15,15 @@ export interface Projection {
   project(event: KnownEvent, db: Kysely<ReadModelDatabase>): Compilable[];
 }
 
+/**
+ * An append-only read model whose rows depend on no other row written in the same batch: it
+ * writes a whole batch in one statement, after the other projections.
+ */
+export interface BatchProjection {
+  readonly name: string;
+  projectBatch(events: readonly KnownEvent[], db: Kysely<ReadModelDatabase>): Compilable[];
+}
+
 export type KnownEvent = Omit<RecordedEvent, 'type' | 'data'> & (ClientEvent | OrganisationEvent);
 
 /** The id in `client-<id>` / `organisation-<id>` streams. */

@@ -3,7 +3,8 @@ import type { Database } from '../src/db/database.ts';
 import { migrateReadModels } from '../src/db/database.ts';
 import { READ_MODEL_SCHEMA } from '../src/db/schema.ts';
 import { type EventStore, type Position, START } from '../src/eventstore/port.ts';
-import { PROJECTION_CHANNEL, applyEvents, encodeChange } from './runner.ts';
+import { PROJECTION_CHANNEL, applyEvents, buildStatements, encodeChange, useSchema } from './runner.ts';
+import { executeInOrder } from './statements.ts';
 
 export interface RebuildProgress {
   readonly done: number;
@@ -42,16 +43,27 @@ export async function rebuildReadModels(
   let position: Position = START;
   options.onProgress?.({ done, total });
 
+  // A pipeline: while Postgres applies one page, the next is read and its statements built.
+  let reading = store.readAll(position, PAGE);
+  let applying: Promise<void> = Promise.resolve();
   for (;;) {
-    const events = await store.readAll(position, PAGE);
+    const events = await reading;
     if (events.length === 0) break;
-    await database.rmRaw.transaction().execute(async (trx) => {
-      await applyEvents(trx, target, events);
-    });
     position = events[events.length - 1]!.position;
+    reading = store.readAll(position, PAGE);
+    const statements = buildStatements(database.rmRaw, events);
+    await applying;
+    applying = database.rmRaw.transaction().execute(async (trx) => {
+      await useSchema(trx, target);
+      await executeInOrder(trx, statements);
+    });
     done += events.length;
-    options.onProgress?.({ done, total: total === undefined ? undefined : Math.max(total, done) });
+    applying.then(
+      () => options.onProgress?.({ done, total: total === undefined ? undefined : Math.max(total, done) }),
+      () => {},
+    );
   }
+  await applying;
 
   if (options.swap === false) return { events: done, position, seconds: (performance.now() - started) / 1000 };
 

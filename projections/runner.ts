@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { type Kysely, type Transaction, sql } from 'kysely';
+import { type CompiledQuery, type Kysely, type Transaction, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { ReadModelDatabase } from '../src/db/schema.ts';
 import { READ_MODEL_SCHEMA } from '../src/db/schema.ts';
@@ -7,7 +7,8 @@ import type { Database } from '../src/db/database.ts';
 import { type EventStore, type Position, type RecordedEvent, type Subscription, START, comparePositions } from '../src/eventstore/port.ts';
 import type { KnownEvent, Projection } from './projection.ts';
 import { streamEntityId } from './projection.ts';
-import { READ_MODEL_PROJECTIONS } from './index.ts';
+import { BATCH_PROJECTIONS, READ_MODEL_PROJECTIONS } from './index.ts';
+import { executeInOrder } from './statements.ts';
 
 export const CHECKPOINT_NAME = 'read_models';
 export const PROJECTION_CHANNEL = 'keyledger_projection';
@@ -77,7 +78,10 @@ export async function applyEvents(
   events: readonly RecordedEvent[],
   options: { expected?: Position; projections?: readonly Projection[] } = {},
 ): Promise<{ position: Position; applied: RecordedEvent[] } | undefined> {
-  const db = trx.withSchema(schema);
+  // Unqualified names, resolved by the transaction's search_path: cheaper to build than a
+  // schema-rewriting plugin, and the same statements serve the live schema and a rebuild's.
+  await useSchema(trx, schema);
+  const db: Kysely<ReadModelDatabase> = trx;
   const row = await db
     .selectFrom('checkpoints')
     .select(['commit_position', 'prepare_position'])
@@ -88,21 +92,41 @@ export async function applyEvents(
   if (options.expected && comparePositions(current, options.expected) !== 0) throw new CheckpointMoved(current);
   const fresh = events.filter((e) => comparePositions(e.position, current) > 0);
   if (fresh.length === 0) return undefined;
-  const projections = options.projections ?? READ_MODEL_PROJECTIONS;
-  for (const event of fresh) {
+  await executeInOrder(trx, buildStatements(db, fresh, options.projections));
+  return { position: fresh[fresh.length - 1]!.position, applied: fresh };
+}
+
+/** Sets the transaction's search_path to the read-model schema the statements are meant for. */
+export async function useSchema(trx: Transaction<ReadModelDatabase>, schema: string): Promise<void> {
+  await sql`SELECT set_config('search_path', ${`"${schema}", public`}, true)`.execute(trx);
+}
+
+/** Every statement that brings the read models and the checkpoint up to `events` (unqualified names). */
+export function buildStatements(
+  db: Kysely<ReadModelDatabase>,
+  events: readonly RecordedEvent[],
+  projections: readonly Projection[] = READ_MODEL_PROJECTIONS,
+): CompiledQuery[] {
+  const statements: CompiledQuery[] = [];
+  for (const event of events) {
     for (const projection of projections) {
-      for (const statement of projection.project(event as KnownEvent, db)) await trx.executeQuery(statement.compile());
+      for (const statement of projection.project(event as KnownEvent, db)) statements.push(statement.compile());
     }
   }
-  const position = fresh[fresh.length - 1]!.position;
-  await db
-    .insertInto('checkpoints')
-    .values({ projection: CHECKPOINT_NAME, commit_position: position.commit.toString(), prepare_position: position.prepare.toString() })
-    .onConflict((oc) =>
-      oc.column('projection').doUpdateSet({ commit_position: position.commit.toString(), prepare_position: position.prepare.toString() }),
-    )
-    .execute();
-  return { position, applied: fresh };
+  for (const projection of BATCH_PROJECTIONS) {
+    for (const statement of projection.projectBatch(events as KnownEvent[], db)) statements.push(statement.compile());
+  }
+  const position = events[events.length - 1]!.position;
+  statements.push(
+    db
+      .insertInto('checkpoints')
+      .values({ projection: CHECKPOINT_NAME, commit_position: position.commit.toString(), prepare_position: position.prepare.toString() })
+      .onConflict((oc) =>
+        oc.column('projection').doUpdateSet({ commit_position: position.commit.toString(), prepare_position: position.prepare.toString() }),
+      )
+      .compile(),
+  );
+  return statements;
 }
 
 export function changeOf(position: Position, events: readonly RecordedEvent[]): ProjectionChange {

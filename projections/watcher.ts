@@ -36,6 +36,20 @@ export function createProjectionWatcher(database: Database, logger: Logger): Pro
   let running = false;
   let retry: NodeJS.Timeout | undefined;
 
+  // Notifications can be lost with their connection: while anyone waits, one shared timer also
+  // looks at the checkpoint table (rarely while notifications flow, often while they do not).
+  let waiters = 0;
+  let poll: NodeJS.Timeout | undefined;
+  function startPolling(): void {
+    if (poll) return;
+    poll = setInterval(() => void refresh().catch(() => {}), up ? 250 : 25);
+    poll.unref();
+  }
+  function stopPolling(): void {
+    clearInterval(poll);
+    poll = undefined;
+  }
+
   function learn(position: Position): void {
     if (comparePositions(position, known) <= 0) return;
     known = position;
@@ -65,6 +79,10 @@ export function createProjectionWatcher(database: Database, logger: Logger): Pro
       if (up) {
         up = false;
         events.emit('reset', false);
+        if (poll) {
+          stopPolling();
+          startPolling();
+        }
       }
       c.end().catch(() => {});
       if (!running) return;
@@ -83,6 +101,10 @@ export function createProjectionWatcher(database: Database, logger: Logger): Pro
       await refresh();
       up = true;
       events.emit('reset', true);
+      if (poll) {
+        stopPolling();
+        startPolling();
+      }
     } catch {
       fail();
     }
@@ -96,6 +118,7 @@ export function createProjectionWatcher(database: Database, logger: Logger): Pro
     async stop() {
       running = false;
       clearTimeout(retry);
+      stopPolling();
       const c = client;
       client = undefined;
       up = false;
@@ -114,26 +137,23 @@ export function createProjectionWatcher(database: Database, logger: Logger): Pro
     },
     async waitFor(position, timeoutMs) {
       if (comparePositions(known, position) >= 0) return true;
-      const deadline = Date.now() + timeoutMs;
       return await new Promise<boolean>((resolve) => {
         let settled = false;
         const finish = (value: boolean) => {
           if (settled) return;
           settled = true;
           events.off('position', onPosition);
-          clearInterval(poll);
           clearTimeout(timer);
+          waiters -= 1;
+          if (waiters === 0) stopPolling();
           resolve(value);
         };
         const onPosition = (p: Position) => {
           if (comparePositions(p, position) >= 0) finish(true);
         };
         events.on('position', onPosition);
-        // Notifications can be lost with their connection: look at the table now and then.
-        const poll = setInterval(() => {
-          if (Date.now() > deadline) return;
-          refresh().catch(() => {});
-        }, up ? 250 : 25);
+        waiters += 1;
+        startPolling();
         const timer = setTimeout(() => {
           refresh()
             .catch(() => {})

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { CoreDatabase, ReadModelDatabase } from '../db/schema.ts';
+import { READ_MODEL_SCHEMA } from '../db/schema.ts';
 import type { Role } from './events.ts';
 import { ApiError } from '../http/problem.ts';
 
@@ -42,31 +43,33 @@ export async function deleteSession(db: Kysely<CoreDatabase>, sessionHash: strin
 
 export async function findAccount(
   db: Kysely<CoreDatabase>,
-  rm: Kysely<ReadModelDatabase>,
+  _rm: Kysely<ReadModelDatabase>,
   token: string,
   now: Date,
 ): Promise<Account | undefined> {
   const idHash = hashToken(token);
-  const row = await db
-    .selectFrom('sessions')
-    .innerJoin('users', 'users.sub', 'sessions.user_sub')
-    .select(['users.sub', 'users.email', 'users.name', 'users.organisation_id', 'users.staff_role', 'sessions.expires_at'])
-    .where('sessions.id_hash', '=', idHash)
-    .executeTakeFirst();
-  if (!row || row.expires_at.getTime() <= now.getTime()) return undefined;
-  const member = await rm
-    .selectFrom('members')
-    .select('role')
-    .where('organisation_id', '=', row.organisation_id)
-    .where('user_sub', '=', row.sub)
-    .executeTakeFirst();
-  if (!member) return undefined;
+  // One round trip: the session, its user, and the user's role from the read model.
+  const { rows } = await sql<{
+    sub: number;
+    email: string;
+    name: string;
+    organisation_id: string;
+    staff_role: string | null;
+    expires_at: Date;
+    role: string | null;
+  }>`SELECT u.sub, u.email, u.name, u.organisation_id, u.staff_role, s.expires_at, m.role
+       FROM sessions s
+       JOIN users u ON u.sub = s.user_sub
+       LEFT JOIN ${sql.id(READ_MODEL_SCHEMA, 'members')} m ON m.organisation_id = u.organisation_id AND m.user_sub = u.sub
+      WHERE s.id_hash = ${idHash}`.execute(db);
+  const row = rows[0];
+  if (!row || row.expires_at.getTime() <= now.getTime() || !row.role) return undefined;
   return {
     sub: row.sub,
     email: row.email,
     name: row.name,
     organisationId: row.organisation_id,
-    role: member.role as Role,
+    role: row.role as Role,
     staffRole: row.staff_role,
     sessionHash: idHash,
   };

@@ -72,8 +72,15 @@ export class CommandHandler {
     return await current;
   }
 
-  private async load<S, E extends DomainEvent>(stream: string, aggregate: Aggregate<S, E>): Promise<Cached<S>> {
+  private async load<S, E extends DomainEvent>(
+    stream: string,
+    aggregate: Aggregate<S, E>,
+    trustCache: boolean,
+  ): Promise<Cached<S> & { fromCache: boolean }> {
     const cached = this.cache.get(stream) as Cached<S> | undefined;
+    // A cached state may be stale if another node wrote since; the append's expected revision
+    // catches that (WrongExpectedVersion), and the retry reads what it missed.
+    if (cached && trustCache) return { ...cached, fromCache: true };
     const from = cached ?? { state: aggregate.initial, revision: -1n };
     const events = await this.store.readStream(stream, { fromRevision: from.revision + 1n });
     let { state, revision } = from;
@@ -81,9 +88,8 @@ export class CommandHandler {
       state = aggregate.evolve(state, { type: event.type, data: event.data } as E);
       revision = event.revision;
     }
-    const loaded = { state, revision };
-    this.cache.set(stream, loaded);
-    return loaded;
+    this.cache.set(stream, { state, revision });
+    return { state, revision, fromCache: false };
   }
 
   private async run<S, E extends DomainEvent>(
@@ -94,9 +100,19 @@ export class CommandHandler {
   ): Promise<CommandOutcome<S, E>> {
     const maxAttempts = this.options.maxAttempts ?? 20;
     for (let attempt = 1; ; attempt++) {
-      const { state, revision } = await this.load(stream, aggregate);
-      const decided = decide(state);
-      if (decided.length === 0) return { events: [], state, append: undefined };
+      const { state, revision, fromCache } = await this.load(stream, aggregate, attempt === 1);
+      let decided: readonly E[];
+      try {
+        decided = decide(state);
+      } catch (error) {
+        // A refusal or a no-op decided on a cached state is only final once decided on a fresh one.
+        if (fromCache) continue;
+        throw error;
+      }
+      if (decided.length === 0) {
+        if (fromCache) continue;
+        return { events: [], state, append: undefined };
+      }
       const events: NewEvent[] = decided.map((e, i) => ({
         id: eventIdFor(command.id, i),
         type: e.type,
@@ -112,7 +128,6 @@ export class CommandHandler {
         return { events: decided, state: next, append };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersion) || attempt >= maxAttempts) throw error;
-        this.cache.delete(stream);
         // Another node wrote first: back off a little, with jitter, and decide again.
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(5 * attempt, 50)));
       }

@@ -80,10 +80,11 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
     wake.emit('append');
     if (notifyScheduled || closed) return;
     notifyScheduled = true;
-    setImmediate(() => {
+    // Other nodes' readers hear of appends within a few milliseconds; this node's at once.
+    setTimeout(() => {
       notifyScheduled = false;
       pool.query(`NOTIFY ${CHANNEL}`).catch(() => {});
-    });
+    }, 3);
   }
 
   // One LISTEN connection per store, shared by its subscriptions; reconnects with backoff.
@@ -161,11 +162,13 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
         events.map((e) => JSON.stringify(e.data)),
         events.map((e) => JSON.stringify(e.metadata)),
       ];
+      // A named statement: parsed and planned once per connection.
       const call = () =>
-        pool.query<{ out_status: number; out_revision: string | null; out_commit: string | null; out_position: string | null }>(
-          'SELECT * FROM kl_append($1, $2, $3, $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])',
-          args,
-        );
+        pool.query<{ out_status: number; out_revision: string | null; out_commit: string | null; out_position: string | null }>({
+          name: 'kl_append',
+          text: 'SELECT * FROM kl_append($1, $2, $3, $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])',
+          values: args,
+        });
       let result;
       try {
         result = await call();
