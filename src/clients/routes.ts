@@ -86,6 +86,9 @@ export function clientsApi(ctx: AppContext): Router {
     return clientId;
   }
 
+  /** The client a command names; whether the caller may touch it is decided with the command. */
+  const targetOf = (req: Request): string => String(req.params.clientId);
+
   async function activePlan(account: Account): Promise<{ plan: PlanName; limits: PlanLimits }> {
     const organisation = await database.rm
       .selectFrom('organisations')
@@ -107,7 +110,14 @@ export function clientsApi(ctx: AppContext): Router {
         clientStream(clientId),
         clientAggregate,
         { id: `${clientId}/${command.type}/${requestIdOf(req)}`, metadata: metadataFor(req, String(account.sub), ctx.now()) },
-        (state) => decide(command, state),
+        (state) => {
+          // Ownership from the client's own events: another organisation's client, or a deleted
+          // one, does not exist for the caller (and no read-model query is needed to say so).
+          if (command.type !== 'RegisterClient' && (!state || state.organisationId !== account.organisationId || state.status === 'deleted')) {
+            throw notFound(`client ${clientId}`);
+          }
+          return decide(command, state);
+        },
       );
       if (outcome.append?.duplicate) {
         throw new ApiError(409, 'duplicate_request', 'Duplicate request', 'this X-Request-Id already made this change; nothing was done again');
@@ -164,7 +174,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.patch('/clients/:clientId', async (req, res) => {
     authorise(accountOf(req), 'manage', 'Client');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const { name } = parseInput(nameBody, req.body);
     const result = await execute(req, clientId, { type: 'RenameClient', name, now: nowIso() });
     res.json({ clientId, name, position: result.position });
@@ -172,7 +182,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.delete('/clients/:clientId', async (req, res) => {
     authorise(accountOf(req), 'delete', 'Client');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const result = await execute(req, clientId, { type: 'DeleteClient', now: nowIso() });
     await voidOpenSignInTokens(database.db, clientId);
     res.json({ clientId, status: 'deleted', position: result.position });
@@ -184,7 +194,7 @@ export function clientsApi(ctx: AppContext): Router {
   ] as const) {
     router.post(`/clients/:clientId/${path}`, async (req, res) => {
       authorise(accountOf(req), 'manage', 'Client');
-      const clientId = await clientOf(req);
+      const clientId = targetOf(req);
       const result = await execute(req, clientId, { type, now: nowIso() });
       if (type === 'DisableClient') await voidOpenSignInTokens(database.db, clientId);
       res.json({ clientId, status, position: result.position });
@@ -194,7 +204,7 @@ export function clientsApi(ctx: AppContext): Router {
   router.post('/clients/:clientId/secrets', async (req, res) => {
     const account = accountOf(req);
     authorise(account, 'manage', 'Secret');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const body = parseInput(issueSecretBody, req.body);
     const { plan, limits } = await activePlan(account);
     const secretId = newSecretId();
@@ -226,7 +236,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.post('/clients/:clientId/secrets/:secretId/rotate', async (req, res) => {
     authorise(accountOf(req), 'manage', 'Secret');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const { graceSeconds = 0 } = parseInput(rotateBody, req.body);
     const newId = newSecretId();
     const secret = generateSecret();
@@ -254,7 +264,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.delete('/clients/:clientId/secrets/:secretId', async (req, res) => {
     authorise(accountOf(req), 'manage', 'Secret');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const result = await execute(req, clientId, { type: 'RevokeSecret', secretId: String(req.params.secretId), now: nowIso() });
     res.json({ secretId: req.params.secretId, status: 'revoked', position: result.position });
   });
@@ -265,7 +275,7 @@ export function clientsApi(ctx: AppContext): Router {
   ] as const) {
     router[method]('/clients/:clientId/domains/:domainId/secrets/:secretId', async (req, res) => {
       authorise(accountOf(req), 'manage', 'Secret');
-      const clientId = await clientOf(req);
+      const clientId = targetOf(req);
       const secretId = String(req.params.secretId);
       const domainId = String(req.params.domainId);
       const result = await execute(req, clientId, { type, secretId, domainId, now: nowIso() });
@@ -275,7 +285,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.post('/clients/:clientId/redirect-uris', async (req, res) => {
     authorise(accountOf(req), 'manage', 'Client');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const { uri } = parseInput(uriBody, req.body);
     const result = await execute(req, clientId, { type: 'AddRedirectUri', uri, now: nowIso() });
     res.status(201).json({ uri, position: result.position });
@@ -283,7 +293,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.delete('/clients/:clientId/redirect-uris', async (req, res) => {
     authorise(accountOf(req), 'manage', 'Client');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const { uri } = parseInput(uriBody, req.body);
     const result = await execute(req, clientId, { type: 'RemoveRedirectUri', uri, now: nowIso() });
     res.json({ uri, removed: true, position: result.position });
@@ -292,7 +302,7 @@ export function clientsApi(ctx: AppContext): Router {
   router.post('/clients/:clientId/domains', async (req, res) => {
     const account = accountOf(req);
     authorise(account, 'manage', 'Client');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const body = parseInput(addDomainBody, req.body);
     const { plan, limits } = await activePlan(account);
     const domainId = newDomainId();
@@ -323,7 +333,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.patch('/clients/:clientId/domains/:domainId', async (req, res) => {
     authorise(accountOf(req), 'manage', 'Client');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const body = parseInput(updateDomainBody, req.body);
     const domainId = String(req.params.domainId);
     const result = await execute(req, clientId, { type: 'UpdateDomain', domainId, changes: body, now: nowIso() });
@@ -332,7 +342,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.delete('/clients/:clientId/domains/:domainId', async (req, res) => {
     authorise(accountOf(req), 'manage', 'Client');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const domainId = String(req.params.domainId);
     const result = await execute(req, clientId, { type: 'RemoveDomain', domainId, now: nowIso() });
     res.json({ domainId, removed: true, position: result.position });
@@ -340,7 +350,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.put('/clients/:clientId/scopes', async (req, res) => {
     authorise(accountOf(req), 'manage', 'Client');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const { scopes } = parseInput(scopesBody, req.body);
     const result = await execute(req, clientId, { type: 'ChangeScopes', scopes, now: nowIso() });
     res.json({ scopes, position: result.position });
@@ -348,7 +358,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.post('/clients/:clientId/test-users', async (req, res) => {
     authorise(accountOf(req), 'manage', 'Client');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const { email } = parseInput(testUserBody, req.body);
     const user = await database.db
       .selectFrom('users')
@@ -362,7 +372,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.delete('/clients/:clientId/test-users/:sub', async (req, res) => {
     authorise(accountOf(req), 'manage', 'Client');
-    const clientId = await clientOf(req);
+    const clientId = targetOf(req);
     const sub = parseInput(subParam, req.params.sub);
     const result = await execute(req, clientId, { type: 'RemoveTestUser', sub, now: nowIso() });
     res.json({ sub, removed: true, position: result.position });
