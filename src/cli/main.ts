@@ -132,5 +132,4 @@ for (const [name, grant] of [['grant', true], ['revoke', false]] as const) {
     });
 }
 
-process.on('exit', (c) => console.error('DEBUG exit', c, process.exitCode));
 await program.parseAsync(process.argv);

@@ -7,7 +7,7 @@ import { SUPPORT_GROUPS, type Language } from './groups.ts';
 import { LANGUAGE_COOKIE, STRINGS, chooseLanguage } from './i18n.ts';
 import { TICKET_ID } from './protocol.ts';
 import { SUPPORT_AGENT } from './staff.ts';
-import { SUPPORT_NAMESPACE } from './gateway.ts';
+import { SUPPORT_NAMESPACE } from './channel.ts';
 
 const ASSETS = fileURLToPath(new URL('../web/support/', import.meta.url));
 

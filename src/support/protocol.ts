@@ -6,8 +6,9 @@ import { TICKET_STATUSES } from './events.ts';
 
 export const MAX_MESSAGE_CHARS = 4_000;
 export const MAX_SUBJECT_CHARS = 200;
-/** a page of `ticket:join`; `more: true` says to join again from the last seq */
+/** a page of `ticket:join` (messages, and characters of text); `more: true` says to join again from the last seq */
 export const JOIN_PAGE = 500;
+export const JOIN_PAGE_CHARS = 256 * 1024;
 
 export const SUPPORT_ERROR_CODES = [
   'invalid_payload',

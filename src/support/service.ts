@@ -8,7 +8,7 @@ import type { ProjectionWatcher } from '../../projections/watcher.ts';
 import { type SupportActor, supportAbility, ticketSubject } from './ability.ts';
 import { type AuthorRole, type TicketEvent, type TicketStatus, ticketStream } from './events.ts';
 import { isSupportGroup } from './groups.ts';
-import { JOIN_PAGE, SupportError } from './protocol.ts';
+import { JOIN_PAGE, JOIN_PAGE_CHARS, SupportError } from './protocol.ts';
 import { TicketDomainError, type TicketCommand, type TicketState, decideTicket, seqOfMessage, ticketAggregate } from './ticket.ts';
 import { SUPPORT_AGENT } from './staff.ts';
 
@@ -221,7 +221,7 @@ export class TicketService {
     return summaryFromRow(row);
   }
 
-  /** Messages after `afterSeq`, oldest first, one page at a time. */
+  /** Messages after `afterSeq`, oldest first, one page at a time (bounded in count and in size). */
   async messagesAfter(ticketId: string, afterSeq: number): Promise<{ messages: MessageView[]; more: boolean }> {
     const rows = await this.deps.rm
       .selectFrom('ticket_messages')
@@ -231,10 +231,12 @@ export class TicketService {
       .orderBy('seq')
       .limit(JOIN_PAGE + 1)
       .execute();
-    const more = rows.length > JOIN_PAGE;
-    return {
-      more,
-      messages: rows.slice(0, JOIN_PAGE).map((r) => ({
+    const messages: MessageView[] = [];
+    let chars = 0;
+    for (const r of rows) {
+      chars += r.text.length;
+      if (messages.length === JOIN_PAGE || (messages.length > 0 && chars > JOIN_PAGE_CHARS)) break;
+      messages.push({
         ticketId: r.ticket_id,
         seq: r.seq,
         author: r.author,
@@ -242,8 +244,9 @@ export class TicketService {
         text: r.text,
         at: r.at.toISOString(),
         clientMessageId: r.client_message_id,
-      })),
-    };
+      });
+    }
+    return { messages, more: messages.length < rows.length };
   }
 
   /** A user's own tickets; for agents also the queue (open, unassigned, oldest first), their own assignments, or all. */

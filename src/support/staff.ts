@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import { LRUCache } from 'lru-cache';
+import type { CoreDatabase } from '../db/schema.ts';
 import type { Database } from '../db/database.ts';
 import type { CommandHandler } from '../eventstore/command-handler.ts';
 import type { EventMetadata, Position } from '../eventstore/port.ts';
@@ -19,7 +21,7 @@ export interface StaffState {
   readonly role: StaffRole | null;
 }
 
-export function evolveStaff(state: StaffState, event: StaffEvent): StaffState {
+export function evolveStaff(_state: StaffState, event: StaffEvent): StaffState {
   switch (event.type) {
     case 'StaffRoleGranted':
       return { role: event.data.role };
@@ -90,4 +92,17 @@ export async function changeStaffRole(
       .execute();
     return { sub: user.sub, name: user.name, changed: outcome.events.length > 0, position: outcome.append?.position };
   });
+}
+
+/** Whether a user holds `support_agent` now, read from the user row at most every `ttlMs`. */
+export function createStaffCheck(db: Kysely<CoreDatabase>, ttlMs = 5_000): (sub: number) => Promise<boolean> {
+  const cache = new LRUCache<number, boolean>({ max: 10_000, ttl: ttlMs });
+  return async (sub) => {
+    const cached = cache.get(sub);
+    if (cached !== undefined) return cached;
+    const row = await db.selectFrom('users').select('staff_role').where('sub', '=', sub).executeTakeFirst();
+    const agent = row?.staff_role === SUPPORT_AGENT;
+    cache.set(sub, agent);
+    return agent;
+  };
 }

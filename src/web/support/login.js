@@ -10,7 +10,7 @@
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       credentials: 'same-origin',
-      body: JSON.stringify({ email: form.email.value, password: form.password.value }),
+      body: JSON.stringify({ email: form.elements.namedItem('email').value, password: form.elements.namedItem('password').value }),
     }).then(function (res) {
       if (res.ok) { window.location.href = '/support'; return; }
       error.textContent = res.status === 429 ? form.dataset.throttled : form.dataset.failed;

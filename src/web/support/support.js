@@ -10,10 +10,11 @@
   var tickets = new Map(); // ticketId -> summary
   var current = null; // { ticketId, ticket, lastSeq, messages: Map(seq -> li), readBy: 0 }
   var pending = new Map(); // clientMessageId -> { ticketId, text, li, attempts }
-  var scope = me.agent ? 'queue' : 'mine';
+  var scope = me.agent ? 'all' : 'mine';
   var typingTimer = null;
   var lastTypingSent = 0;
   var lastReadSent = 0;
+  var readTimer = null;
 
   function newId() {
     if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
@@ -46,6 +47,7 @@
     return node;
   }
   function statusLabel(status) { return t['status_' + status] || status; }
+  function field(form, name) { return form.elements.namedItem(name); }
 
   var socket = io(config.namespace, { withCredentials: true });
 
@@ -54,7 +56,10 @@
     notice('');
     loadList();
     if (current) joinTicket(current.ticketId, current.lastSeq);
-    else if (config.initialTicket) openTicket(config.initialTicket);
+    else if (config.initialTicket) {
+      openTicket(config.initialTicket);
+      config.initialTicket = null;
+    }
     pending.forEach(function (_, id) { sendPending(id); });
   });
   socket.on('connect_error', function (error) {
@@ -131,7 +136,7 @@
     var form = event.target;
     var button = form.querySelector('button');
     button.disabled = true;
-    var payload = { group: form.group.value, subject: form.subject.value, message: form.message.value, clientMessageId: newId() };
+    var payload = { group: field(form, 'group').value, subject: field(form, 'subject').value, message: field(form, 'message').value, clientMessageId: newId() };
     socket.timeout(15000).emit('ticket:open', payload, function (timeout, response) {
       button.disabled = false;
       if (timeout) return notice(t.error_generic);
@@ -275,8 +280,14 @@
       if (receipt && seq <= current.readBy) receipt.textContent = t.read;
     });
   });
+  // At most one read mark a second, and the last one is never dropped.
   function markRead() {
-    if (!current || document.visibilityState !== 'visible' || Date.now() - lastReadSent < 1000) return;
+    if (!current || document.visibilityState !== 'visible') return;
+    var wait = 1000 - (Date.now() - lastReadSent);
+    if (wait > 0) {
+      if (!readTimer) readTimer = setTimeout(function () { readTimer = null; markRead(); }, wait);
+      return;
+    }
     lastReadSent = Date.now();
     socket.emit('ticket:read', { ticketId: current.ticketId, seq: current.lastSeq });
   }
@@ -303,7 +314,7 @@
   $('rate').addEventListener('submit', function (event) {
     event.preventDefault();
     if (!current) return;
-    socket.emit('ticket:rate', { ticketId: current.ticketId, rating: Number(event.target.rating.value) }, function (response) {
+    socket.emit('ticket:rate', { ticketId: current.ticketId, rating: Number(field(event.target, 'rating').value) }, function (response) {
       if (!response.ok) return notice(errorText(response.error));
       remember(response.ticket);
       notice(t.thanks);

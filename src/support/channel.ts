@@ -1,0 +1,139 @@
+import type { Logger } from 'pino';
+import type { Namespace, Socket } from 'socket.io';
+import type { TicketChange } from './service.ts';
+
+/** The Socket.IO side of live support: names, per-socket state, rooms and fan-out. */
+
+export const SUPPORT_NAMESPACE = '/support';
+
+/** What a socket carries that other nodes may see (fetchSockets sends it): nothing secret. */
+export interface SupportSocketData {
+  sub: number;
+  agent: boolean;
+}
+
+/** Between nodes: the presence count one node computed, so the others need not ask again. */
+export interface InterServerEvents {
+  'support:presence': (agentsOnline: number) => void;
+}
+
+type Events = Record<string, (...args: unknown[]) => void>;
+export type SupportSocket = Socket<Record<string, never>, Events, InterServerEvents, SupportSocketData>;
+export type SupportNamespace = Namespace<Record<string, never>, Events, InterServerEvents, SupportSocketData>;
+
+/** Per-socket state that stays on this node (never in `socket.data`, which travels). */
+export interface LocalState {
+  readonly sessionHash: string;
+  readonly organisationId: string;
+  /** ticket rooms joined → the ticket's opener, oldest first (bounded) */
+  readonly joined: Map<string, number>;
+  readonly typingAt: Map<string, number>;
+  inFlight: number;
+  tokens: number;
+  refilledAt: number;
+  expiry?: NodeJS.Timeout;
+}
+
+export interface SupportLimits {
+  /** messages (and opened tickets) per user per window, on every node together */
+  readonly userMessages: { points: number; seconds: number };
+  readonly agentMessages: { points: number; seconds: number };
+  /** any event, per socket: a token bucket */
+  readonly eventsPerSecond: number;
+  readonly eventBurst: number;
+  /** handlers running at once per socket */
+  readonly inFlight: number;
+  /** ticket rooms one socket may be in */
+  readonly joinedTickets: number;
+  /** a socket whose unsent data passes these is cut off (it catches up with afterSeq) */
+  readonly maxBufferedBytes: number;
+  readonly maxQueuedPackets: number;
+}
+
+export const DEFAULT_LIMITS: SupportLimits = {
+  userMessages: { points: 10, seconds: 10 },
+  agentMessages: { points: 300, seconds: 10 },
+  eventsPerSecond: 20,
+  eventBurst: 40,
+  inFlight: 16,
+  joinedTickets: 100,
+  maxBufferedBytes: 1024 * 1024,
+  maxQueuedPackets: 1_000,
+};
+
+export const rooms = {
+  session: (hash: string) => `session:${hash}`,
+  user: (sub: number) => `user:${sub}`,
+  ticket: (ticketId: string) => `ticket:${ticketId}`,
+  agents: 'agents',
+};
+
+/** A handshake refusal: the client's `connect_error` carries `message` (the code) and `data`. */
+export function refusal(code: string, data?: Record<string, unknown>): Error {
+  const error = new Error(code) as Error & { data?: unknown };
+  if (data) error.data = data;
+  return error;
+}
+
+/** Bytes this node holds for a socket that has not reached it yet: queued packets and the WebSocket's buffer. */
+export function backlogBytes(socket: SupportSocket): { bytes: number; packets: number } {
+  const conn = socket.conn as unknown as {
+    writeBuffer?: { data?: unknown }[];
+    transport?: { socket?: { bufferedAmount?: number } };
+  };
+  let bytes = conn.transport?.socket?.bufferedAmount ?? 0;
+  const queue = conn.writeBuffer ?? [];
+  for (const packet of queue) {
+    const data = packet.data;
+    if (typeof data === 'string') bytes += data.length;
+    else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) bytes += data.byteLength;
+  }
+  return { bytes, packets: queue.length };
+}
+
+export function overLimit(socket: SupportSocket, limits: SupportLimits): boolean {
+  const { bytes, packets } = backlogBytes(socket);
+  return bytes > limits.maxBufferedBytes || packets > limits.maxQueuedPackets;
+}
+
+/**
+ * A socket that does not read is disconnected rather than buffered for; it catches up with
+ * afterSeq. What was queued for it is dropped at once (a plain disconnect would wait for it to
+ * drain, which a reader that never reads never does), and its TCP connection is destroyed.
+ */
+export function cutOff(socket: SupportSocket, logger: Logger): void {
+  logger.warn({ sub: socket.data.sub, ...backlogBytes(socket) }, 'support socket does not read; disconnecting it');
+  const conn = socket.conn as unknown as { close(discard?: boolean): void; transport?: { socket?: { terminate?: () => void } } };
+  const ws = conn.transport?.socket;
+  socket.disconnect(true);
+  conn.close(true);
+  ws?.terminate?.();
+}
+
+/** Joins a ticket's room; past the cap the oldest room is left (it is joined again on demand). */
+export function joinTicketRoom(socket: SupportSocket, state: LocalState, ticketId: string, openedBy: number, cap: number): void {
+  if (state.joined.has(ticketId)) return;
+  if (state.joined.size >= cap) {
+    const oldest = state.joined.keys().next().value!;
+    state.joined.delete(oldest);
+    state.typingAt.delete(oldest);
+    void socket.leave(rooms.ticket(oldest));
+  }
+  state.joined.set(ticketId, openedBy);
+  void socket.join(rooms.ticket(ticketId));
+}
+
+/**
+ * Fans out what a command changed, on every node: messages to the ticket's room, the opener's
+ * other sockets and every agent; status, assignment and new tickets as `ticket:updated`.
+ */
+export function publishChange(nsp: SupportNamespace, change: TicketChange, exceptSocketId?: string): void {
+  const { ticket } = change;
+  const targets = [rooms.ticket(ticket.ticketId), rooms.user(ticket.openedBy), rooms.agents];
+  for (const message of change.messages) {
+    const operator = exceptSocketId ? nsp.to(targets).except(exceptSocketId) : nsp.to(targets);
+    operator.emit('ticket:message', message);
+  }
+  const opened = change.messages.some((m) => m.seq === 1);
+  if (change.ticketChanged || opened) nsp.to(targets).emit('ticket:updated', ticket);
+}

@@ -1,0 +1,75 @@
+import { type SupportNamespace, rooms } from './channel.ts';
+
+export interface Presence {
+  /** distinct agents connected to any node (cached for 2 s) */
+  agentsOnline(): Promise<number>;
+  /** an agent came or went here: recount soon and tell everyone */
+  announce(): void;
+  /** recount; tell everyone only if it changed (a node may have died without saying so) */
+  refresh(): void;
+  stop(): void;
+}
+
+const CACHE_MS = 2_000;
+
+/**
+ * Agent presence across nodes: the sockets in the `agents` room, counted by sub through the
+ * adapter (`fetchSockets`). The node that counts tells the others, so they need not ask.
+ */
+export function createPresence(nsp: SupportNamespace): Presence {
+  let cached: { value: number; at: number } | undefined;
+  let counting: Promise<number> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const localAgents = () => new Set([...nsp.sockets.values()].filter((s) => s.data.agent).map((s) => s.data.sub)).size;
+
+  function count(): Promise<number> {
+    counting ??= (async () => {
+      try {
+        const sockets = await nsp.in(rooms.agents).timeout(2_000).fetchSockets();
+        return new Set(sockets.map((s) => s.data.sub)).size;
+      } catch {
+        return localAgents(); // another node did not answer in time
+      }
+    })().then((value) => {
+      cached = { value, at: Date.now() };
+      counting = undefined;
+      return value;
+    });
+    return counting;
+  }
+
+  function tellEveryone(agentsOnline: number): void {
+    nsp.emit('support:presence', { agentsOnline });
+    nsp.serverSideEmit('support:presence', agentsOnline);
+  }
+
+  nsp.on('support:presence', (agentsOnline: number) => {
+    if (Number.isInteger(agentsOnline)) cached = { value: agentsOnline, at: Date.now() };
+  });
+
+  return {
+    async agentsOnline() {
+      if (cached && Date.now() - cached.at < CACHE_MS) return cached.value;
+      return await count();
+    },
+    announce() {
+      clearTimeout(timer);
+      // A burst of connections (a node restarting) is counted once.
+      timer = setTimeout(() => {
+        cached = undefined;
+        void count().then(tellEveryone);
+      }, 100);
+    },
+    refresh() {
+      if (!cached) return;
+      const before = cached.value;
+      void count().then((value) => {
+        if (value !== before) tellEveryone(value);
+      });
+    },
+    stop() {
+      clearTimeout(timer);
+    },
+  };
+}

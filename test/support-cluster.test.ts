@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Socket } from 'socket.io-client';
+import { startTestApp, type TestApp } from './support/app.ts';
+import { connectSocket, connected, emit, next, openTicket, pause, supportSocket, supportUser } from './support-socket.ts';
+
+let first: TestApp;
+let second: TestApp;
+const sockets: Socket[] = [];
+const track = (s: Socket) => (sockets.push(s), s);
+
+/** Both nodes' adapters have heard each other's heartbeat. */
+async function clusterFormed(): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const counts = await Promise.all([first, second].map((t) => t.app.support.namespace.adapter.serverCount()));
+    if (counts.every((n) => n === 2)) return;
+    if (Date.now() > deadline) throw new Error(`the nodes did not find each other: ${counts.join(', ')}`);
+    await pause(100);
+  }
+}
+
+beforeAll(async () => {
+  first = await startTestApp();
+  second = await startTestApp({ databaseUrl: first.databaseUrl, runProjector: false });
+  await clusterFormed();
+});
+afterAll(async () => {
+  for (const s of sockets) s.disconnect();
+  await second?.close();
+  await first?.close();
+});
+
+it('when a user is on one node and an agent on the other, then they see each other’s messages, typing, read marks and presence live', async () => {
+  const agentUser = await supportUser(first, { agent: true });
+  const user = await supportUser(first);
+  const userSocket = track(connectSocket(first.url, user.caller));
+  const initialPresence = next(userSocket, 'support:presence');
+  await connected(userSocket);
+  expect(await initialPresence).toEqual({ agentsOnline: 0 });
+
+  // the agent connects to the other node: the user hears of it
+  const agentOnline = next(userSocket, 'support:presence', (p) => p.agentsOnline === 1);
+  const agentSocket = track(await supportSocket(second, agentUser.caller));
+  expect(await agentOnline).toEqual({ agentsOnline: 1 });
+
+  // a new ticket on node 1 reaches the agent on node 2 (every agent hears every message)
+  const seenByAgent = next(agentSocket, 'ticket:message', (m) => m.seq === 1);
+  const { ticketId, agentsOnline } = await openTicket(userSocket, { subject: 'Across nodes', message: 'Hello from node 1' });
+  expect(agentsOnline).toBe(1);
+  expect(await seenByAgent).toMatchObject({ ticketId, text: 'Hello from node 1', authorRole: 'user' });
+
+  const joined = await emit(agentSocket, 'ticket:join', { ticketId });
+  expect(joined).toMatchObject({ ok: true, messages: [{ seq: 1, text: 'Hello from node 1' }] });
+
+  // agent → user
+  const typingAtUser = next(userSocket, 'ticket:typing');
+  await emit(agentSocket, 'ticket:typing', { ticketId });
+  expect(await typingAtUser).toEqual({ ticketId, author: agentUser.sub, authorRole: 'agent' });
+  const answerAtUser = next(userSocket, 'ticket:message', (m) => m.seq === 2);
+  expect(await emit(agentSocket, 'ticket:message', { ticketId, text: 'Hello from node 2', clientMessageId: 'n2-1' })).toMatchObject({ ok: true, seq: 2 });
+  expect(await answerAtUser).toMatchObject({ text: 'Hello from node 2', author: agentUser.sub, authorRole: 'agent' });
+
+  // user → agent
+  const typingAtAgent = next(agentSocket, 'ticket:typing');
+  await emit(userSocket, 'ticket:typing', { ticketId });
+  expect(await typingAtAgent).toEqual({ ticketId, author: user.sub, authorRole: 'user' });
+  const readAtAgent = next(agentSocket, 'ticket:read');
+  await emit(userSocket, 'ticket:read', { ticketId, seq: 2 });
+  expect(await readAtAgent).toEqual({ ticketId, seq: 2, reader: user.sub, readerRole: 'user' });
+  const readAtUser = next(userSocket, 'ticket:read');
+  const replyAtAgent = next(agentSocket, 'ticket:message', (m) => m.seq === 3);
+  expect(await emit(userSocket, 'ticket:message', { ticketId, text: 'Thanks, node 2', clientMessageId: 'n1-2' })).toMatchObject({ ok: true, seq: 3 });
+  expect(await replyAtAgent).toMatchObject({ text: 'Thanks, node 2' });
+  await emit(agentSocket, 'ticket:read', { ticketId, seq: 3 });
+  expect(await readAtUser).toEqual({ ticketId, seq: 3, reader: agentUser.sub, readerRole: 'agent' });
+
+  // status changes travel too
+  const resolvedAtUser = next(userSocket, 'ticket:updated', (u) => u.status === 'resolved');
+  await emit(agentSocket, 'ticket:status', { ticketId, status: 'resolved' });
+  expect(await resolvedAtUser).toMatchObject({ ticketId, status: 'resolved', assignee: agentUser.sub });
+
+  // the agent leaves node 2: the user on node 1 sees nobody is online
+  const agentGone = next(userSocket, 'support:presence', (p) => p.agentsOnline === 0);
+  agentSocket.disconnect();
+  expect(await agentGone).toEqual({ agentsOnline: 0 });
+});
+
+it('when a user logs out on one node, then their sockets on every node are disconnected', async () => {
+  const user = await supportUser(first);
+  const onFirst = track(await supportSocket(first, user.caller));
+  const onSecond = track(await supportSocket(second, user.caller));
+  const gone = Promise.all([onFirst, onSecond].map((s) => new Promise<string>((resolve) => s.once('disconnect', resolve))));
+  expect((await user.caller.post('/manage/v1/account/logout')).status).toBe(204);
+  expect(await gone).toEqual(['io server disconnect', 'io server disconnect']);
+});
+
+it('when the reconnecting user lands on the other node, then afterSeq catches up there', async () => {
+  const agentUser = await supportUser(first, { agent: true });
+  const user = await supportUser(first);
+  let userSocket = track(await supportSocket(first, user.caller));
+  const agentSocket = track(await supportSocket(first, agentUser.caller));
+  const { ticketId } = await openTicket(userSocket);
+  userSocket.disconnect();
+  for (let i = 0; i < 3; i++) await emit(agentSocket, 'ticket:message', { ticketId, text: `missed ${i}`, clientMessageId: `m-${i}` });
+  userSocket = track(await supportSocket(second, user.caller));
+  const caught = await emit(userSocket, 'ticket:join', { ticketId, afterSeq: 1 });
+  expect(caught.ok && caught.messages.map((m: any) => m.text)).toEqual(['missed 0', 'missed 1', 'missed 2']);
+});
