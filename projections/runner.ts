@@ -76,11 +76,18 @@ export async function applyEvents(
   trx: Transaction<ReadModelDatabase>,
   schema: string,
   events: readonly RecordedEvent[],
-  options: { expected?: Position; projections?: readonly Projection[] } = {},
+  options: {
+    expected?: Position;
+    projections?: readonly Projection[];
+    /** the caller already set the search_path (with its lock, in one round trip) */
+    schemaSet?: boolean;
+    /** statements to run after the read models, in the same round trip */
+    then?: (applied: RecordedEvent[], position: Position) => CompiledQuery[];
+  } = {},
 ): Promise<{ position: Position; applied: RecordedEvent[] } | undefined> {
   // Unqualified names, resolved by the transaction's search_path: cheaper to build than a
   // schema-rewriting plugin, and the same statements serve the live schema and a rebuild's.
-  await useSchema(trx, schema);
+  if (!options.schemaSet) await useSchema(trx, schema);
   const db: Kysely<ReadModelDatabase> = trx;
   const row = await db
     .selectFrom('checkpoints')
@@ -92,8 +99,9 @@ export async function applyEvents(
   if (options.expected && comparePositions(current, options.expected) !== 0) throw new CheckpointMoved(current);
   const fresh = events.filter((e) => comparePositions(e.position, current) > 0);
   if (fresh.length === 0) return undefined;
-  await executeInOrder(trx, buildStatements(db, fresh, options.projections));
-  return { position: fresh[fresh.length - 1]!.position, applied: fresh };
+  const position = fresh[fresh.length - 1]!.position;
+  await executeInOrder(trx, [...buildStatements(db, fresh, options.projections), ...(options.then?.(fresh, position) ?? [])]);
+  return { position, applied: fresh };
 }
 
 /** Sets the transaction's search_path to the read-model schema the statements are meant for. */
@@ -147,13 +155,19 @@ export async function projectBatch(
   events: readonly RecordedEvent[],
   expected: Position,
 ): Promise<ProjectionChange | undefined> {
+  // Round trips: BEGIN; lock + search_path; checkpoint; read models + checkpoint + NOTIFY; COMMIT.
   return await rmRaw.transaction().execute(async (trx) => {
-    await sql`SELECT pg_advisory_xact_lock(1262, ${BATCH_LOCK})`.execute(trx);
-    const result = await applyEvents(trx, READ_MODEL_SCHEMA, events, { expected });
-    if (!result) return undefined;
-    const change = changeOf(result.position, result.applied);
-    await sql`SELECT pg_notify(${PROJECTION_CHANNEL}, ${encodeChange(change)})`.execute(trx);
-    return change;
+    await sql`SELECT pg_advisory_xact_lock(1262, ${BATCH_LOCK}), set_config('search_path', ${`"${READ_MODEL_SCHEMA}", public`}, true)`.execute(trx);
+    let change: ProjectionChange | undefined;
+    const result = await applyEvents(trx, READ_MODEL_SCHEMA, events, {
+      expected,
+      schemaSet: true,
+      then: (applied, position) => {
+        change = changeOf(position, applied);
+        return [sql`SELECT pg_notify(${PROJECTION_CHANNEL}, ${encodeChange(change)})`.compile(trx)];
+      },
+    });
+    return result ? change : undefined;
   });
 }
 
