@@ -8,10 +8,10 @@ import { type Config, trustProxySetting } from './config.ts';
 import { type Database, migrate, openDatabase } from './db/database.ts';
 import type { EventStore, Position } from './eventstore/port.ts';
 import { comparePositions } from './eventstore/port.ts';
-import { createPostgresEventStore } from './eventstore/postgres.ts';
-import { createEsdbEventStore } from './eventstore/esdb.ts';
 import { CommandHandler } from './eventstore/command-handler.ts';
-import { createProjector, type Projector } from '../projections/runner.ts';
+import type { Projector } from '../projections/runner.ts';
+import { createProjectorThread, type ProjectorThread } from '../projections/threaded.ts';
+import { createEventStore } from './eventstore/factory.ts';
 import { createProjectionWatcher, type ProjectionWatcher } from '../projections/watcher.ts';
 import type { AppContext } from './context.ts';
 import { ApiError, problemHandler, requireJson } from './http/problem.ts';
@@ -55,10 +55,7 @@ export interface App {
   close(): Promise<void>;
 }
 
-export function createEventStore(config: Config, database: Database, logger: Logger): EventStore {
-  if (config.EVENTSTORE_URL) return createEsdbEventStore(config.EVENTSTORE_URL, { logger });
-  return createPostgresEventStore(database.pool);
-}
+export { createEventStore } from './eventstore/factory.ts';
 
 /** The composition root: builds every part from configuration, in dependency order. */
 export async function createApp(options: AppOptions): Promise<App> {
@@ -66,12 +63,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   const now = options.now ?? (() => new Date());
   const database = openDatabase(options.databaseUrl, { max: options.poolSize ?? 20 });
   await migrate(database);
-  const store = createEventStore(config, database, logger);
+  let projector: ProjectorThread | undefined;
+  const store = createEventStore(config, database, logger, { onAppend: () => projector?.appended() });
   const watcher: ProjectionWatcher = createProjectionWatcher(database, logger.child({ component: 'watcher' }));
   await watcher.start();
-  const projector = createProjector({
-    database,
-    store,
+  projector = createProjectorThread({
+    databaseUrl: options.databaseUrl,
+    config,
     logger: logger.child({ component: 'projector' }),
     onBatch: (change) => watcher.advance(change),
   });

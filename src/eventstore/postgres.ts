@@ -51,7 +51,15 @@ function expectedArgs(expected: ExpectedRevision): [mode: number, revision: stri
 // START (-1/-1) sorts before every real (xid8, sequence) pair; xid8 cannot be negative.
 const positionArgs = (p: Position): [string, string] => [p.commit < 0n ? '0' : p.commit.toString(), p.prepare.toString()];
 
+/** The Postgres event log, plus a way for another thread's appends to wake its readers at once. */
+export interface PostgresEventStore extends EventStore {
+  /** something was appended elsewhere in this process (e.g. by the main thread) */
+  poke(): void;
+}
+
 export interface PostgresEventStoreOptions {
+  /** called after every append that wrote events (to wake readers in other threads) */
+  readonly onAppend?: () => void;
   /** how long an idle subscription waits before polling when no notification arrives */
   readonly idlePollMs?: number;
   readonly batchSize?: number;
@@ -63,7 +71,7 @@ export interface PostgresEventStoreOptions {
  * `NOTIFY` sent after the append committed (never inside the append, which would serialise
  * every commit on the notification queue lock).
  */
-export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventStoreOptions = {}): EventStore {
+export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventStoreOptions = {}): PostgresEventStore {
   const idlePollMs = options.idlePollMs ?? 1_000;
   const defaultBatch = options.batchSize ?? 500;
   const wake = new EventEmitter();
@@ -78,6 +86,7 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
 
   function announceAppend(): void {
     wake.emit('append');
+    options.onAppend?.();
     if (notifyScheduled || closed) return;
     notifyScheduled = true;
     // Other nodes' readers hear of appends within a few milliseconds; this node's at once.
@@ -147,8 +156,9 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
     return rows[0]?.pending ?? false;
   }
 
-  const store: EventStore = {
+  const store: PostgresEventStore = {
     kind: 'postgres',
+    poke: () => wake.emit('append'),
 
     async append(stream, events, { expectedRevision }): Promise<AppendResult> {
       if (events.length === 0) throw new Error('append needs at least one event');

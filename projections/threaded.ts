@@ -1,0 +1,85 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Config } from '../src/config.ts';
+import type { Projector, ProjectionChange } from './runner.ts';
+
+export type ProjectorThreadMessage =
+  | { type: 'batch'; change: ProjectionChange }
+  | { type: 'leader'; leading: boolean }
+  | { type: 'stopped' };
+
+export interface ProjectorThread extends Projector {
+  /** an append happened on this node: wake the projector's reader now */
+  appended(): void;
+}
+
+/**
+ * Runs the projector in a worker thread of this process (leader election and all), so that
+ * projecting never queues behind HTTP work on the main event loop. Each committed batch is
+ * posted back and handed to `onBatch` (the watcher), as an in-thread projector would. A thread
+ * that dies is started again.
+ */
+export function createProjectorThread(options: {
+  databaseUrl: string;
+  config: Config;
+  logger: Logger;
+  onBatch: (change: ProjectionChange) => void;
+}): ProjectorThread {
+  let worker: Worker | undefined;
+  let running = false;
+  let leading = false;
+  let poked = false;
+  let restart: NodeJS.Timeout | undefined;
+  let stopped: (() => void) | undefined;
+
+  function spawn(): void {
+    const w = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
+      workerData: { databaseUrl: options.databaseUrl, config: options.config },
+    });
+    worker = w;
+    w.on('message', (message: ProjectorThreadMessage) => {
+      if (message.type === 'batch') options.onBatch(message.change);
+      else if (message.type === 'leader') leading = message.leading;
+      else stopped?.();
+    });
+    w.on('error', (error) => options.logger.error({ err: error }, 'projector thread failed'));
+    w.on('exit', (code) => {
+      if (worker === w) worker = undefined;
+      leading = false;
+      stopped?.();
+      if (running) {
+        options.logger.error({ code }, 'projector thread exited; restarting in 1 s');
+        restart = setTimeout(spawn, 1_000);
+      }
+    });
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      spawn();
+    },
+    async stop() {
+      running = false;
+      clearTimeout(restart);
+      const w = worker;
+      if (!w) return;
+      await new Promise<void>((resolve) => {
+        stopped = resolve;
+        w.postMessage('stop');
+        setTimeout(() => void w.terminate().then(() => resolve()), 10_000).unref();
+      });
+      await w.terminate().catch(() => {});
+    },
+    isLeader: () => leading,
+    appended() {
+      if (poked || !worker) return;
+      poked = true;
+      setImmediate(() => {
+        poked = false;
+        worker?.postMessage('poke');
+      });
+    },
+  };
+}
