@@ -5,8 +5,8 @@ import cookieParser from 'cookie-parser';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import { type Config, trustProxySetting } from './config.ts';
-import { type Database, migrate, openDatabase } from './db/database.ts';
-import type { EventStore, Position } from './eventstore/port.ts';
+import { migrate, openDatabase } from './db/database.ts';
+import type { Position } from './eventstore/port.ts';
 import { comparePositions } from './eventstore/port.ts';
 import { CommandHandler } from './eventstore/command-handler.ts';
 import type { Projector } from '../projections/runner.ts';
@@ -55,7 +55,6 @@ export interface App {
   close(): Promise<void>;
 }
 
-export { createEventStore } from './eventstore/factory.ts';
 
 /** The composition root: builds every part from configuration, in dependency order. */
 export async function createApp(options: AppOptions): Promise<App> {

@@ -4,7 +4,7 @@ import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { openDatabase, migrate, type Database } from '../db/database.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded.ts';
-import { createEventStore } from '../app.ts';
+import { createEventStore } from '../eventstore/factory.ts';
 import type { EventStore } from '../eventstore/port.ts';
 import { rebuildReadModels } from '../../projections/rebuild.ts';
 import { clientHistory } from '../clients/queries.ts';

@@ -70,7 +70,7 @@ export function fromBodyParser(error: unknown): ApiError | undefined {
 
 /** Turns anything thrown into problem+json; unknown errors become a bare 500 with the request id. */
 export function problemHandler(log: (error: unknown, requestId: string | undefined) => void): ErrorRequestHandler {
-  return (error, req, res, _next) => {
+  return (error, _req, res, _next) => {
     const requestId = res.getHeader('x-request-id') as string | undefined;
     const apiError =
       error instanceof ApiError
