@@ -51,6 +51,12 @@ describe('rebuild', () => {
       const [live, rebuilt] = await Promise.all([dumpReadModels(t.databaseUrl, 'rm'), dumpReadModels(t.databaseUrl, 'rm_compare')]);
       expect(rebuilt.clients).toHaveLength(3);
       expect(rebuilt).toEqual(live);
+      // the secondary indexes the rebuild deferred are all back, as defined
+      const indexes = async (schema: string) =>
+        (await database.pool.query<{ d: string }>(`SELECT replace(indexdef, $1, 'S') AS d FROM pg_indexes WHERE schemaname = $2 ORDER BY 1`, [`${schema}.`, schema])).rows.map((r) => r.d);
+      const liveIndexes = await indexes('rm');
+      expect(liveIndexes.length).toBeGreaterThan(15);
+      expect(await indexes('rm_compare')).toEqual(liveIndexes);
       await store.close();
     } finally {
       await database.destroy();
