@@ -8,7 +8,9 @@ import type { OrganisationEvent } from '../src/accounts/events.ts';
  * A read model: a pure mapping from one event to the statements that bring its tables up to
  * date. `db` only builds queries (it is bound to the target schema); the runner executes them,
  * in order, in the batch's transaction together with the checkpoint. Every statement must be
- * idempotent for the same event, and use nothing but the event (no clock, no random).
+ * idempotent for the same event, and use nothing but the event (no clock, no random). A row
+ * is written by the events of one stream only: a rebuild applies groups of streams side by
+ * side in separate transactions.
  */
 export interface Projection {
   readonly name: string;

@@ -2,8 +2,9 @@ import { sql } from 'kysely';
 import type { Database } from '../src/db/database.ts';
 import { migrateReadModels } from '../src/db/database.ts';
 import { READ_MODEL_SCHEMA } from '../src/db/schema.ts';
-import { type EventStore, type Position, START } from '../src/eventstore/port.ts';
-import { PROJECTION_CHANNEL, applyEvents, buildStatements, encodeChange, useSchema } from './runner.ts';
+import { type EventStore, type Position, type RecordedEvent, START } from '../src/eventstore/port.ts';
+import { crc32 } from 'node:zlib';
+import { PROJECTION_CHANNEL, applyEvents, buildStatements, checkpointStatement, encodeChange, useSchema } from './runner.ts';
 import { executeInOrder } from './statements.ts';
 
 export interface RebuildProgress {
@@ -19,6 +20,8 @@ export interface RebuildResult {
 }
 
 const PAGE = 2_000;
+/** transactions applying one page side by side */
+const LANES = 2;
 
 /**
  * Replays every event into a fresh schema beside the live one, then — holding the batch lock
@@ -53,26 +56,44 @@ export async function rebuildReadModels(
   options.onProgress?.({ done, total });
 
   // A pipeline: while Postgres applies one page, the next is read and its statements built.
+  // Each page is applied in LANES transactions side by side, one per group of streams: every
+  // read-model row belongs to one stream, so streams in different lanes never touch the same
+  // row, and each stream's events stay in order within its lane. The checkpoint is written once.
   let reading = store.readAll(position, PAGE);
-  let applying: Promise<void> = Promise.resolve();
+  let applying: Promise<unknown> = Promise.resolve();
   for (;;) {
     const events = await reading;
     if (events.length === 0) break;
     position = events[events.length - 1]!.position;
     reading = store.readAll(position, PAGE);
-    const statements = buildStatements(database.rmRaw, events);
+    const lanes = Array.from({ length: LANES }, () => [] as RecordedEvent[]);
+    for (const event of events) lanes[crc32(event.stream) % LANES]!.push(event);
+    const work = lanes
+      .filter((lane) => lane.length > 0)
+      .map((lane) => buildStatements(database.rmRaw, lane, undefined, { checkpoint: false }));
     await applying;
-    applying = database.rmRaw.transaction().execute(async (trx) => {
-      await useSchema(trx, target);
-      await executeInOrder(trx, statements);
-    });
+    applying = Promise.all(
+      work.map((statements) =>
+        database.rmRaw.transaction().execute(async (trx) => {
+          await useSchema(trx, target);
+          await executeInOrder(trx, statements);
+        }),
+      ),
+    );
     done += events.length;
+    const reached = done;
     applying.then(
-      () => options.onProgress?.({ done, total: total === undefined ? undefined : Math.max(total, done) }),
+      () => options.onProgress?.({ done: reached, total: total === undefined ? undefined : Math.max(total, reached) }),
       () => {},
     );
   }
   await applying;
+  if (done > 0) {
+    await database.rmRaw.transaction().execute(async (trx) => {
+      await useSchema(trx, target);
+      await executeInOrder(trx, [checkpointStatement(database.rmRaw, position)]);
+    });
+  }
   for (const index of deferred.rows) await sql.raw(index.indexdef).execute(database.db);
 
   if (options.swap === false) return { events: done, position, seconds: (performance.now() - started) / 1000 };

@@ -114,6 +114,7 @@ export function buildStatements(
   db: Kysely<ReadModelDatabase>,
   events: readonly RecordedEvent[],
   projections: readonly Projection[] = READ_MODEL_PROJECTIONS,
+  options: { checkpoint?: boolean } = {},
 ): CompiledQuery[] {
   const statements: CompiledQuery[] = [];
   for (const event of events) {
@@ -124,17 +125,18 @@ export function buildStatements(
   for (const projection of BATCH_PROJECTIONS) {
     for (const statement of projection.projectBatch(events as KnownEvent[], db)) statements.push(statement.compile());
   }
-  const position = events[events.length - 1]!.position;
-  statements.push(
-    db
-      .insertInto('checkpoints')
-      .values({ projection: CHECKPOINT_NAME, commit_position: position.commit.toString(), prepare_position: position.prepare.toString() })
-      .onConflict((oc) =>
-        oc.column('projection').doUpdateSet({ commit_position: position.commit.toString(), prepare_position: position.prepare.toString() }),
-      )
-      .compile(),
-  );
+  if (options.checkpoint !== false) statements.push(checkpointStatement(db, events[events.length - 1]!.position));
   return statements;
+}
+
+export function checkpointStatement(db: Kysely<ReadModelDatabase>, position: Position): CompiledQuery {
+  return db
+    .insertInto('checkpoints')
+    .values({ projection: CHECKPOINT_NAME, commit_position: position.commit.toString(), prepare_position: position.prepare.toString() })
+    .onConflict((oc) =>
+      oc.column('projection').doUpdateSet({ commit_position: position.commit.toString(), prepare_position: position.prepare.toString() }),
+    )
+    .compile();
 }
 
 export function changeOf(position: Position, events: readonly RecordedEvent[]): ProjectionChange {
