@@ -7,8 +7,6 @@ import * as accounts from './migrations/002_accounts.ts';
 import * as access from './migrations/003_access.ts';
 import * as signin from './migrations/004_signin.ts';
 import * as support from './migrations/005_support.ts';
-import * as fasterAppend from './migrations/006_faster_append.ts';
-import * as appendWithoutCte from './migrations/007_append_without_cte.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
 
@@ -63,8 +61,6 @@ const CORE_MIGRATIONS: Record<string, Migration> = {
   '003_access': access,
   '004_signin': signin,
   '005_support': support,
-  '006_faster_append': fasterAppend,
-  '007_append_without_cte': appendWithoutCte,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {

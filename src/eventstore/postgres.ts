@@ -179,15 +179,8 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
           text: 'SELECT * FROM kl_append($1, $2, $3, $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])',
           values: args,
         });
-      let result;
-      try {
-        result = await call();
-      } catch (error) {
-        // Two identical appends racing: the loser hits the unique event id; asked again it is a duplicate.
-        if ((error as { constraint?: string }).constraint !== 'events_event_id_key') throw error;
-        result = await call();
-      }
-      const row = result.rows[0]!;
+      // Two identical appends racing need no retry here: kl_append skips stored ids and reports the loser as a duplicate.
+      const row = (await call()).rows[0]!;
       switch (row.out_status) {
         case 0:
         case 1: {
