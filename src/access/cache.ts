@@ -1,20 +1,52 @@
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../db/database.ts';
 import type { ProjectionWatcher } from '../../projections/watcher.ts';
-import { type ClientSnapshot, type DomainFacts, domainMatchKey, loadClientSnapshot } from './snapshot.ts';
+import { canonicalHost, lookupKeyOfCanonical } from '../clients/domain-name.ts';
+import { type ClientSnapshot, type DomainFacts, loadClientSnapshot } from './snapshot.ts';
 import { buildPolicy } from './policy.ts';
 
 export interface CachedClient {
   readonly snapshot: ClientSnapshot;
   /** the CASL policy per (client, domain key), built on first use */
   policyFor(domain: DomainFacts | undefined): ReturnType<typeof buildPolicy>;
+  /** The domain an `X-Client-Domain` value names, or undefined (unknown, or not one domain). */
   findDomain(sent: string): DomainFacts | undefined;
+}
+
+/** Strips an optional `:port` from a host (domain ids and host names never contain a colon). */
+const withoutPort = (sent: string) => {
+  const colon = sent.lastIndexOf(':');
+  return colon >= 0 && /^:\d{1,5}$/.test(sent.slice(colon)) ? sent.slice(0, colon) : sent;
+};
+
+/**
+ * By domainId (exactly as issued), or by host: the canonical host of the value sent (case, IDN
+ * spelling, a port and a trailing dot ignored) looked up by its key (a leading `www.` ignored).
+ * New domains never share a key (the aggregate refuses it), but older streams may hold both
+ * `shop.example.com` and `www.shop.example.com`. Then the domain named exactly is the one that
+ * was meant, as in any host-based router (nginx, Envoy): its own allowlist and switches decide.
+ * Anything still ambiguous — two stored spellings of one host — is refused, never resolved by
+ * row order: a guess could apply the looser domain's rules to the stricter domain's calls.
+ */
+export function domainFinder(domains: readonly DomainFacts[]): (sent: string) => DomainFacts | undefined {
+  const byId = new Map(domains.map((d) => [d.domainId, d]));
+  const byKey = new Map<string, DomainFacts[]>();
+  for (const domain of domains) byKey.set(domain.matchKey, [...(byKey.get(domain.matchKey) ?? []), domain]);
+  return (sent) => {
+    const byDomainId = byId.get(sent);
+    if (byDomainId) return byDomainId;
+    const host = canonicalHost(withoutPort(sent));
+    if (host === undefined) return undefined;
+    const candidates = byKey.get(lookupKeyOfCanonical(host)) ?? [];
+    if (candidates.length <= 1) return candidates[0];
+    const exact = candidates.filter((domain) => domain.host === host);
+    return exact.length === 1 ? exact[0] : undefined;
+  };
 }
 
 function cachedClient(snapshot: ClientSnapshot): CachedClient {
   const policies = new Map<string, ReturnType<typeof buildPolicy>>();
-  const byKey = new Map(snapshot.domains.map((d) => [d.matchKey, d]));
-  const byId = new Map(snapshot.domains.map((d) => [d.domainId, d]));
+  const findDomain = domainFinder(snapshot.domains);
   return {
     snapshot,
     policyFor(domain) {
@@ -26,9 +58,7 @@ function cachedClient(snapshot: ClientSnapshot): CachedClient {
       }
       return policy;
     },
-    findDomain(sent) {
-      return byId.get(sent) ?? byKey.get(domainMatchKey(sent));
-    },
+    findDomain,
   };
 }
 

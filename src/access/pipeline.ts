@@ -65,9 +65,6 @@ function header(req: Request, name: string, maxLength: number): string | undefin
   return /^[\x21-\x7e]+$/.test(value) && !value.includes(',') ? value : undefined;
 }
 
-/** Strips an optional `:port` (domain ids and host names never contain a colon). */
-const hostOf = (sent: string) => sent.replace(/:\d{1,5}$/, '');
-
 /** Compares the presented secret's hash with every secret of the client, in constant time. */
 function matchSecret(secrets: readonly SecretFacts[], presented: Buffer): SecretFacts | undefined {
   let match: SecretFacts | undefined;
@@ -144,7 +141,7 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
       const context = { ...base, position: snapshot.position };
 
       // 3–12. the client's policy for this domain
-      const domain = client.findDomain(hostOf(sentDomain));
+      const domain = client.findDomain(sentDomain);
       const secret = matchSecret(snapshot.secrets, Buffer.from(secretSha256!, 'hex'));
       const decision = decideCall(client.policyFor(domain), {
         secretId: secret?.secretId ?? null,

@@ -6,6 +6,7 @@ import ipaddr from 'ipaddr.js';
 const domain = (over: Partial<DomainFacts> = {}): DomainFacts => ({
   domainId: 'dom_1',
   domain: 'api.example.com',
+  host: 'api.example.com',
   matchKey: 'api.example.com',
   active: true,
   allowApi: true,

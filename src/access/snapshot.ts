@@ -5,6 +5,7 @@ import { READ_MODEL_SCHEMA } from '../db/schema.ts';
 import type { PlanName } from '../accounts/plans.ts';
 import { PLAN_LIMITS } from '../accounts/plans.ts';
 import { formatPosition } from '../eventstore/port.ts';
+import { canonicalHost, lookupKeyOfCanonical } from '../clients/domain-name.ts';
 
 /** Everything the access policy needs about one client, read from the read models in one snapshot. */
 export interface ClientSnapshot {
@@ -35,7 +36,9 @@ export interface SecretFacts {
 export interface DomainFacts {
   readonly domainId: string;
   readonly domain: string;
-  /** host for matching: lower-case, without a leading `www.` */
+  /** the domain's canonical host (clients/domain-name.ts): what an exact match compares */
+  readonly host: string;
+  /** the domain's lookup key: the canonical host without a leading `www.` */
   readonly matchKey: string;
   readonly active: boolean;
   readonly allowApi: boolean;
@@ -45,8 +48,6 @@ export interface DomainFacts {
   readonly ranges: readonly [ipaddr.IPv4 | ipaddr.IPv6, number][];
 }
 
-export const domainMatchKey = (host: string): string => host.toLowerCase().replace(/^www\./, '');
-
 function parseRange(entry: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
   if (entry.includes('/')) return ipaddr.parseCIDR(entry);
   const address = ipaddr.parse(entry);
@@ -54,6 +55,32 @@ function parseRange(entry: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
 }
 
 const ms = (d: Date | null) => (d ? d.getTime() : null);
+
+/** A domain row's access facts; its host and key come from the one normalisation (clients/domain-name.ts). */
+export function domainFacts(row: {
+  domain_id: string;
+  domain: string;
+  active: boolean;
+  allow_api: boolean;
+  allow_login: boolean;
+  test_mode: boolean;
+  server_ips: string[];
+}): DomainFacts {
+  // A stored name is canonical already; an old one that is not a host name matches only itself.
+  const host = canonicalHost(row.domain) ?? row.domain.toLowerCase();
+  return {
+    domainId: row.domain_id,
+    domain: row.domain,
+    host,
+    matchKey: lookupKeyOfCanonical(host),
+    active: row.active,
+    allowApi: row.allow_api,
+    allowLogin: row.allow_login,
+    testMode: row.test_mode,
+    serverIps: row.server_ips,
+    ranges: row.server_ips.map(parseRange),
+  };
+}
 
 /**
  * Reads one client's access facts in a single REPEATABLE READ transaction, so the rows and the
@@ -75,7 +102,8 @@ export async function loadClientSnapshot(database: Database, clientId: string): 
       const [secrets, links, domains, scopes, testUsers, checkpoint] = await Promise.all([
         rm.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).execute(),
         rm.selectFrom('secret_links').select(['secret_id', 'domain_id']).where('client_id', '=', clientId).execute(),
-        rm.selectFrom('client_domains').selectAll().where('client_id', '=', clientId).execute(),
+        // Oldest first, so that everything derived from the list is in one stable order.
+        rm.selectFrom('client_domains').selectAll().where('client_id', '=', clientId).orderBy('created_at').orderBy('domain_id').execute(),
         rm.selectFrom('client_scopes').select('scope').where('client_id', '=', clientId).execute(),
         rm.selectFrom('test_users').select('user_sub').where('client_id', '=', clientId).execute(),
         sql<{ commit_position: string; prepare_position: string }>`SELECT commit_position, prepare_position FROM ${sql.id(READ_MODEL_SCHEMA)}.checkpoints LIMIT 1`.execute(trx),
@@ -98,17 +126,7 @@ export async function loadClientSnapshot(database: Database, clientId: string): 
           graceUntil: ms(s.grace_until),
           linkedDomainIds: new Set(links.filter((l) => l.secret_id === s.secret_id).map((l) => l.domain_id)),
         })),
-        domains: domains.map((d) => ({
-          domainId: d.domain_id,
-          domain: d.domain,
-          matchKey: domainMatchKey(d.domain),
-          active: d.active,
-          allowApi: d.allow_api,
-          allowLogin: d.allow_login,
-          testMode: d.test_mode,
-          serverIps: d.server_ips,
-          ranges: d.server_ips.map(parseRange),
-        })),
+        domains: domains.map(domainFacts),
         testUsers: new Set(testUsers.map((t) => t.user_sub)),
         position: cp ? formatPosition({ commit: BigInt(cp.commit_position), prepare: BigInt(cp.prepare_position) }) : '0/0',
       };

@@ -44,6 +44,7 @@ function given(...history: ClientEvent[]) {
 
 const now = '2025-06-01T12:00:00.000Z';
 const starter = { plan: 'starter' as const, limits: PLAN_LIMITS.starter };
+const business = { plan: 'business' as const, limits: PLAN_LIMITS.business };
 
 const registered: ClientEvent = { type: 'ClientRegistered', data: { clientId: 'c1', organisationId: 'o1', name: 'Acme' } };
 const issued = (secretId: string, extra: Partial<{ label: string; expiresAt: string | null }> = {}): ClientEvent => ({
@@ -384,6 +385,33 @@ describe('AddDomain', () => {
     given(...withDomain).when(addDomain('d1', 'two.example')).thenThrows('id_already_used');
   });
 
+  it('refuses www. of a domain the client has (the same lookup key), naming it and its domainId', () => {
+    given(...withDomain).when(addDomain('d2', 'www.example.com')).thenThrows('domain_conflict', 'example.com (domainId d1)');
+  });
+
+  it('refuses the bare domain when the client has its www. form', () => {
+    given(registered, domainAdded('d1', 'www.shop.example', { primary: true }))
+      .when(addDomain('d2', 'shop.example'))
+      .thenThrows('domain_conflict', 'www.shop.example (domainId d1)');
+  });
+
+  it('compares keys of stored spellings too: letter case, a trailing dot, punycode and Unicode (old streams)', () => {
+    const old = (domain: string) => given(registered, domainAdded('d1', domain, { primary: true }));
+    old('Shop.Example.').when(addDomain('d2', 'www.shop.example')).thenThrows('domain_conflict', 'Shop.Example. (domainId d1)');
+    old('bücher.example').when(addDomain('d2', 'xn--bcher-kva.example')).thenThrows('domain_already_exists', 'domainId d1');
+    old('xn--bcher-kva.example').when(addDomain('d2', 'www.xn--bcher-kva.example')).thenThrows('domain_conflict', 'domainId d1');
+  });
+
+  it('a subdomain other than www. is another key', () => {
+    given(...withDomain).when(addDomain('d2', 'api.example.com', {}, [])).then([domainAdded('d2', 'api.example.com')]);
+    given(...withDomain).when(addDomain('d2', 'www.www.example.com', {}, [])).then([domainAdded('d2', 'www.www.example.com')]);
+  });
+
+  it('refuses a new domain clashing with either of an old stream’s duplicate pair', () => {
+    const duplicates = [registered, domainAdded('d1', 'shop.example', { primary: true }), domainAdded('d2', 'www.shop.example')];
+    given(...duplicates).when({ ...addDomain('d3', 'SHOP.example'), ...business }).thenThrows('domain_already_exists', 'shop.example (domainId d1)');
+  });
+
   it('at the plan limit of domains, then plan_limit_domains naming the limit and the plan', () => {
     const error = given(...withDomain, domainAdded('d2', 'two.example')).when(addDomain('d3', 'three.example')).thenThrows('plan_limit_domains', '2');
     expect(error.message).toContain('starter');
@@ -412,6 +440,18 @@ describe('UpdateDomain', () => {
   });
   it('refuses renaming to a domain the client already has', () => {
     given(...history).when(update('d2', { domain: 'example.com' })).thenThrows('domain_already_exists', 'example.com');
+  });
+  it('refuses renaming to the www. form of another domain of the client, naming it and its domainId', () => {
+    given(...history).when(update('d2', { domain: 'www.example.com' })).thenThrows('domain_conflict', 'example.com (domainId d1)');
+    given(...history).when(update('d1', { domain: 'www.two.example' })).thenThrows('domain_conflict', 'two.example (domainId d2)');
+  });
+  it('a domain may move between its own bare and www. forms', () => {
+    given(...history).when(update('d2', { domain: 'www.two.example' })).then([domainUpdated('d2', { domain: 'www.two.example' })]);
+  });
+  it('on an old stream holding a duplicate pair, other changes still work and a rename away resolves it', () => {
+    const duplicates = [...history, domainAdded('d3', 'www.example.com')];
+    given(...duplicates).when(update('d3', { serverIps: ['192.0.2.1'] })).then([domainUpdated('d3', { serverIps: ['192.0.2.1'] })]);
+    given(...duplicates).when(update('d3', { domain: 'shop.example.com' })).then([domainUpdated('d3', { domain: 'shop.example.com' })]);
   });
   it('making a domain primary demotes the previous primary first', () => {
     given(...history).when(update('d2', { primary: true, active: false })).then([domainUpdated('d1', { primary: false }), domainUpdated('d2', { primary: true, active: false })]);

@@ -1,5 +1,6 @@
 import type { PlanLimits, PlanName } from '../accounts/plans.ts';
 import { SCOPES, type ClientEvent, type DomainSettings, type Scope } from './events.ts';
+import { canonicalHost, domainLookupKey } from './domain-name.ts';
 import {
   isLinked,
   linkedDomainIds,
@@ -166,6 +167,7 @@ export const CLIENT_ERROR_KINDS = {
   grace_period_invalid: 'invalid',
   domain_not_found: 'not_found',
   domain_already_exists: 'conflict',
+  domain_conflict: 'conflict',
   primary_domain_required: 'invalid',
   redirect_uri_exists: 'conflict',
   redirect_uri_not_found: 'not_found',
@@ -353,8 +355,27 @@ function domainOf(state: ClientState, domainId: string): ClientDomain {
   return state.domains.get(domainId) ?? fail('domain_not_found', `domain ${domainId} was not found`);
 }
 
-function domainNamed(state: ClientState, domain: string): ClientDomain | undefined {
-  return [...state.domains.values()].find((existing) => existing.domain === domain);
+/*
+ * The access pipeline finds a call's domain by its lookup key (case, IDN spelling, a trailing dot
+ * and a leading `www.` ignored), so two domains of one client sharing a key would leave the call
+ * to whichever row it met last, with that row's IP allowlist and switches. Refuse the second one.
+ * Keys are computed for the stored domains too: old streams may hold spellings from before.
+ */
+const keyOf = (domain: string) => domainLookupKey(domain) ?? domain.toLowerCase();
+
+/** Refuses `domain` when another domain of the client (not `exceptId`) has its lookup key. */
+function refuseSharedKey(state: ClientState, domain: string, exceptId?: string): void {
+  const key = keyOf(domain);
+  const clash = [...state.domains.values()].find((existing) => existing.domainId !== exceptId && keyOf(existing.domain) === key);
+  if (!clash) return;
+  const named = `${clash.domain} (domainId ${clash.domainId})`;
+  if ((canonicalHost(clash.domain) ?? clash.domain) === (canonicalHost(domain) ?? domain)) {
+    fail('domain_already_exists', `domain ${domain} is already added to this client as ${named}`);
+  }
+  fail(
+    'domain_conflict',
+    `domain ${domain} would be matched like ${named}, which this client already has: calls ignore a leading "www.", letter case and a trailing dot, so both cannot be told apart; change that domain instead`,
+  );
 }
 
 function unique(ids: readonly string[]): string[] {
@@ -366,7 +387,7 @@ const demote = (domain: ClientDomain): ClientEvent => ({ type: 'DomainUpdated', 
 function addDomain(command: AddDomain, state: ClientState): ClientEvent[] {
   const { domainId, settings } = command;
   if (state.domains.has(domainId)) fail('id_already_used', `domain id ${domainId} is already used`);
-  if (domainNamed(state, settings.domain)) fail('domain_already_exists', `domain ${settings.domain} is already added to this client`);
+  refuseSharedKey(state, settings.domain);
   const limit = command.limits.domainsPerClient;
   if (state.domains.size >= limit) fail('plan_limit_domains', `${planName(command)} allows ${limit} domains per client; remove one or upgrade`);
 
@@ -401,10 +422,7 @@ function updateDomain(command: UpdateDomain, state: ClientState): ClientEvent[] 
   }
   if (Object.keys(changes).length === 0) return [];
 
-  if (typeof changes.domain === 'string') {
-    const clash = domainNamed(state, changes.domain);
-    if (clash) fail('domain_already_exists', `domain ${changes.domain} is already added to this client`);
-  }
+  if (typeof changes.domain === 'string') refuseSharedKey(state, changes.domain, domain.domainId);
   if (changes.primary === false) {
     fail('primary_domain_required', `domain ${domain.domain} is the primary domain; make another domain primary instead`);
   }

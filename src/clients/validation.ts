@@ -1,7 +1,8 @@
-import { domainToASCII, domainToUnicode } from 'node:url';
+import { domainToUnicode } from 'node:url';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { SCOPES } from './events.ts';
+import { canonicalHost } from './domain-name.ts';
 
 /**
  * Validators and normalisers for everything a partner types about a client. The HTTP layer parses
@@ -203,8 +204,9 @@ export function normaliseDomain(raw: string): { ok: true; domain: string } | { o
   const mixed = firstMixedScriptWord(value, /\./);
   if (mixed) return fail(`must not mix look-alike scripts in one label ("${mixed.word}" mixes ${mixed.scripts.join(' and ')})`);
 
-  const ascii = domainToASCII(value);
-  if (ascii === '') return fail('is not a valid host name');
+  // The same normalisation the aggregate and the access pipeline compare domains by.
+  const ascii = canonicalHost(value);
+  if (ascii === undefined) return fail('is not a valid host name');
   // Punycode typed as such (xn--…) gets the same look-alike check as the Unicode form.
   const decoded = firstMixedScriptWord(domainToUnicode(ascii), /\./);
   if (decoded) return fail(`must not mix look-alike scripts in one label ("${decoded.word}" mixes ${decoded.scripts.join(' and ')})`);

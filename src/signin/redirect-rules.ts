@@ -1,4 +1,4 @@
-import { domainMatchKey } from '../access/snapshot.ts';
+import { domainLookupKey } from '../clients/domain-name.ts';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -30,9 +30,9 @@ export function checkRedirectUrl(
     return { ok: false, message: 'On a test-mode domain a redirect_url must use https, or http on localhost, 127.0.0.1 or [::1].' };
   }
   if (url.protocol !== 'https:') return { ok: false, message: 'On a live domain a redirect_url must use https.' };
-  const host = domainMatchKey(url.hostname);
-  const root = domainMatchKey(domain.domain);
-  if (host !== root && !host.endsWith(`.${root}`)) {
+  const host = domainLookupKey(url.hostname);
+  const root = domainLookupKey(domain.domain);
+  if (host === undefined || root === undefined || (host !== root && !host.endsWith(`.${root}`))) {
     return { ok: false, message: `On a live domain the redirect_url's host must be ${domain.domain} or a subdomain of it.` };
   }
   return { ok: true };
