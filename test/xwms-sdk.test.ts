@@ -224,6 +224,21 @@ describe('a real client, doing what the XWMS JS SDK does', () => {
     expect((await partner.sdk.verifyToken(token)).data.sub).toBe(tester.sub);
   });
 
+  it('renders a client name with $&, $\' and $` literally on the test-mode page (no replacement patterns)', async () => {
+    const name = "A $& B $' C $` D";
+    const partner = await createPartner(t.url, { name, domain: 'test.shop.example.com', testMode: true, redirectUri: 'http://localhost:3000/callback' });
+    const stranger = await createEndUser(t.url, 'Not A Tester');
+    const { data } = await partner.sdk.authenticateUser();
+    const browser = new Caller('');
+    const page = await browser.get(data.url);
+    const login = await formPost(browser, `${t.url}/signin/login`, { ...formFields(page.text, 'login'), email: stranger.email, password: stranger.password });
+    const testOnly = await browser.get(t.url + login.headers.get('location')!);
+    expect(testOnly.status).toBe(403);
+    const shown = 'A $&amp; B $&#39; C $&#96; D';
+    expect(testOnly.text).toContain(`<title>${shown} is in test mode · Keyledger</title>`);
+    expect(testOnly.text).toContain(`<strong>${shown}</strong> is in test mode`);
+  });
+
   it('renders the client name as text: a name with <script> is inert', async () => {
     const partner = await createPartner(t.url, { name: '<script>alert("x")</script> & Co' });
     const { data } = await partner.sdk.authenticateUser();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Html, escapeHtml, html, sentence } from './html.ts';
+import { Html, escapeHtml, html, sentence, sentenceText } from './html.ts';
 import { chooseLanguage, MESSAGES } from './i18n.ts';
 
 describe('html', () => {
@@ -16,6 +16,12 @@ describe('html', () => {
   it('fills a translated sentence, escaping the text and each value', () => {
     expect(sentence('Sign in to {client} & more', { client: '<b>Shop</b>' })).toEqual(new Html('Sign in to <strong>&lt;b&gt;Shop&lt;/b&gt;</strong> &amp; more'));
     expect(sentence('{unknown} stays').value).toBe('{unknown} stays');
+  });
+
+  it('fills values literally: $&, $\' and $` in a value are not replacement patterns', () => {
+    const name = "A $& B $' C $` D";
+    expect(sentenceText('{client} is in test mode', { client: name })).toBe(`${name} is in test mode`);
+    expect(sentence('{client} is in test mode', { client: name }).value).toBe('<strong>A $&amp; B $&#39; C $&#96; D</strong> is in test mode');
   });
 });
 

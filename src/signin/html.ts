@@ -30,16 +30,26 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
   return new Html(out);
 }
 
+/*
+ * Placeholders are filled by splitting the template, never with String.replace: a replacement
+ * string would read `$&`, `$'` and `` $` `` in a partner's client name as patterns.
+ */
+function fill(template: string, values: Record<string, string | number>, text: (part: string) => string, value: (value: string) => string): string {
+  return template
+    .split(/(\{[a-z]+\})/g)
+    .map((part) => {
+      const name = /^\{([a-z]+)\}$/.exec(part)?.[1];
+      return name === undefined || !(name in values) ? text(part) : value(String(values[name]));
+    })
+    .join('');
+}
+
 /** A translated sentence with `{name}` placeholders: the text is escaped, each value escaped and emphasised. */
 export function sentence(template: string, values: Record<string, string | number> = {}): Html {
-  const parts = template.split(/(\{[a-z]+\})/g);
-  return new Html(
-    parts
-      .map((part) => {
-        const name = /^\{([a-z]+)\}$/.exec(part)?.[1];
-        if (name === undefined || !(name in values)) return escapeHtml(part);
-        return `<strong>${escapeHtml(String(values[name]))}</strong>`;
-      })
-      .join(''),
-  );
+  return new Html(fill(template, values, escapeHtml, (value) => `<strong>${escapeHtml(value)}</strong>`));
+}
+
+/** The same sentence as plain text (a window title, say); escape it where it is put into HTML. */
+export function sentenceText(template: string, values: Record<string, string | number> = {}): string {
+  return fill(template, values, (part) => part, (value) => value);
 }

@@ -1,4 +1,4 @@
-import { Html, html, sentence } from './html.ts';
+import { Html, html, sentence, sentenceText } from './html.ts';
 import { LANGUAGES, type Language, MESSAGES, type MessageKey, scopeKey } from './i18n.ts';
 import { SCOPES } from '../clients/events.ts';
 
@@ -131,7 +131,7 @@ ${hidden(frame, csrf.decide)}
 export function testOnlyView(frame: Frame, client: ClientView, account: { name: string; email: string }, csrf: { decide: string; logout: string }): string {
   return layout(
     frame,
-    t(frame, 'testOnlyTitle').replace('{client}', client.name),
+    sentenceText(t(frame, 'testOnlyTitle'), { client: client.name }),
     say(frame, 'testOnlyTitle', { client: client.name }),
     html`<p>${say(frame, 'testOnlyBody', { client: client.name, email: account.email })}</p>
 <form method="post" action="${frame.basePath}/decision">
