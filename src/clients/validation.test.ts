@@ -7,6 +7,7 @@ import {
   fallbackUriSchema,
   internalNameSchema,
   labelSchema,
+  latinLookalike,
   logoSchema,
   mixedScripts,
   nameSchema,
@@ -14,6 +15,7 @@ import {
   scopesSchema,
   serverIpSchema,
   serverIpsSchema,
+  skeleton,
 } from './validation.ts';
 
 /** The single error message of a failed parse. */
@@ -74,6 +76,55 @@ describe('nameSchema / labelSchema', () => {
 
   it('refuses a non-string', () => {
     expect(messageOf(nameSchema, 42)).toBe('name must be a string');
+  });
+
+  it.each([
+    ['Пример'], // П, и and м look like no Latin letter
+    ['Москва'],
+    ['Сервис Пример'],
+    ['Сосо Пример'], // one word of look-alikes, but the name as a whole does not read as Latin
+    ['Пример Shop'],
+    ['Αθήνα'], // θ and η are no plain Latin letters
+    ['Ελληνικά'],
+    ['ёж'],
+    ['Kırmızı Kafe'], // Turkish dotless i is Latin
+    ['日本 カフェ'],
+  ])('accepts %j: written in another script, but not only in look-alikes of Latin letters', (input) => {
+    expect(nameSchema.parse(input)).toBe(input);
+  });
+
+  it.each([
+    ['all-Cyrillic look-alikes', 'Аррӏе', 'Cyrillic'],
+    ['all-Cyrillic lower case', 'раураӏ', 'Cyrillic'],
+    ['Cyrillic capitals', 'ЕХРО 2025', 'Cyrillic'],
+    ['a Cyrillic word beside a Latin one', 'Ассо Shop', 'Cyrillic'],
+    ['a Cyrillic letter with a diaeresis', 'Ёхо', 'Cyrillic'],
+    ['Greek capitals', 'ΤΑΧΙ', 'Greek'],
+    ['Cherokee', 'ᎪᏴ', 'Cherokee'],
+    ['Armenian', 'ոսս', 'Armenian'],
+    ['Cyrillic and Greek words, each all look-alikes', 'Ассо ΑΒΕ', 'Cyrillic and Greek'],
+    ['look-alikes hiding behind an emoji variation selector', 'Ассо ❤️', 'Cyrillic'],
+  ])('refuses %s (whole-script confusable with Latin, UTS #39)', (_, input, scripts) => {
+    const message = messageOf(nameSchema, input);
+    expect(message).toBe(`name must not be made of ${scripts} look-alikes of Latin letters (it reads as Latin text that it is not)`);
+    expect(messageOf(labelSchema, input)).toContain('label must not be made of');
+    expect(messageOf(internalNameSchema, input)).toContain('internal name must not be made of');
+  });
+});
+
+describe('skeleton and latinLookalike (UTS #39)', () => {
+  it('gives look-alikes one skeleton', () => {
+    expect(skeleton('раураӏ')).toBe(skeleton('paypai'));
+    expect(skeleton('ѕсоре')).toBe('scope');
+    expect(skeleton('Ёхо')).toBe(skeleton('Ëxo'));
+    expect(skeleton('Пример')).not.toBe(skeleton('Ppnmep'));
+  });
+  it('names the non-Latin scripts of a Latin look-alike, and nothing for anything else', () => {
+    expect(latinLookalike('аррӏе.com')).toEqual(['Cyrillic']);
+    expect(latinLookalike('apple.com')).toBeUndefined(); // Latin is never a look-alike of itself
+    expect(latinLookalike('яндекс.рф')).toBeUndefined();
+    expect(latinLookalike('сосо.рф')).toBeUndefined(); // ф: the name as a whole does not read as Latin
+    expect(latinLookalike('123 - !')).toBeUndefined();
   });
 });
 
@@ -158,7 +209,9 @@ describe('domainSchema', () => {
     ['Bücher.example', 'xn--bcher-kva.example'],
     ['XN--BCHER-KVA.example', 'xn--bcher-kva.example'],
     ['例え.jp', 'xn--r8jz45g.jp'],
-    ['яндекс.рф', 'xn--d1acpjx3f.xn--p1ai'], // whole-script Cyrillic is not mixed
+    ['яндекс.рф', 'xn--d1acpjx3f.xn--p1ai'], // whole-script Cyrillic is not mixed, nor all look-alikes
+    ['пример.com', 'xn--e1afmkfd.com'],
+    ['сосо.рф', 'xn--n1aahb.xn--p1ai'], // ф: the domain as a whole does not read as Latin
     ['localhost', 'localhost'],
     ['a-b.example', 'a-b.example'],
     [`${'a'.repeat(63)}.com`, `${'a'.repeat(63)}.com`],
@@ -181,6 +234,11 @@ describe('domainSchema', () => {
     ['a space', 'ex ample.com', 'must not contain spaces'],
     ['a Cyrillic look-alike', 'аpple.com', 'look-alike scripts'],
     ['a Cyrillic look-alike typed as punycode', 'xn--pple-43d.com', 'look-alike scripts'],
+    ['a label of Cyrillic look-alikes only', 'аррӏе.com', 'must not be made of Cyrillic look-alikes of Latin letters'],
+    ['the same typed as punycode', 'xn--80ak6aa92e.com', 'Cyrillic look-alikes of Latin letters (it reads as Latin text that it is not): "аррӏе.com"'],
+    ['Cyrillic look-alikes in upper case', 'ЅСОРЕ.example', 'Cyrillic look-alikes'],
+    ['Cyrillic look-alikes under www.', 'www.ѕсоре.example', 'Cyrillic look-alikes'],
+    ['Greek look-alikes', 'ον.example', 'Greek look-alikes'],
     ['a zero-width character', 'exa\u200bmple.com', 'control or invisible'],
     ['a control character', 'example.com\u0000', 'control or invisible'],
     ['an underscore', 'my_app.example.com', 'invalid label "my_app"'],

@@ -1,5 +1,6 @@
 import { domainToUnicode } from 'node:url';
 import ipaddr from 'ipaddr.js';
+import unhomoglyph from 'unhomoglyph';
 import { z } from 'zod';
 import { SCOPES } from './events.ts';
 import { canonicalHost } from './domain-name.ts';
@@ -88,6 +89,52 @@ function firstMixedScriptWord(text: string, separator: RegExp): { word: string; 
 
 const WORD_SEPARATOR = /[^\p{L}\p{M}\p{N}]+/u;
 
+/**
+ * The UTS #39 skeleton (§4): NFD, without default-ignorable characters, each character replaced
+ * by its prototype from Unicode's confusables data (the `unhomoglyph` package), NFD again. Two
+ * strings that look alike have one skeleton. For comparison only: a skeleton is not for display.
+ */
+export function skeleton(text: string): string {
+  return unhomoglyph(text.normalize('NFD').replace(DEFAULT_IGNORABLE, '')).normalize('NFD');
+}
+
+const DEFAULT_IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
+/** A character with the combining marks that follow it (in NFD). */
+const CLUSTER = /\P{M}\p{M}*/gu;
+/** Once composed: an ASCII letter or digit, or one with accents that compose into one character (É, ë). */
+const PLAIN_LATIN = /^[A-Za-z0-9]\p{M}*$/u;
+
+/** Whether a skeleton reads as plain Latin: ASCII letters and digits, accented as Latin letters are. */
+function readsAsPlainLatin(skeletonText: string): boolean {
+  return [...skeletonText.normalize('NFC')].every((character) => PLAIN_LATIN.test(character.normalize('NFD')));
+}
+
+/**
+ * Whole-script confusables with Latin (UTS #39 §4), and their cross-word form: text with letters
+ * or digits of a script other than Latin, every one of which looks like a Latin letter or digit,
+ * so that the whole reads as a Latin string it is not — `аррӏе` (all Cyrillic) reads as `appie`,
+ * `Ассо Shop` as `Acco Shop`, `ΤΑΧΙ` (Greek) as `TAXI`. Returns the non-Latin scripts, or undefined.
+ *
+ * "Looks like Latin" means a skeleton of plain ASCII letters or digits, accented as Latin letters
+ * are (`Ё` reads as `Ë`). Latin also holds phonetic letters and small capitals (`ʙ`, `ĸ`, `ᴛ`),
+ * and marks that compose with nothing (θ is an O with a stroke overlay), which are the skeletons
+ * of ordinary Cyrillic and Greek letters; counting those would refuse `Москва` or `Αθήνα`, which
+ * no reader takes for Latin. One letter unlike any Latin one (`Пример`: П) makes the text pass.
+ */
+export function latinLookalike(text: string): string[] | undefined {
+  const scripts = new Set<string>();
+  for (const cluster of text.normalize('NFD').match(CLUSTER) ?? []) {
+    const script = scriptOf(String.fromCodePoint(cluster.codePointAt(0)!));
+    if (script === undefined || script === 'Latin') continue;
+    if (!readsAsPlainLatin(skeleton(cluster))) return undefined;
+    scripts.add(script);
+  }
+  return scripts.size > 0 ? [...scripts] : undefined;
+}
+
+const lookalikeMessage = (scripts: readonly string[]) =>
+  `must not be made of ${scripts.join(' and ')} look-alikes of Latin letters (it reads as Latin text that it is not)`;
+
 // ---------------------------------------------------------------------------------------------
 // Names and labels
 // ---------------------------------------------------------------------------------------------
@@ -108,6 +155,8 @@ export function normaliseDisplayText(raw: string, what: string): { ok: true; val
   if (length > MAX_NAME_LENGTH) return fail(`must be at most ${MAX_NAME_LENGTH} characters (got ${length})`);
   const mixed = firstMixedScriptWord(value, WORD_SEPARATOR);
   if (mixed) return fail(`must not mix look-alike scripts in one word ("${mixed.word}" mixes ${mixed.scripts.join(' and ')})`);
+  const lookalike = latinLookalike(value);
+  if (lookalike) return fail(lookalikeMessage(lookalike));
   return { ok: true, value };
 }
 
@@ -207,9 +256,12 @@ export function normaliseDomain(raw: string): { ok: true; domain: string } | { o
   // The same normalisation the aggregate and the access pipeline compare domains by.
   const ascii = canonicalHost(value);
   if (ascii === undefined) return fail('is not a valid host name');
-  // Punycode typed as such (xn--…) gets the same look-alike check as the Unicode form.
-  const decoded = firstMixedScriptWord(domainToUnicode(ascii), /\./);
+  // Punycode typed as such (xn--…) gets the same look-alike checks as the Unicode form.
+  const unicode = domainToUnicode(ascii);
+  const decoded = firstMixedScriptWord(unicode, /\./);
   if (decoded) return fail(`must not mix look-alike scripts in one label ("${decoded.word}" mixes ${decoded.scripts.join(' and ')})`);
+  const lookalike = latinLookalike(unicode);
+  if (lookalike) return fail(`${lookalikeMessage(lookalike)}: "${unicode}"`);
   if (ascii.length > MAX_DOMAIN_LENGTH) return fail(`must be at most ${MAX_DOMAIN_LENGTH} characters long`);
   const labels = ascii.split('.');
   for (const label of labels) {
