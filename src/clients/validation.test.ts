@@ -7,16 +7,14 @@ import {
   fallbackUriSchema,
   internalNameSchema,
   labelSchema,
-  latinLookalike,
   logoSchema,
-  mixedScripts,
   nameSchema,
   redirectUriSchema,
   scopesSchema,
   serverIpSchema,
   serverIpsSchema,
-  skeleton,
 } from './validation.ts';
+import { latinLookalike, mixedScripts, skeleton } from './lookalikes.ts';
 
 /** The single error message of a failed parse. */
 function messageOf(schema: z.ZodType, input: unknown): string {
