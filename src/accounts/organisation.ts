@@ -38,7 +38,7 @@ export const organisationAggregate = { initial: initialOrganisationState, evolve
 
 export class OrganisationDomainError extends Error {
   constructor(
-    readonly code: 'plan_already_active' | 'no_active_plan' | 'organisation_not_found',
+    readonly code: 'plan_already_active' | 'no_active_plan' | 'organisation_not_found' | 'organisation_exists',
     message: string,
   ) {
     super(message);
@@ -53,7 +53,8 @@ export type OrganisationCommand =
 export function decideOrganisation(command: OrganisationCommand, state: OrganisationState): OrganisationEvent[] {
   switch (command.type) {
     case 'CreateOrganisation':
-      if (state.exists) return [];
+      // Ids are derived from the request's key: an organisation already there was made by another request.
+      if (state.exists) throw new OrganisationDomainError('organisation_exists', 'the organisation already exists');
       return [
         { type: 'OrganisationCreated', data: { organisationId: command.organisationId, name: command.name } },
         { type: 'MemberAdded', data: { sub: command.ownerSub, role: 'owner' } },

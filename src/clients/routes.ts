@@ -3,7 +3,9 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { ApiError, notFound, parseInput } from '../http/problem.ts';
-import { metadataFor, requestIdOf, settle } from '../http/request.ts';
+import { requestIdOf, settle } from '../http/request.ts';
+import { handleRequestCommand } from '../http/commands.ts';
+import { entityIdFor } from '../eventstore/command-handler.ts';
 import { accountOf, requireAccount, type Account } from '../accounts/sessions.ts';
 import { managementAbility, type ManagementAction, type ManagementSubject } from '../accounts/ability.ts';
 import { PLAN_LIMITS, type PlanLimits, type PlanName } from '../accounts/plans.ts';
@@ -26,7 +28,8 @@ import { clientDetails, clientHistory, countLiveClients, listClients, ownedClien
 import { voidOpenSignInTokens } from '../signin/tokens.ts';
 
 const id = (prefix: string) => `${prefix}_${randomBytes(16).toString('base64url').replace(/[-_]/g, '').slice(0, 20)}`;
-export const newClientId = () => id('kc');
+/** A create retried with its X-Request-Id targets the same client, so it is stored once. */
+const clientIdFor = (organisationId: string, requestKey: string) => entityIdFor('kc', 20, organisationId, requestKey);
 const newSecretId = () => id('sec');
 const newDomainId = () => id('dom');
 
@@ -106,10 +109,11 @@ export function clientsApi(ctx: AppContext): Router {
   async function execute(req: Request, clientId: string, command: ClientCommand) {
     const account = accountOf(req);
     try {
-      const outcome = await commands.handle(
-        clientStream(clientId),
-        clientAggregate,
-        { id: `${clientId}/${command.type}/${requestIdOf(req)}`, metadata: metadataFor(req, String(account.sub), ctx.now()) },
+      const outcome = await handleRequestCommand(
+        commands,
+        req,
+        { stream: clientStream(clientId), aggregate: clientAggregate },
+        { type: command.type, actor: String(account.sub), at: ctx.now() },
         (state) => {
           // Ownership from the client's own events: another organisation's client, or a deleted
           // one, does not exist for the caller (and no read-model query is needed to say so).
@@ -119,9 +123,6 @@ export function clientsApi(ctx: AppContext): Router {
           return decide(command, state);
         },
       );
-      if (outcome.append?.duplicate) {
-        throw new ApiError(409, 'duplicate_request', 'Duplicate request', 'this X-Request-Id already made this change; nothing was done again');
-      }
       return { events: outcome.events, ...(await settle(ctx, outcome.append?.position)) };
     } catch (error) {
       if (error instanceof ClientDomainError) throw new ApiError(STATUS_BY_KIND[error.kind], error.code, error.title, error.message);
@@ -145,7 +146,7 @@ export function clientsApi(ctx: AppContext): Router {
     if ((await countLiveClients(database.rm, account.organisationId)) >= limits.clients) {
       throw new ApiError(403, 'plan_limit_clients', 'Plan limit reached', `the ${plan} plan allows ${limits.clients} client(s); delete one or upgrade`);
     }
-    const clientId = newClientId();
+    const clientId = clientIdFor(account.organisationId, requestIdOf(req));
     const secretId = newSecretId();
     const secret = generateSecret();
     const result = await execute(req, clientId, {
