@@ -3,7 +3,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { ApiError, notFound, parseInput } from '../http/problem.ts';
-import { requestIdOf, settle } from '../http/request.ts';
+import { metadataFor, requestIdOf, settle } from '../http/request.ts';
 import { handleRequestCommand } from '../http/commands.ts';
 import { entityIdFor } from '../eventstore/command-handler.ts';
 import { accountOf, requireAccount, type Account } from '../accounts/sessions.ts';
@@ -24,7 +24,8 @@ import {
   scopesSchema,
   serverIpSchema,
 } from './validation.ts';
-import { clientDetails, clientHistory, countLiveClients, listClients, ownedClient } from './queries.ts';
+import { clientDetails, clientHistory, listClients, ownedClient } from './queries.ts';
+import { abandonClientSlot, releaseClientSlot, reserveClientSlot } from './quota.ts';
 import { voidOpenSignInTokens } from '../signin/tokens.ts';
 
 const id = (prefix: string) => `${prefix}_${randomBytes(16).toString('base64url').replace(/[-_]/g, '').slice(0, 20)}`;
@@ -142,23 +143,32 @@ export function clientsApi(ctx: AppContext): Router {
     const account = accountOf(req);
     authorise(account, 'manage', 'Client');
     const { name } = parseInput(nameBody, req.body);
-    const { plan, limits } = await activePlan(account);
-    if ((await countLiveClients(database.rm, account.organisationId)) >= limits.clients) {
-      throw new ApiError(403, 'plan_limit_clients', 'Plan limit reached', `the ${plan} plan allows ${limits.clients} client(s); delete one or upgrade`);
-    }
     const clientId = clientIdFor(account.organisationId, requestIdOf(req));
+    // The organisation's stream decides the plan and the client count (see quota.ts).
+    const reserved = await reserveClientSlot(ctx, req, String(account.sub), account.organisationId, clientId);
     const secretId = newSecretId();
     const secret = generateSecret();
-    const result = await execute(req, clientId, {
-      type: 'RegisterClient',
-      clientId,
-      organisationId: account.organisationId,
-      name,
-      secretId,
-      secretHash: secret.secretHash,
-      hint: secret.hint,
-      now: nowIso(),
-    });
+    let result;
+    try {
+      result = await execute(req, clientId, {
+        type: 'RegisterClient',
+        clientId,
+        organisationId: account.organisationId,
+        name,
+        secretId,
+        secretHash: secret.secretHash,
+        hint: secret.hint,
+        now: nowIso(),
+      });
+    } catch (error) {
+      // Give back the slot this request took, unless the client got registered after all.
+      if (reserved) {
+        await abandonClientSlot(ctx, metadataFor(req, String(account.sub), ctx.now()), account.organisationId, clientId, 'failed').catch((failure: unknown) =>
+          ctx.logger.warn({ err: failure, clientId }, 'could not give back the client slot of a failed create; the next create at the limit will'),
+        );
+      }
+      throw error;
+    }
     res.status(201).json({
       clientId,
       name,
@@ -182,10 +192,15 @@ export function clientsApi(ctx: AppContext): Router {
   });
 
   router.delete('/clients/:clientId', async (req, res) => {
-    authorise(accountOf(req), 'delete', 'Client');
+    const account = accountOf(req);
+    authorise(account, 'delete', 'Client');
     const clientId = targetOf(req);
     const result = await execute(req, clientId, { type: 'DeleteClient', now: nowIso() });
     await voidOpenSignInTokens(database.db, clientId);
+    // The client is gone whatever happens next; a release lost here is made by the next create at the limit.
+    await releaseClientSlot(ctx, metadataFor(req, String(account.sub), ctx.now()), account.organisationId, clientId, 'deleted').catch((failure: unknown) =>
+      ctx.logger.warn({ err: failure, clientId }, 'could not give back the slot of a deleted client'),
+    );
     res.json({ clientId, status: 'deleted', position: result.position });
   });
 

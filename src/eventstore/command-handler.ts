@@ -96,6 +96,11 @@ export class CommandHandler {
     return await this.serialised(stream, () => this.run(stream, aggregate, command, decide));
   }
 
+  /** The stream's state as a command on it would now decide from (the events it had not seen are read). */
+  async read<S, E extends DomainEvent>(stream: string, aggregate: Aggregate<S, E>): Promise<S> {
+    return await this.serialised(stream, async () => (await this.load(stream, aggregate, false)).state);
+  }
+
   private async serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.queues.get(key) ?? Promise.resolve();
     const current = previous.then(work, work);
