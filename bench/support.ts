@@ -297,7 +297,7 @@ async function serverProcess(opts: Options): Promise<void> {
         const outcome = await commands.handle(
           organisationStream(organisationId),
           organisationAggregate,
-          { id: `bench-org-${organisationId}`, metadata: { actor: 'cli', correlationId: run, causationId: run, requestId: run, ip: null, userAgent: 'bench', at: new Date().toISOString() } },
+          { type: 'CreateOrganisation', key: `bench-org-${organisationId}`, metadata: { actor: 'cli', correlationId: run, causationId: run, requestId: run, ip: null, userAgent: 'bench', at: new Date().toISOString() } },
           (state) => decideOrganisation({ type: 'CreateOrganisation', organisationId, name: `Org ${sub}`, ownerSub: sub }, state),
         );
         const position = outcome.append?.position;

@@ -27,7 +27,8 @@ export const auditLogProjection: BatchProjection = {
           events.map((event) => {
             const clientId = streamEntityId(event.stream, 'client') ?? null;
             const organisationId =
-              streamEntityId(event.stream, 'organisation') ?? (event.type === 'ClientRegistered' ? event.data.organisationId : null);
+              streamEntityId(event.stream, 'organisation') ??
+              (event.type === 'ClientRegistered' || event.type === 'ClientRegistrationAbandoned' ? event.data.organisationId : null);
             const m = event.metadata;
             return {
               commit_position: event.position.commit.toString(),

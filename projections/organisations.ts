@@ -40,6 +40,10 @@ export const organisationsProjection: Projection = {
         return [
           db.updateTable('organisations').set({ plan_status: 'cancelled', plan_cancelled_at: at }).where('organisation_id', '=', organisationId),
         ];
+      case 'ClientSlotReserved':
+      case 'ClientSlotReleased':
+        // the quota's bookkeeping: decided in the organisation's stream, read by nothing else
+        return [];
       default:
         return [];
     }

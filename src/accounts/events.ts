@@ -11,7 +11,13 @@ export type OrganisationEvent =
   | { type: 'MemberRoleChanged'; data: { sub: number; role: Role; previousRole: Role } }
   | { type: 'MemberRemoved'; data: { sub: number } }
   | { type: 'PlanActivated'; data: { plan: PlanName; previousPlan: PlanName | null } }
-  | { type: 'PlanCancelled'; data: { plan: PlanName } };
+  | { type: 'PlanCancelled'; data: { plan: PlanName } }
+  /** a client of this organisation holds one of the plan's client slots (before its own stream is written) */
+  | { type: 'ClientSlotReserved'; data: { clientId: string; reservedAt: string } }
+  | { type: 'ClientSlotReleased'; data: { clientId: string; reason: ClientSlotReleaseReason } };
+
+/** Why a slot was given back: the client was deleted, its creation failed, or it was abandoned half-way. */
+export type ClientSlotReleaseReason = 'deleted' | 'failed' | 'abandoned';
 
 export type OrganisationEventType = OrganisationEvent['type'];
 

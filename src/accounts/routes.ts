@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import { ApiError, parseInput } from '../http/problem.ts';
-import { metadataFor, requestIdOf, settle } from '../http/request.ts';
+import { requestIdOf, settle } from '../http/request.ts';
+import { handleRequestCommand } from '../http/commands.ts';
+import { entityIdFor } from '../eventstore/command-handler.ts';
 import { nameSchema } from '../clients/validation.ts';
 import { hashPassword } from './passwords.ts';
 import { createPasswordCheck } from './login.ts';
@@ -36,8 +37,6 @@ const registerBody = z.strictObject({ email: emailSchema, password: passwordSche
 const loginBody = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
 const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
 
-const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, '').slice(0, 16).padEnd(16, '0')}`;
-
 export function accountsApi(ctx: AppContext): Router {
   const { database, config, commands } = ctx;
   const router = Router();
@@ -55,7 +54,9 @@ export function accountsApi(ctx: AppContext): Router {
   router.post('/account/register', async (req, res) => {
     const body = parseInput(registerBody, req.body);
     const passwordHash = await hashPassword(body.password);
-    const organisationId = newId('org');
+    // Derived from the request's key: a second registration with one X-Request-Id targets the same
+    // organisation and is refused as a duplicate (and its user row rolled back), never a second one.
+    const organisationId = entityIdFor('org', 16, 'registration', requestIdOf(req));
     const now = ctx.now();
     const result = await database.db.transaction().execute(async (trx) => {
       const inserted = await trx
@@ -67,10 +68,11 @@ export function accountsApi(ctx: AppContext): Router {
       if (!inserted) throw new ApiError(409, 'email_taken', 'Email taken', 'an account with this email already exists');
       // The organisation's events are appended before the user row commits: if the append
       // fails, the row goes too; nothing is left half-made.
-      const outcome = await commands.handle(
-        organisationStream(organisationId),
-        organisationAggregate,
-        { id: requestIdOf(req), metadata: metadataFor(req, String(inserted.sub), now) },
+      const outcome = await handleRequestCommand(
+        commands,
+        req,
+        { stream: organisationStream(organisationId), aggregate: organisationAggregate },
+        { type: 'CreateOrganisation', actor: String(inserted.sub), at: now },
         (state) =>
           decideOrganisation({ type: 'CreateOrganisation', organisationId, name: `${body.name}'s organisation`, ownerSub: inserted.sub }, state),
       );
@@ -140,10 +142,11 @@ export function accountsApi(ctx: AppContext): Router {
       throw new ApiError(403, 'forbidden', 'Forbidden', `a ${account.role} cannot change the plan`);
     }
     try {
-      const outcome = await commands.handle(
-        organisationStream(account.organisationId),
-        organisationAggregate,
-        { id: requestIdOf(req), metadata: metadataFor(req, String(account.sub), ctx.now()) },
+      const outcome = await handleRequestCommand(
+        commands,
+        req,
+        { stream: organisationStream(account.organisationId), aggregate: organisationAggregate },
+        { type: command.type, actor: String(account.sub), at: ctx.now() },
         (state) => decideOrganisation(command, state),
       );
       return await settle(ctx, outcome.append?.position);

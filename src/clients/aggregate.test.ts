@@ -132,6 +132,26 @@ describe('RegisterClient', () => {
   });
 });
 
+describe('AbandonRegistration', () => {
+  const abandon: ClientCommand = { type: 'AbandonRegistration', clientId: 'c1', organisationId: 'o1', now };
+  const abandoned: ClientEvent = { type: 'ClientRegistrationAbandoned', data: { clientId: 'c1', organisationId: 'o1' } };
+
+  it('when the id was never registered, then it is fenced', () => {
+    given().when(abandon).then([abandoned]);
+  });
+
+  it('when the client registered meanwhile (or was deleted, or fenced already), then nothing', () => {
+    given(registered).when(abandon).then([]);
+    given(registered, deleted).when(abandon).then([]);
+    given(abandoned).when(abandon).then([]);
+  });
+
+  it('when a registration wakes up after the fence, then client_already_exists, and nothing else can use the id', () => {
+    given(abandoned).when({ type: 'RegisterClient', clientId: 'c1', organisationId: 'o1', name: 'Late', secretId: 's1', secretHash: 'h', hint: 'h', now }).thenThrows('client_already_exists');
+    given(abandoned).when({ type: 'RenameClient', name: 'X', now }).thenThrows('client_not_found');
+  });
+});
+
 describe('any command on a missing or deleted client', () => {
   const commands: ClientCommand[] = [
     { type: 'RenameClient', name: 'X', now },

@@ -128,6 +128,12 @@ export interface EnableClient extends At {
 export interface DeleteClient extends At {
   readonly type: 'DeleteClient';
 }
+/** Fences a client id whose creation died before registering (see ClientRegistrationAbandoned). */
+export interface AbandonRegistration extends At {
+  readonly type: 'AbandonRegistration';
+  readonly clientId: string;
+  readonly organisationId: string;
+}
 
 export type ClientCommand =
   | RegisterClient
@@ -147,7 +153,8 @@ export type ClientCommand =
   | RemoveTestUser
   | DisableClient
   | EnableClient
-  | DeleteClient;
+  | DeleteClient
+  | AbandonRegistration;
 
 export type ClientCommandType = ClientCommand['type'];
 
@@ -217,6 +224,11 @@ export function decide(command: ClientCommand, state: ClientAggregateState): Cli
       { type: 'ClientRegistered', data: { clientId, organisationId, name } },
       { type: 'ClientSecretIssued', data: { secretId, label: DEFAULT_SECRET_LABEL, hint, secretHash, expiresAt: null } },
     ];
+  }
+  if (command.type === 'AbandonRegistration') {
+    // Registered (or fenced) meanwhile: nothing to abandon; the caller reads the state.
+    if (state !== null) return [];
+    return [{ type: 'ClientRegistrationAbandoned', data: { clientId: command.clientId, organisationId: command.organisationId } }];
   }
   // A deleted client no longer exists for anyone.
   if (state === null || state.status === 'deleted') return fail('client_not_found', 'the client was not found');

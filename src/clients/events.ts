@@ -57,7 +57,13 @@ export type ClientEvent =
   | { type: 'TestUserRemoved'; data: { sub: number } }
   | { type: 'ClientDisabled'; data: Record<string, never> }
   | { type: 'ClientEnabled'; data: Record<string, never> }
-  | { type: 'ClientDeleted'; data: Record<string, never> };
+  | { type: 'ClientDeleted'; data: Record<string, never> }
+  /**
+   * The only event of a client id whose creation took a slot and died before registering: it
+   * fences the id (a registration that wakes up later finds the stream taken) so the slot can be
+   * given back.
+   */
+  | { type: 'ClientRegistrationAbandoned'; data: { clientId: string; organisationId: string } };
 
 export type ClientEventType = ClientEvent['type'];
 
@@ -80,6 +86,7 @@ export const CLIENT_EVENT_TYPES: readonly ClientEventType[] = [
   'ClientDisabled',
   'ClientEnabled',
   'ClientDeleted',
+  'ClientRegistrationAbandoned',
 ];
 
 export const clientStream = (clientId: string): string => `client-${clientId}`;

@@ -26,16 +26,6 @@ export async function listClients(rm: Kysely<ReadModelDatabase>, organisationId:
   return rows.map((r) => ({ clientId: r.client_id, name: r.name, status: r.status, createdAt: iso(r.created_at)!, updatedAt: iso(r.updated_at)! }));
 }
 
-export async function countLiveClients(rm: Kysely<ReadModelDatabase>, organisationId: string): Promise<number> {
-  const row = await rm
-    .selectFrom('clients')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('organisation_id', '=', organisationId)
-    .where('status', '!=', 'deleted')
-    .executeTakeFirst();
-  return Number(row?.n ?? 0);
-}
-
 /** The organisation owning a client, if it is that organisation's and (unless asked) not deleted. */
 export async function ownedClient(
   rm: Kysely<ReadModelDatabase>,

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { ApiError, notFound, parseInput } from '../http/problem.ts';
 import { metadataFor, requestIdOf, settle } from '../http/request.ts';
+import { handleRequestCommand } from '../http/commands.ts';
+import { entityIdFor } from '../eventstore/command-handler.ts';
 import { accountOf, requireAccount, type Account } from '../accounts/sessions.ts';
 import { managementAbility, type ManagementAction, type ManagementSubject } from '../accounts/ability.ts';
 import { PLAN_LIMITS, type PlanLimits, type PlanName } from '../accounts/plans.ts';
@@ -22,11 +24,13 @@ import {
   scopesSchema,
   serverIpSchema,
 } from './validation.ts';
-import { clientDetails, clientHistory, countLiveClients, listClients, ownedClient } from './queries.ts';
+import { clientDetails, clientHistory, listClients, ownedClient } from './queries.ts';
+import { abandonClientSlot, releaseClientSlot, reserveClientSlot } from './quota.ts';
 import { voidOpenSignInTokens } from '../signin/tokens.ts';
 
 const id = (prefix: string) => `${prefix}_${randomBytes(16).toString('base64url').replace(/[-_]/g, '').slice(0, 20)}`;
-export const newClientId = () => id('kc');
+/** A create retried with its X-Request-Id targets the same client, so it is stored once. */
+const clientIdFor = (organisationId: string, requestKey: string) => entityIdFor('kc', 20, organisationId, requestKey);
 const newSecretId = () => id('sec');
 const newDomainId = () => id('dom');
 
@@ -106,10 +110,11 @@ export function clientsApi(ctx: AppContext): Router {
   async function execute(req: Request, clientId: string, command: ClientCommand) {
     const account = accountOf(req);
     try {
-      const outcome = await commands.handle(
-        clientStream(clientId),
-        clientAggregate,
-        { id: `${clientId}/${command.type}/${requestIdOf(req)}`, metadata: metadataFor(req, String(account.sub), ctx.now()) },
+      const outcome = await handleRequestCommand(
+        commands,
+        req,
+        { stream: clientStream(clientId), aggregate: clientAggregate },
+        { type: command.type, actor: String(account.sub), at: ctx.now() },
         (state) => {
           // Ownership from the client's own events: another organisation's client, or a deleted
           // one, does not exist for the caller (and no read-model query is needed to say so).
@@ -119,9 +124,6 @@ export function clientsApi(ctx: AppContext): Router {
           return decide(command, state);
         },
       );
-      if (outcome.append?.duplicate) {
-        throw new ApiError(409, 'duplicate_request', 'Duplicate request', 'this X-Request-Id already made this change; nothing was done again');
-      }
       return { events: outcome.events, ...(await settle(ctx, outcome.append?.position)) };
     } catch (error) {
       if (error instanceof ClientDomainError) throw new ApiError(STATUS_BY_KIND[error.kind], error.code, error.title, error.message);
@@ -141,23 +143,32 @@ export function clientsApi(ctx: AppContext): Router {
     const account = accountOf(req);
     authorise(account, 'manage', 'Client');
     const { name } = parseInput(nameBody, req.body);
-    const { plan, limits } = await activePlan(account);
-    if ((await countLiveClients(database.rm, account.organisationId)) >= limits.clients) {
-      throw new ApiError(403, 'plan_limit_clients', 'Plan limit reached', `the ${plan} plan allows ${limits.clients} client(s); delete one or upgrade`);
-    }
-    const clientId = newClientId();
+    const clientId = clientIdFor(account.organisationId, requestIdOf(req));
+    // The organisation's stream decides the plan and the client count (see quota.ts).
+    const reserved = await reserveClientSlot(ctx, req, String(account.sub), account.organisationId, clientId);
     const secretId = newSecretId();
     const secret = generateSecret();
-    const result = await execute(req, clientId, {
-      type: 'RegisterClient',
-      clientId,
-      organisationId: account.organisationId,
-      name,
-      secretId,
-      secretHash: secret.secretHash,
-      hint: secret.hint,
-      now: nowIso(),
-    });
+    let result;
+    try {
+      result = await execute(req, clientId, {
+        type: 'RegisterClient',
+        clientId,
+        organisationId: account.organisationId,
+        name,
+        secretId,
+        secretHash: secret.secretHash,
+        hint: secret.hint,
+        now: nowIso(),
+      });
+    } catch (error) {
+      // Give back the slot this request took, unless the client got registered after all.
+      if (reserved) {
+        await abandonClientSlot(ctx, metadataFor(req, String(account.sub), ctx.now()), account.organisationId, clientId, 'failed').catch((failure: unknown) =>
+          ctx.logger.warn({ err: failure, clientId }, 'could not give back the client slot of a failed create; the next create at the limit will'),
+        );
+      }
+      throw error;
+    }
     res.status(201).json({
       clientId,
       name,
@@ -181,10 +192,15 @@ export function clientsApi(ctx: AppContext): Router {
   });
 
   router.delete('/clients/:clientId', async (req, res) => {
-    authorise(accountOf(req), 'delete', 'Client');
+    const account = accountOf(req);
+    authorise(account, 'delete', 'Client');
     const clientId = targetOf(req);
     const result = await execute(req, clientId, { type: 'DeleteClient', now: nowIso() });
     await voidOpenSignInTokens(database.db, clientId);
+    // The client is gone whatever happens next; a release lost here is made by the next create at the limit.
+    await releaseClientSlot(ctx, metadataFor(req, String(account.sub), ctx.now()), account.organisationId, clientId, 'deleted').catch((failure: unknown) =>
+      ctx.logger.warn({ err: failure, clientId }, 'could not give back the slot of a deleted client'),
+    );
     res.json({ clientId, status: 'deleted', position: result.position });
   });
 

@@ -80,12 +80,13 @@ function updateSecret(state: ClientState, secretId: string, patch: Partial<Clien
 }
 
 export function evolve(state: ClientAggregateState, event: ClientEvent): ClientAggregateState {
-  if (event.type === 'ClientRegistered') {
+  if (event.type === 'ClientRegistered' || event.type === 'ClientRegistrationAbandoned') {
     return {
       clientId: event.data.clientId,
       organisationId: event.data.organisationId,
-      name: event.data.name,
-      status: 'active',
+      // an abandoned id never was a client: it exists only as deleted, so nothing can use it
+      name: event.type === 'ClientRegistered' ? event.data.name : '',
+      status: event.type === 'ClientRegistered' ? 'active' : 'deleted',
       secrets: new Map(),
       domains: new Map(),
       links: new Set(),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import { LRUCache } from 'lru-cache';
 import {
@@ -15,6 +16,33 @@ export function eventIdFor(commandId: string, index: number): string {
   return uuidv5(`${commandId}/${index}`, EVENT_ID_NAMESPACE);
 }
 
+/**
+ * A command's id: its idempotency key (an X-Request-Id, a message id) scoped to the stream and
+ * the command type. One key reused for another command, or on another stream, is another command
+ * (its events get other ids) and is never taken for a retry of the first.
+ */
+export function commandIdFor(stream: string, type: string, key: string): string {
+  return `${stream}/${type}/${key}`;
+}
+
+/**
+ * The id of an entity made by a creation command, derived from the command's key (`prefix_` and
+ * `length` letters and digits): a retried creation targets the same stream and is recognised there
+ * as the same command, instead of making a second entity.
+ */
+export function entityIdFor(prefix: string, length: number, ...scope: readonly string[]): string {
+  const digest = createHash('sha256').update(JSON.stringify([prefix, ...scope])).digest('base64url').replace(/[-_]/g, '');
+  return `${prefix}_${digest.slice(0, length).padEnd(length, '0')}`;
+}
+
+/** What a command carries besides its decision: its type and idempotency key, and the audit metadata. */
+export interface CommandEnvelope {
+  readonly type: string;
+  /** the caller's idempotency key; scoped by `commandIdFor` */
+  readonly key: string;
+  readonly metadata: EventMetadata;
+}
+
 export interface DomainEvent {
   readonly type: string;
   readonly data: unknown;
@@ -30,11 +58,18 @@ export interface CommandOutcome<S, E> {
   readonly state: S;
   /** undefined when the decision produced no events (nothing changed) */
   readonly append: AppendResult | undefined;
+  /**
+   * The command (same stream, type and key) was applied before, so nothing was written now: the
+   * store found its events already stored, or it is the command that created the stream.
+   */
+  readonly duplicate: boolean;
 }
 
 interface Cached<S> {
   state: S;
   revision: bigint; // -1n: no events
+  /** id of the stream's first event: a retried creation finds itself there */
+  firstEventId: string | undefined;
 }
 
 /**
@@ -55,10 +90,15 @@ export class CommandHandler {
   async handle<S, E extends DomainEvent>(
     stream: string,
     aggregate: Aggregate<S, E>,
-    command: { id: string; metadata: EventMetadata },
+    command: CommandEnvelope,
     decide: (state: S) => readonly E[],
   ): Promise<CommandOutcome<S, E>> {
     return await this.serialised(stream, () => this.run(stream, aggregate, command, decide));
+  }
+
+  /** The stream's state as a command on it would now decide from (the events it had not seen are read). */
+  async read<S, E extends DomainEvent>(stream: string, aggregate: Aggregate<S, E>): Promise<S> {
+    return await this.serialised(stream, async () => (await this.load(stream, aggregate, false)).state);
   }
 
   private async serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
@@ -81,26 +121,33 @@ export class CommandHandler {
     // A cached state may be stale if another node wrote since; the append's expected revision
     // catches that (WrongExpectedVersion), and the retry reads what it missed.
     if (cached && trustCache) return { ...cached, fromCache: true };
-    const from = cached ?? { state: aggregate.initial, revision: -1n };
+    const from: Cached<S> = cached ?? { state: aggregate.initial, revision: -1n, firstEventId: undefined };
     const events = await this.store.readStream(stream, { fromRevision: from.revision + 1n });
-    let { state, revision } = from;
+    let { state, revision, firstEventId } = from;
     for (const event of events) {
       state = aggregate.evolve(state, { type: event.type, data: event.data } as E);
+      if (event.revision === 0n) firstEventId = event.id;
       revision = event.revision;
     }
-    this.cache.set(stream, { state, revision });
-    return { state, revision, fromCache: false };
+    this.cache.set(stream, { state, revision, firstEventId });
+    return { state, revision, firstEventId, fromCache: false };
   }
 
   private async run<S, E extends DomainEvent>(
     stream: string,
     aggregate: Aggregate<S, E>,
-    command: { id: string; metadata: EventMetadata },
+    command: CommandEnvelope,
     decide: (state: S) => readonly E[],
   ): Promise<CommandOutcome<S, E>> {
     const maxAttempts = this.options.maxAttempts ?? 20;
+    const commandId = commandIdFor(stream, command.type, command.key);
     for (let attempt = 1; ; attempt++) {
-      const { state, revision, fromCache } = await this.load(stream, aggregate, attempt === 1);
+      const { state, revision, firstEventId, fromCache } = await this.load(stream, aggregate, attempt === 1);
+      // A creation decides "already exists" on its own stream; that it was this very command is
+      // only known from the ids, so check them first.
+      if (firstEventId !== undefined && firstEventId === eventIdFor(commandId, 0)) {
+        return { events: [], state, append: undefined, duplicate: true };
+      }
       let decided: readonly E[];
       try {
         decided = decide(state);
@@ -111,10 +158,10 @@ export class CommandHandler {
       }
       if (decided.length === 0) {
         if (fromCache) continue;
-        return { events: [], state, append: undefined };
+        return { events: [], state, append: undefined, duplicate: false };
       }
       const events: NewEvent[] = decided.map((e, i) => ({
-        id: eventIdFor(command.id, i),
+        id: eventIdFor(commandId, i),
         type: e.type,
         data: e.data,
         metadata: command.metadata,
@@ -123,9 +170,12 @@ export class CommandHandler {
         const append = await this.store.append(stream, events, { expectedRevision: revision < 0n ? 'no_stream' : revision });
         let next = state;
         for (const e of decided) next = aggregate.evolve(next, e);
-        if (!append.duplicate) this.cache.set(stream, { state: next, revision: append.nextRevision });
-        else this.cache.delete(stream);
-        return { events: decided, state: next, append };
+        if (!append.duplicate) {
+          this.cache.set(stream, { state: next, revision: append.nextRevision, firstEventId: firstEventId ?? events[0]!.id });
+          return { events: decided, state: next, append, duplicate: false };
+        }
+        this.cache.delete(stream);
+        return { events: decided, state: next, append, duplicate: true };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersion) || attempt >= maxAttempts) throw error;
         // Another node wrote first: back off a little, with jitter, and decide again.

@@ -136,7 +136,7 @@ export class TicketService {
     }
     const clientMessageId = input.clientMessageId ?? `open-${randomBytes(9).toString('base64url')}`;
     const ticketId = ticketIdFor(actor.sub, input.clientMessageId);
-    return await this.run(ticketId, `open:${ticketId}`, metadata, {
+    return await this.run(ticketId, ticketId, metadata, {
       type: 'OpenTicket',
       actor,
       ticketId,
@@ -149,8 +149,8 @@ export class TicketService {
   }
 
   async postMessage(actor: SupportActor, ticketId: string, text: string, clientMessageId: string, metadata: EventMetadata): Promise<TicketChange & { seq: number }> {
-    // The command id derives from the message's identity: a retried append is stored once.
-    const change = await this.run(ticketId, `message:${ticketId}:${actor.sub}:${clientMessageId}`, metadata, {
+    // The command's key is the message's identity: a retried append is stored once.
+    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, {
       type: 'PostMessage',
       actor,
       text,
@@ -164,21 +164,22 @@ export class TicketService {
       const user = await this.deps.db.selectFrom('users').select('staff_role').where('sub', '=', assignee).executeTakeFirst();
       if (user?.staff_role !== SUPPORT_AGENT) throw new SupportError('assignee_not_agent', 'a ticket can only be assigned to a support agent');
     }
-    return await this.run(ticketId, `assign:${metadata.requestId}`, metadata, { type: 'AssignTicket', actor, assignee });
+    return await this.run(ticketId, metadata.requestId, metadata, { type: 'AssignTicket', actor, assignee });
   }
 
   async changeStatus(actor: SupportActor, ticketId: string, status: TicketStatus, metadata: EventMetadata): Promise<TicketChange> {
-    return await this.run(ticketId, `status:${metadata.requestId}`, metadata, { type: 'ChangeStatus', actor, status });
+    return await this.run(ticketId, metadata.requestId, metadata, { type: 'ChangeStatus', actor, status });
   }
 
   async rate(actor: SupportActor, ticketId: string, rating: number, metadata: EventMetadata): Promise<TicketChange> {
-    return await this.run(ticketId, `rate:${metadata.requestId}`, metadata, { type: 'RateTicket', actor, rating });
+    return await this.run(ticketId, metadata.requestId, metadata, { type: 'RateTicket', actor, rating });
   }
 
-  private async run(ticketId: string, commandId: string, metadata: EventMetadata, command: TicketCommand): Promise<TicketChange & { seq?: number }> {
+  /** `key`: the command's idempotency key (the command handler scopes it to the ticket's stream and the command type). */
+  private async run(ticketId: string, key: string, metadata: EventMetadata, command: TicketCommand): Promise<TicketChange & { seq?: number }> {
     let outcome;
     try {
-      outcome = await this.deps.commands.handle<TicketState, TicketEvent>(ticketStream(ticketId), ticketAggregate, { id: commandId, metadata }, (state) =>
+      outcome = await this.deps.commands.handle<TicketState, TicketEvent>(ticketStream(ticketId), ticketAggregate, { type: command.type, key, metadata }, (state) =>
         decideTicket(command, state),
       );
     } catch (error) {

@@ -82,8 +82,11 @@ export async function changeStaffRole(
     const command: StaffCommand = change.grant
       ? { type: 'GrantStaffRole', sub: user.sub, role: SUPPORT_AGENT }
       : { type: 'RevokeStaffRole', sub: user.sub };
-    const outcome = await commands.handle(userStream(user.sub), staffAggregate, { id: change.metadata.requestId, metadata: change.metadata }, (state) =>
-      decideStaff(command, state),
+    const outcome = await commands.handle(
+      userStream(user.sub),
+      staffAggregate,
+      { type: command.type, key: change.metadata.requestId, metadata: change.metadata },
+      (state) => decideStaff(command, state),
     );
     await trx
       .updateTable('users')
