@@ -386,7 +386,7 @@ function refuseSharedKey(state: ClientState, domain: string, exceptId?: string):
   }
   fail(
     'domain_conflict',
-    `domain ${domain} would be matched like ${named}, which this client already has: calls ignore a leading "www.", letter case and a trailing dot, so both cannot be told apart; change that domain instead`,
+    `domain ${domain} has the same lookup key as ${named}: X-Client-Domain names a domain with or without a leading "www.", in any letter case and with or without a trailing dot, so one client cannot have both; change the settings of ${clash.domain} instead`,
   );
 }
 
