@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { projectorLive } from './support/projector.ts';
 import { Caller, PASSWORD, signUp, uniqueEmail } from './support/http.ts';
 
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp();
-  await projectorLive(t);
 });
 afterAll(async () => {
   await t?.close();

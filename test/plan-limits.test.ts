@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { projectorLive } from './support/projector.ts';
 import { Caller, signUp, type Reply } from './support/http.ts';
 import type { EventStore } from '../src/eventstore/port.ts';
 
@@ -13,7 +12,6 @@ let b: TestApp;
 beforeAll(async () => {
   a = await startTestApp({ now });
   b = await startTestApp({ databaseUrl: a.databaseUrl, runProjector: false, now });
-  await projectorLive(a);
 });
 afterAll(async () => {
   await b?.close();

@@ -34,6 +34,15 @@ export async function startTestApp(
     poolSize: 10,
     ...(options.now ? { now: options.now } : {}),
   });
+  // A fresh projector thread starts cold (a worker loading its code): on a busy machine that can
+  // take longer than WRITE_WAIT_MS, and a test's first write would be answered unprojected (its
+  // sign-up then logs in before its membership exists). Wait for it to lead; the bound is only a
+  // safety net.
+  if (options.runProjector ?? true) {
+    for (const started = Date.now(); !app.projector.isLeader(); await new Promise((r) => setTimeout(r, 10))) {
+      if (Date.now() - started > 60_000) throw new Error('the projector did not take the lead within 60 s');
+    }
+  }
   const address = await app.listen(0, '127.0.0.1');
   return { app, url: `http://127.0.0.1:${address.port}`, databaseUrl, logs, close: () => app.close() };
 }
