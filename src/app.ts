@@ -23,6 +23,8 @@ import { DecisionLog } from './access/decision-log.ts';
 import { createAccessPipeline, type AccessPipeline } from './access/pipeline.ts';
 import { accessManagementApi } from './access/routes.ts';
 import { partnerApi } from './api/routes.ts';
+import { isPartnerApiPath, xwmsErrorHandler } from './api/envelope.ts';
+import { refuseForeignHosts } from './http/origin.ts';
 import { signInManagementApi } from './signin/management.ts';
 import { signInPages } from './signin/pages.ts';
 import { signInPartnerApi, SIGN_IN_PAGE_PATH } from './signin/partner-routes.ts';
@@ -112,6 +114,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     }),
   );
 
+  app.use(refuseForeignHosts(config));
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -143,7 +147,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.use('/support', supportPages(ctx));
 
   app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`)));
-  app.use(problemHandler((error, id) => logger.error({ err: error, requestId: id }, 'unhandled error')));
+  // Errors raised before a router (a foreign Host…) still answer in their API's envelope.
+  const logUnhandled = (error: unknown, id: string | undefined) => logger.error({ err: error, requestId: id }, 'unhandled error');
+  const partnerErrors = xwmsErrorHandler(logUnhandled);
+  const managementErrors = problemHandler(logUnhandled);
+  app.use(((error, req, res, next) =>
+    (isPartnerApiPath(req.path) ? partnerErrors : managementErrors)(error, req, res, next)) satisfies express.ErrorRequestHandler);
 
   const server = http.createServer(app);
   server.keepAliveTimeout = 5_000;

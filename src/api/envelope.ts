@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import { fromBodyParser } from '../http/problem.ts';
+import { ApiError, fromBodyParser } from '../http/problem.ts';
 
 /**
  * The XWMS response envelope: `{status: 'success' | 'error', message, data}`. Errors add `code`
@@ -18,6 +18,9 @@ export class XwmsError extends Error {
   }
 }
 
+/** Paths of the partner API: their errors use this envelope, wherever they are raised. */
+export const isPartnerApiPath = (path: string): boolean => path === '/api' || path.startsWith('/api/');
+
 export function success(res: Response, data: unknown, message = 'OK', status = 200): void {
   res.status(status).json({ status: 'success', message, data });
 }
@@ -27,6 +30,7 @@ export function xwmsErrorHandler(log: (error: unknown, requestId: string | undef
     const requestId = res.getHeader('x-request-id') as string | undefined;
     let e: XwmsError;
     if (error instanceof XwmsError) e = error;
+    else if (error instanceof ApiError) e = new XwmsError(error.status, error.code, error.detail ?? error.title, error.errors?.[0]?.field, error.headers);
     else {
       const parsed = fromBodyParser(error);
       e = parsed
