@@ -24,7 +24,7 @@ import { createAccessPipeline, type AccessPipeline } from './access/pipeline.ts'
 import { accessManagementApi } from './access/routes.ts';
 import { partnerApi } from './api/routes.ts';
 import { isPartnerApiPath, xwmsErrorHandler } from './api/envelope.ts';
-import { refuseForeignHosts } from './http/origin.ts';
+import { refuseCrossOriginWrites, refuseForeignHosts } from './http/origin.ts';
 import { signInManagementApi } from './signin/management.ts';
 import { signInPages } from './signin/pages.ts';
 import { signInPartnerApi, SIGN_IN_PAGE_PATH } from './signin/partner-routes.ts';
@@ -126,7 +126,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
 
   const manage = express.Router();
-  manage.use(requireJson, express.json({ limit: '100kb', strict: false }), cookieParser());
+  // Every write here rides the session cookie: a page on another site may not send one.
+  manage.use(refuseCrossOriginWrites(config), requireJson, express.json({ limit: '100kb', strict: false }), cookieParser());
   manage.use(accountsApi(ctx));
   manage.use(clientsApi(ctx));
   manage.use(accessManagementApi(ctx));

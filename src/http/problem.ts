@@ -83,7 +83,11 @@ export function problemHandler(log: (error: unknown, requestId: string | undefin
   };
 }
 
-/** Writes must be JSON: anything else is refused before parsing. */
+/**
+ * A body must be JSON: anything else is refused before parsing. A write without a body (logout,
+ * disable, rotate without options) needs no Content-Type: cross-site writes are refused by the
+ * origin check (src/http/origin.ts), not by making every caller send a header for nothing.
+ */
 export const requireJson: RequestHandler = (req, _res, next) => {
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !req.is('application/json')) {
