@@ -16,6 +16,8 @@ import { createProjectionWatcher, type ProjectionWatcher } from '../projections/
 import type { AppContext } from './context.ts';
 import { ApiError, problemHandler, requireJson } from './http/problem.ts';
 import { requestId } from './http/request.ts';
+import { refuseUnstorableInput } from './http/input-guard.ts';
+import { answerClientError } from './http/client-error.ts';
 import { accountsApi } from './accounts/routes.ts';
 import { clientsApi } from './clients/routes.ts';
 import { PolicyCache } from './access/cache.ts';
@@ -127,7 +129,7 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   const manage = express.Router();
   // Every write here rides the session cookie: a page on another site may not send one.
-  manage.use(refuseCrossOriginWrites(config), requireJson, express.json({ limit: '100kb', strict: false }), cookieParser());
+  manage.use(refuseCrossOriginWrites(config), requireJson, express.json({ limit: '100kb', strict: false }), refuseUnstorableInput, cookieParser());
   manage.use(accountsApi(ctx));
   manage.use(clientsApi(ctx));
   manage.use(accessManagementApi(ctx));
@@ -157,6 +159,7 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   const server = http.createServer(app);
   server.keepAliveTimeout = 5_000;
+  server.on('clientError', answerClientError(logger));
   const support = createSupportGateway(ctx, server);
   sessionListeners.add((hash) => support.endSession(hash));
 
