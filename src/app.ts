@@ -16,6 +16,8 @@ import { createProjectionWatcher, type ProjectionWatcher } from '../projections/
 import type { AppContext } from './context.ts';
 import { ApiError, problemHandler, requireJson } from './http/problem.ts';
 import { requestId } from './http/request.ts';
+import { refuseUnstorableInput } from './http/input-guard.ts';
+import { answerClientError } from './http/client-error.ts';
 import { accountsApi } from './accounts/routes.ts';
 import { clientsApi } from './clients/routes.ts';
 import { PolicyCache } from './access/cache.ts';
@@ -23,6 +25,8 @@ import { DecisionLog } from './access/decision-log.ts';
 import { createAccessPipeline, type AccessPipeline } from './access/pipeline.ts';
 import { accessManagementApi } from './access/routes.ts';
 import { partnerApi } from './api/routes.ts';
+import { isPartnerApiPath, xwmsErrorHandler } from './api/envelope.ts';
+import { refuseCrossOriginWrites, refuseForeignHosts } from './http/origin.ts';
 import { signInManagementApi } from './signin/management.ts';
 import { signInPages } from './signin/pages.ts';
 import { signInPartnerApi, SIGN_IN_PAGE_PATH } from './signin/partner-routes.ts';
@@ -112,6 +116,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     }),
   );
 
+  app.use(refuseForeignHosts(config));
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -122,7 +128,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
 
   const manage = express.Router();
-  manage.use(requireJson, express.json({ limit: '100kb', strict: false }), cookieParser());
+  // Every write here rides the session cookie: a page on another site may not send one.
+  manage.use(refuseCrossOriginWrites(config), requireJson, express.json({ limit: '100kb', strict: false }), refuseUnstorableInput, cookieParser());
   manage.use(accountsApi(ctx));
   manage.use(clientsApi(ctx));
   manage.use(accessManagementApi(ctx));
@@ -143,10 +150,16 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.use('/support', supportPages(ctx));
 
   app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`)));
-  app.use(problemHandler((error, id) => logger.error({ err: error, requestId: id }, 'unhandled error')));
+  // Errors raised before a router (a foreign Host…) still answer in their API's envelope.
+  const logUnhandled = (error: unknown, id: string | undefined) => logger.error({ err: error, requestId: id }, 'unhandled error');
+  const partnerErrors = xwmsErrorHandler(logUnhandled);
+  const managementErrors = problemHandler(logUnhandled);
+  app.use(((error, req, res, next) =>
+    (isPartnerApiPath(req.path) ? partnerErrors : managementErrors)(error, req, res, next)) satisfies express.ErrorRequestHandler);
 
   const server = http.createServer(app);
   server.keepAliveTimeout = 5_000;
+  server.on('clientError', answerClientError(logger));
   const support = createSupportGateway(ctx, server);
   sessionListeners.add((hash) => support.endSession(hash));
 

@@ -25,4 +25,29 @@ describe('configuration', () => {
     expect(trustProxySetting('2')).toBe(2);
     expect(trustProxySetting('loopback')).toBe('loopback');
   });
+
+  it('when NODE_ENV=production has neither PUBLIC_URL nor ALLOWED_HOSTS, then it refuses to start, naming both', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/PUBLIC_URL.*ALLOWED_HOSTS/);
+    expect(() => loadConfig({ NODE_ENV: 'production', PUBLIC_URL: '', ALLOWED_HOSTS: ' , ' })).toThrow(/PUBLIC_URL/);
+    expect(loadConfig({ NODE_ENV: 'production', PUBLIC_URL: 'https://id.example.com' }).PUBLIC_URL).toBe('https://id.example.com');
+    expect(loadConfig({ NODE_ENV: 'production', ALLOWED_HOSTS: 'id.example.com' }).ALLOWED_HOSTS).toEqual([{ hostname: 'id.example.com', port: '' }]);
+    // development and test may run without: only loopback hosts are then answered
+    expect(loadConfig({ NODE_ENV: 'test' }).ALLOWED_HOSTS).toEqual([]);
+  });
+
+  it('parses ALLOWED_HOSTS and TRUSTED_ORIGINS as comma-separated lists, and names a bad entry', () => {
+    const config = loadConfig({ ALLOWED_HOSTS: 'ID.Example.com, id.example.com:8443,[::1]', TRUSTED_ORIGINS: 'https://admin.example.com/, http://localhost:5173' });
+    expect(config.ALLOWED_HOSTS).toEqual([
+      { hostname: 'id.example.com', port: '' },
+      { hostname: 'id.example.com', port: '8443' },
+      { hostname: '[::1]', port: '' },
+    ]);
+    expect(config.TRUSTED_ORIGINS).toEqual(['https://admin.example.com', 'http://localhost:5173']);
+    expect(() => loadConfig({ ALLOWED_HOSTS: 'https://id.example.com' })).toThrow(/ALLOWED_HOSTS: "https:\/\/id.example.com" is not valid/);
+    expect(() => loadConfig({ ALLOWED_HOSTS: 'user@id.example.com' })).toThrow(/ALLOWED_HOSTS/);
+    expect(() => loadConfig({ TRUSTED_ORIGINS: 'https://admin.example.com/app' })).toThrow(/TRUSTED_ORIGINS/);
+    expect(() => loadConfig({ TRUSTED_ORIGINS: 'null' })).toThrow(/TRUSTED_ORIGINS/);
+    expect(() => loadConfig({ PUBLIC_URL: 'ftp://id.example.com' })).toThrow(/PUBLIC_URL/);
+  });
 });

@@ -1,10 +1,29 @@
 import { z } from 'zod';
+import { parseHost, parseOrigin } from './http/hosts.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** A comma-separated list; each entry parsed by `parse`, or the issue names the entry. */
+const list = <T>(parse: (entry: string) => T | undefined, example: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const entries = (value ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '');
+      const parsed: T[] = [];
+      for (const entry of entries) {
+        const item = parse(entry);
+        if (item === undefined) ctx.addIssue({ code: 'custom', message: `"${entry}" is not valid (e.g. ${example})` });
+        else parsed.push(item);
+      }
+      return parsed;
+    });
+
 const schema = z.object({
+  /** `production` refuses to start without PUBLIC_URL or ALLOWED_HOSTS */
+  NODE_ENV: z.string().default('development'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATA_DIR: z.string().min(1).default('./data'),
@@ -16,13 +35,26 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Express "trust proxy": false (default), true, a hop count or a list of addresses */
   TRUST_PROXY: z.string().default('false'),
-  /** the public base URL, used in links (defaults to the request's own origin) */
-  PUBLIC_URL: z.string().url().optional(),
+  /** the public base URL, used in links and as the app's own origin */
+  PUBLIC_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL, e.g. https://id.example.com' }).optional(),
+  /** without PUBLIC_URL: the hosts (Host header) the app answers to and builds links on; development allows loopback */
+  ALLOWED_HOSTS: list(parseHost, 'id.example.com or id.example.com:8443'),
+  /** other origins whose pages may write with the session cookie (e.g. a separate admin front end) */
+  TRUSTED_ORIGINS: list(parseOrigin, 'https://admin.example.com'),
   /** how long a write waits for the read models to reach it before answering */
   WRITE_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(24 * 14),
   /** serve cookies as Secure even over plain http (behind a TLS-terminating proxy) */
   COOKIE_SECURE: bool.optional(),
+}).superRefine((config, ctx) => {
+  // A link built from the Host header points wherever the caller says: production must name its own.
+  if (config.NODE_ENV === 'production' && !config.PUBLIC_URL && config.ALLOWED_HOSTS.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['PUBLIC_URL'],
+      message: 'set PUBLIC_URL (or ALLOWED_HOSTS) when NODE_ENV=production: links must not be built from the Host header',
+    });
+  }
 });
 
 export type Config = z.infer<typeof schema>;

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import { fromBodyParser } from '../http/problem.ts';
+import { type ApiError, fromBodyParser, toApiError } from '../http/problem.ts';
 
 /**
  * The XWMS response envelope: `{status: 'success' | 'error', message, data}`. Errors add `code`
@@ -18,6 +18,18 @@ export class XwmsError extends Error {
   }
 }
 
+/** Codes of the shared HTTP layer that mean "the input is malformed": on this API, `invalid_request` (DESIGN §7). */
+const INPUT_CODES = new Set(['validation_failed', 'malformed_path', 'malformed_json', 'too_many_parameters', 'payload_too_large', 'request_aborted']);
+
+/** An error of the shared HTTP layer (a foreign Host, a NUL in the path…) in this envelope. */
+function fromApiError(error: ApiError): XwmsError {
+  const code = INPUT_CODES.has(error.code) ? 'invalid_request' : error.code;
+  return new XwmsError(error.status, code, error.detail ?? error.title, error.errors?.[0]?.field, error.headers);
+}
+
+/** Paths of the partner API: their errors use this envelope, wherever they are raised. */
+export const isPartnerApiPath = (path: string): boolean => path === '/api' || path.startsWith('/api/');
+
 export function success(res: Response, data: unknown, message = 'OK', status = 200): void {
   res.status(status).json({ status: 'success', message, data });
 }
@@ -29,20 +41,23 @@ export function xwmsErrorHandler(log: (error: unknown, requestId: string | undef
     if (error instanceof XwmsError) e = error;
     else {
       const parsed = fromBodyParser(error);
-      e = parsed
-        ? new XwmsError(parsed.status === 413 ? 413 : 400, 'invalid_request', parsed.detail ?? parsed.title, 'body')
-        : new XwmsError(500, 'internal_error', 'Something went wrong; quote the request id.');
-      if (!parsed) log(error, requestId);
+      const refused = parsed ? undefined : toApiError(error);
+      if (parsed) e = new XwmsError(parsed.status === 413 ? 413 : 400, 'invalid_request', parsed.detail ?? parsed.title, 'body');
+      else if (refused) e = fromApiError(refused);
+      else {
+        e = new XwmsError(500, 'internal_error', 'Something went wrong; quote the request id.');
+        log(error, requestId);
+      }
     }
     if (res.headersSent) return;
     for (const [name, value] of Object.entries(e.headers ?? {})) res.setHeader(name, value);
-    res.status(e.status).json({
-      status: 'error',
-      message: e.message,
-      code: e.code,
-      ...(e.field ? { field: e.field } : {}),
-      request_id: requestId,
-      data: null,
-    });
+    res.status(e.status).json(xwmsErrorBody(e, requestId));
   };
 }
+
+export function xwmsErrorBody(e: XwmsError, requestId: string | undefined) {
+  return { status: 'error', message: e.message, code: e.code, ...(e.field ? { field: e.field } : {}), request_id: requestId, data: null };
+}
+
+/** An error of the shared HTTP layer, in this envelope (for answers written outside Express). */
+export const xwmsBodyOf = (error: ApiError, requestId: string) => xwmsErrorBody(fromApiError(error), requestId);

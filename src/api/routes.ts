@@ -2,6 +2,7 @@ import express, { Router, type RequestHandler } from 'express';
 import type { AppContext } from '../context.ts';
 import { type AccessPipeline, accessOf } from '../access/pipeline.ts';
 import { XwmsError, success, xwmsErrorHandler } from './envelope.ts';
+import { refuseUnstorableInput } from '../http/input-guard.ts';
 
 const VERSION = '0.1.0';
 
@@ -36,7 +37,7 @@ export const whoami: RequestHandler = (req, res) => {
  */
 export function partnerApi(ctx: AppContext, pipeline: AccessPipeline, extend: ((router: Router) => void)[] = []): Router {
   const router = Router();
-  router.use(express.json({ limit: '100kb', strict: false }), express.urlencoded({ extended: false, limit: '100kb' }));
+  router.use(express.json({ limit: '100kb', strict: false }), express.urlencoded({ extended: false, limit: '100kb' }), refuseUnstorableInput);
 
   router.get('/info', (req, res) => {
     success(res, {

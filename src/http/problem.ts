@@ -1,5 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { STATUS_CODES } from 'node:http';
 import type { ZodError, ZodType } from 'zod';
+import { UNSTORABLE_MESSAGE, isUnstorableTextError } from '../db/storable.ts';
 
 export interface FieldProblem {
   readonly field: string;
@@ -63,19 +65,48 @@ export function fromBodyParser(error: unknown): ApiError | undefined {
       return new ApiError(415, 'unsupported_encoding', 'Unsupported encoding', 'send the body as UTF-8 JSON');
     case 'request.aborted':
       return new ApiError(400, 'request_aborted', 'Request aborted', 'the request body was not received completely');
+    case 'request.size.invalid':
+      return new ApiError(400, 'request_aborted', 'Request aborted', 'the request body does not match its Content-Length');
+    case 'parameters.too.many':
+      return new ApiError(413, 'too_many_parameters', 'Too many parameters', 'the form body has more parameters than are accepted');
+    case 'entity.verify.failed':
+      return new ApiError(403, 'forbidden', 'Forbidden', 'the request body was refused');
     default:
       return undefined;
   }
 }
 
+/** Postgres refused a character the input guards missed: the caller's input, so a 400, never a 500. */
+export function fromDatabase(error: unknown): ApiError | undefined {
+  if (!isUnstorableTextError(error)) return undefined;
+  return new ApiError(400, 'validation_failed', 'Invalid request', `the input ${UNSTORABLE_MESSAGE}`);
+}
+
+/**
+ * A 4xx that a library raised with its status (http-errors style), e.g. the router's URIError
+ * for a path parameter that does not decode: keep the status, never report it as a 500.
+ */
+export function fromHttpError(error: unknown): ApiError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
+  const code = typeof status === 'number' ? status : statusCode;
+  if (typeof code !== 'number' || code < 400 || code > 499) return undefined;
+  if (error instanceof URIError) return malformedPath();
+  return new ApiError(code, 'bad_request', STATUS_CODES[code] ?? 'Bad request', 'the request was refused as malformed');
+}
+
+export const malformedPath = () =>
+  new ApiError(400, 'malformed_path', 'Malformed path', 'the path has a malformed percent-encoding', [{ field: 'path', message: 'is not valid percent-encoded UTF-8' }]);
+
+/** Anything thrown that is the caller's fault, as an ApiError; undefined for a fault of ours (a 500). */
+export const toApiError = (error: unknown): ApiError | undefined =>
+  error instanceof ApiError ? error : (fromBodyParser(error) ?? fromDatabase(error) ?? fromHttpError(error));
+
 /** Turns anything thrown into problem+json; unknown errors become a bare 500 with the request id. */
 export function problemHandler(log: (error: unknown, requestId: string | undefined) => void): ErrorRequestHandler {
   return (error, _req, res, _next) => {
     const requestId = res.getHeader('x-request-id') as string | undefined;
-    const apiError =
-      error instanceof ApiError
-        ? error
-        : (fromBodyParser(error) ?? new ApiError(500, 'internal_error', 'Internal error', 'something went wrong; quote the request id'));
+    const apiError = toApiError(error) ?? new ApiError(500, 'internal_error', 'Internal error', 'something went wrong; quote the request id');
     if (apiError.status >= 500) log(error, requestId);
     if (res.headersSent) return;
     for (const [name, value] of Object.entries(apiError.headers ?? {})) res.setHeader(name, value);
@@ -83,7 +114,11 @@ export function problemHandler(log: (error: unknown, requestId: string | undefin
   };
 }
 
-/** Writes must be JSON: anything else is refused before parsing. */
+/**
+ * A body must be JSON: anything else is refused before parsing. A write without a body (logout,
+ * disable, rotate without options) needs no Content-Type: cross-site writes are refused by the
+ * origin check (src/http/origin.ts), not by making every caller send a header for nothing.
+ */
 export const requireJson: RequestHandler = (req, _res, next) => {
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !req.is('application/json')) {

@@ -5,6 +5,9 @@ import type { AppContext } from '../context.ts';
 import type { AccessPipeline } from '../access/pipeline.ts';
 import { createPasswordCheck } from '../accounts/login.ts';
 import { type Account, clearSessionCookie, createSession, deleteSession, findAccount, sessionToken, setSessionCookie } from '../accounts/sessions.ts';
+import { refuseCrossOriginWrites } from '../http/origin.ts';
+import { refuseUnstorableInput } from '../http/input-guard.ts';
+import { toApiError } from '../http/problem.ts';
 import { createCsrf } from './csrf.ts';
 import { chooseLanguage } from './i18n.ts';
 import { type ClientView, type Frame, consentView, loginView, messageView, say, testOnlyView } from './views.ts';
@@ -40,7 +43,13 @@ export function signInPages(ctx: AppContext, pipeline: AccessPipeline): Router {
   const secureCookie = (req: Request) => config.COOKIE_SECURE ?? req.secure;
 
   const router = Router();
-  router.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }), cookieParser());
+  // The forms carry CSRF tokens too; the origin check refuses a foreign page before anything is read.
+  router.use(
+    refuseCrossOriginWrites(config),
+    express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }),
+    refuseUnstorableInput,
+    cookieParser(),
+  );
 
   function frameFor(req: Request, token: string | undefined, lang: unknown): Frame {
     return {
@@ -225,8 +234,8 @@ export function signInPages(ctx: AppContext, pipeline: AccessPipeline): Router {
 
   const pageErrors: ErrorRequestHandler = (error, req, res, _next) => {
     const frame = frameFor(req, undefined, undefined);
-    const status = (error as { status?: unknown }).status;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
+    const status = toApiError(error)?.status;
+    if (status !== undefined && status >= 400 && status < 500) {
       return send(res, frame, status, messageView(frame, 'badRequestTitle', say(frame, 'startAgain')));
     }
     const reference = String(res.getHeader('x-request-id') ?? '');

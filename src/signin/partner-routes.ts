@@ -1,10 +1,11 @@
-import type { Request, Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { type AccessPipeline, accessOf } from '../access/pipeline.ts';
 import { XwmsError, success } from '../api/envelope.ts';
 import { parseBody } from '../users/input.ts';
 import { findProfile, signInClaims } from '../users/profiles.ts';
+import { publicBase } from '../http/origin.ts';
 import { checkRedirectUrl } from './redirect-rules.ts';
 import { issueSignInToken, pruneSignInTokens, recordClientUser, redeemSignInToken } from './tokens.ts';
 
@@ -20,11 +21,6 @@ const verifyBody = z.object({
 const invalidToken = () =>
   new XwmsError(400, 'invalid_token', 'The token is unknown, expired, already used, not approved, or was not issued to this client.', 'token');
 
-/** The public origin of the hosted pages: PUBLIC_URL, else the origin the caller used. */
-export function publicBase(ctx: AppContext, req: Request): string {
-  return ctx.config.PUBLIC_URL ? ctx.config.PUBLIC_URL.replace(/\/+$/, '') : `${req.protocol}://${req.get('host')}`;
-}
-
 /** sign-token and sign-token-verify (DESIGN §7): the partner's half of the hosted sign-in. */
 export function signInPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
   const { db } = ctx.database;
@@ -39,6 +35,9 @@ export function signInPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
         { domain: grant.domain, testMode: grant.testMode },
       );
       if (!check.ok) throw new XwmsError(400, 'redirect_uri_mismatch', check.message, 'redirect_url');
+      // Never a link on a host the caller named: PUBLIC_URL, or an allowed Host (the edge already refused others).
+      const base = publicBase(ctx.config, req);
+      if (base === undefined) throw new XwmsError(400, 'host_not_allowed', 'The Host header names a host this server does not answer to.');
       const { token, expiresAt } = await issueSignInToken(db, { clientId: grant.clientId, domainId: grant.domainId, redirectUrl: redirect_url }, ctx.now());
       // Every issue clears a few long-expired tokens, so the table stays small without a timer.
       await pruneSignInTokens(db, ctx.now());
@@ -48,7 +47,7 @@ export function signInPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
           client_id: grant.clientId,
           token,
           expires_at: expiresAt.toISOString(),
-          url: `${publicBase(ctx, req)}${SIGN_IN_PAGE_PATH}?${new URLSearchParams({ token })}`,
+          url: `${base}${SIGN_IN_PAGE_PATH}?${new URLSearchParams({ token })}`,
         },
         'Sign-in token created; send the user to url.',
       );

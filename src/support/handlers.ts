@@ -15,6 +15,7 @@ import {
   rooms,
 } from './channel.ts';
 import { takeEventToken } from './limits.ts';
+import { UNSTORABLE_MESSAGE, findUnstorable, isUnstorableTextError } from '../db/storable.ts';
 import type { Presence } from './presence.ts';
 import {
   type AckResponse,
@@ -89,6 +90,9 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
       if (state.inFlight >= limits.inFlight) {
         return reply(failure('too_many_pending', `at most ${limits.inFlight} requests may wait for an answer at once`));
       }
+      // One check for every event: nothing Postgres cannot store gets past here, whatever the field.
+      const unstorable = findUnstorable(args[0]);
+      if (unstorable !== undefined) return reply(failure('invalid_payload', `${unstorable || 'the payload'} ${UNSTORABLE_MESSAGE}`));
       const parsed = schema.safeParse(args[0]);
       if (!parsed.success) return reply(failure('invalid_payload', describeIssues(parsed.error)));
       state.inFlight += 1;
@@ -96,6 +100,7 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
         reply({ ok: true, ...(await handler(parsed.data)) });
       } catch (error) {
         if (error instanceof SupportError) reply(failure(error.code, error.message));
+        else if (isUnstorableTextError(error)) reply(failure('invalid_payload', `the payload ${UNSTORABLE_MESSAGE}`));
         else {
           logger.error({ err: error, event, sub }, 'support event failed');
           reply(failure('internal_error', 'something went wrong; try again'));

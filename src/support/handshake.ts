@@ -5,17 +5,10 @@ import { SESSION_COOKIE, findAccount } from '../accounts/sessions.ts';
 import { type LocalState, type SupportLimits, type SupportSocket, refusal } from './channel.ts';
 import { STRINGS } from './i18n.ts';
 import { SUPPORT_AGENT } from './staff.ts';
+import { crossOriginRefused } from '../http/origin.ts';
 
-/** A cross-site page must not open a socket with the visitor's cookie (cross-site WebSocket hijacking). */
-export function originAllowed(origin: string, host: string | undefined, publicUrl: string | undefined): boolean {
-  try {
-    const url = new URL(origin);
-    if (publicUrl && url.origin === new URL(publicUrl).origin) return true;
-    return host !== undefined && url.host === host;
-  } catch {
-    return false;
-  }
-}
+
+const single = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
 
 const loginRequired = () => refusal('login_required', { message: { en: STRINGS.en.loginRequired, nl: STRINGS.nl.loginRequired } });
 
@@ -29,7 +22,10 @@ export function authenticate(ctx: AppContext, local: WeakMap<SupportSocket, Loca
   return async (socket: SupportSocket, next: (error?: Error) => void): Promise<void> => {
     try {
       const headers = socket.handshake.headers;
-      if (typeof headers.origin === 'string' && !originAllowed(headers.origin, headers.host, ctx.config.PUBLIC_URL)) {
+      // A cross-site page must not open a socket with the visitor's cookie (cross-site WebSocket
+      // hijacking): the same origin policy as every cookie-authenticated write.
+      const site = { origin: single(headers.origin), secFetchSite: single(headers['sec-fetch-site']), host: single(headers.host) };
+      if (crossOriginRefused(ctx.config, site)) {
         next(refusal('origin_not_allowed'));
         return;
       }

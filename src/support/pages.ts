@@ -8,6 +8,7 @@ import { LANGUAGE_COOKIE, STRINGS, chooseLanguage } from './i18n.ts';
 import { TICKET_ID } from './protocol.ts';
 import { SUPPORT_AGENT } from './staff.ts';
 import { SUPPORT_NAMESPACE } from './channel.ts';
+import { refuseUnstorableInput } from '../http/input-guard.ts';
 
 const ASSETS = fileURLToPath(new URL('../web/support/', import.meta.url));
 
@@ -153,7 +154,7 @@ function loginPage(lang: Language): string {
 export function supportPages(ctx: AppContext): Router {
   const { database } = ctx;
   const router = Router();
-  router.use(cookieParser());
+  router.use(refuseUnstorableInput, cookieParser());
   router.use('/assets', express.static(ASSETS, { index: false, maxAge: '1h' }));
 
   function language(req: Request, res: Response): Language {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SUPPORT_GROUP_IDS } from './groups.ts';
 import { TICKET_STATUSES } from './events.ts';
+import { isStorable } from '../db/storable.ts';
 
 /** The wire contract of the `/support` namespace (DESIGN §9): payload schemas, limits, error codes. */
 
@@ -42,10 +43,9 @@ export const failure = (code: SupportErrorCode, message: string): AckResponse =>
 /** Ticket ids: `tk_` + 22 base64url characters. Anything else cannot name a ticket. */
 export const TICKET_ID = /^tk_[A-Za-z0-9_-]{22}$/;
 
-// NUL and unpaired surrogates cannot be stored in Postgres text/jsonb: refuse them up front.
-// eslint-disable-next-line no-control-regex
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const storable = (s: string) => !UNSTORABLE.test(s);
+// NUL and unpaired surrogates cannot be stored in Postgres text/jsonb: every payload is checked
+// for them as a whole (src/db/storable.ts, in the event handler); these checks name them too.
+const storable = isStorable;
 const codePoints = (s: string) => {
   let n = 0;
   for (const _ of s) n++;

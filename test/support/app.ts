@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createApp, type App } from '../../src/app.ts';
+import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createTestDatabase } from './database.ts';
@@ -15,7 +15,13 @@ export interface TestApp {
 
 /** The real app on port 0 against a fresh database (or a given one, to share it between nodes). */
 export async function startTestApp(
-  options: { databaseUrl?: string; env?: Record<string, string>; runProjector?: boolean; now?: () => Date } = {},
+  options: {
+    databaseUrl?: string;
+    env?: Record<string, string>;
+    runProjector?: boolean;
+    now?: () => Date;
+    partnerApiExtensions?: AppOptions['partnerApiExtensions'];
+  } = {},
 ): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
   const logs: string[] = [];
@@ -33,6 +39,7 @@ export async function startTestApp(
     runProjector: options.runProjector ?? true,
     poolSize: 10,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.partnerApiExtensions ? { partnerApiExtensions: options.partnerApiExtensions } : {}),
   });
   // A fresh projector thread starts cold (a worker loading its code): on a busy machine that can
   // take longer than WRITE_WAIT_MS, and a test's first write would be answered unprojected (its
@@ -44,5 +51,15 @@ export async function startTestApp(
     }
   }
   const address = await app.listen(0, '127.0.0.1');
+  // The projector's worker thread starts slowly on a busy machine; a write answered before it
+  // leads would wait out WRITE_WAIT_MS and leave the next request without its read model.
+  if (options.runProjector ?? true) await projectorLeading(app);
   return { app, url: `http://127.0.0.1:${address.port}`, databaseUrl, logs, close: () => app.close() };
+}
+
+async function projectorLeading(app: App): Promise<void> {
+  for (const started = Date.now(); !app.projector.isLeader(); ) {
+    if (Date.now() - started > 60_000) throw new Error('the projector did not take the lead within 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
