@@ -47,7 +47,7 @@ async function procStat(pid: number): Promise<{ state: string; parent: number } 
 }
 
 /** Alive and not a zombie (an exited orphan waits as a zombie until init reaps it). */
-export async function isAlive(pid: number): Promise<boolean> {
+async function isAlive(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
   } catch (error) {
@@ -74,7 +74,12 @@ const ownerFileOf = (root: string) => join(root, 'postgres.owner.json');
 
 async function readOwner(root: string): Promise<number | undefined> {
   const text = await readFile(ownerFileOf(root), 'utf8').catch(() => undefined);
-  const pid = text ? Number((JSON.parse(text) as { pid?: unknown }).pid) : NaN;
+  let pid = NaN;
+  try {
+    pid = text ? Number((JSON.parse(text) as { pid?: unknown }).pid) : NaN;
+  } catch {
+    // a torn write (the owner died while writing it): no owner
+  }
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
