@@ -91,9 +91,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     sessionEnded: (hash) => sessionListeners.forEach((l) => l(hash)),
   };
 
-  const policyCache = new PolicyCache(database, watcher);
+  const policyCache = new PolicyCache(database, watcher, { now });
   const decisionLog = new DecisionLog(database, logger.child({ component: 'decision-log' }));
-  const pipeline = createAccessPipeline({ cache: policyCache, log: decisionLog, now });
+  const pipeline = createAccessPipeline({
+    cache: policyCache,
+    log: decisionLog,
+    now,
+    failedAuth: { failures: config.AUTH_FAILURES_PER_IP, windowSeconds: config.AUTH_FAILURE_WINDOW_SECONDS },
+  });
 
   const app = express();
   app.disable('x-powered-by');

@@ -44,6 +44,9 @@ const schema = z.object({
   /** how long a write waits for the read models to reach it before answering */
   WRITE_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(24 * 14),
+  /** failed partner-API authentications per caller IP (IPv6: /64) per window, per node, before 429 rate_limited */
+  AUTH_FAILURES_PER_IP: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** serve cookies as Secure even over plain http (behind a TLS-terminating proxy) */
   COOKIE_SECURE: bool.optional(),
 }).superRefine((config, ctx) => {

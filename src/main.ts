@@ -23,6 +23,9 @@ async function main(): Promise<void> {
     logger.info({ dataDir: config.DATA_DIR }, 'starting the embedded Postgres');
     embedded = await startEmbeddedPostgres(config.DATA_DIR, { onLog: (line) => logger.debug({ postgres: line.trim() }) });
     databaseUrl = embedded.connectionString;
+    if (embedded.replacedOrphan !== undefined) {
+      logger.warn({ orphanPid: embedded.replacedOrphan }, 'stopped an embedded Postgres left running by a process that died, and started it again as ours');
+    }
     logger.info({ owned: embedded.owned }, embedded.owned ? 'embedded Postgres started' : 'attached to the running embedded Postgres');
   }
 

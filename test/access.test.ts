@@ -1,7 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSecret } from '../src/clients/secret-format.ts';
+import { clientStream } from '../src/clients/events.ts';
+import { clientAggregate } from '../src/clients/state.ts';
+import { decide } from '../src/clients/decide.ts';
+import { PolicyCache } from '../src/access/cache.ts';
+import { START } from '../src/eventstore/port.ts';
+import type { ProjectionChange } from '../projections/runner.ts';
+import type { ProjectionWatcher } from '../projections/watcher.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { callApi, partnerHeaders, partnerSetup, type PartnerSetup } from './support/partner.ts';
+import { signUp } from './support/http.ts';
+import { callApi, callApiFrom, partnerHeaders, partnerSetup, type PartnerSetup } from './support/partner.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -222,5 +231,147 @@ describe('the decision log', () => {
     const p = await partnerSetup(t.url);
     const other = await partnerSetup(t.url);
     expect((await other.caller.get(`/manage/v1/clients/${p.clientId}/auth-failures`)).status).toBe(404);
+  });
+});
+
+describe('a denial flood before authentication (issue 7, finding 8)', () => {
+  const LIMIT = 50;
+  // a frozen clock (sessions and the decision log read it): the whole flood falls in one minute
+  const clock = { at: new Date() };
+  let f: TestApp;
+  beforeAll(async () => {
+    f = await startTestApp({ env: { AUTH_FAILURES_PER_IP: String(LIMIT), AUTH_FAILURE_WINDOW_SECONDS: '3600' }, now: () => clock.at });
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  const randomId = () => `kc_${randomBytes(12).toString('hex')}`;
+  const unknownCaller = () => ({ clientId: randomId(), secret: generateSecret().secret, domain: 'shop.example.com' });
+  async function inBatches<T>(total: number, size: number, send: () => Promise<T>): Promise<T[]> {
+    const replies: T[] = [];
+    for (let sent = 0; sent < total; sent += size) replies.push(...(await Promise.all(Array.from({ length: Math.min(size, total - sent) }, send))));
+    return replies;
+  }
+
+  it('when one address sends 300 random client ids, then at most LIMIT are looked up, the rest are 429 rate_limited, the log keeps a few in full and counts all 300; a partner on another address still works', async () => {
+    const partner = await partnerSetup(f.url);
+    const lookupsBefore = f.app.access.cache.lookups;
+    const replies = await inBatches(300, 30, () => callApiFrom('127.0.0.2', f.url, '/api/whoami', partnerHeaders(unknownCaller())));
+
+    expect(f.app.access.cache.lookups - lookupsBefore).toBeLessThanOrEqual(LIMIT);
+    const codes = replies.map((r) => r.body.code);
+    expect(codes.filter((c) => c === 'unknown_client')).toHaveLength(LIMIT);
+    expect(codes.filter((c) => c === 'rate_limited')).toHaveLength(300 - LIMIT);
+    const throttled = replies.find((r) => r.body.code === 'rate_limited')!;
+    expect(throttled.status).toBe(429);
+    expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(throttled.body.request_id).toBe(throttled.headers.get('x-request-id'));
+
+    // the throttled address is refused before any lookup, even with good credentials …
+    expect((await callApiFrom('127.0.0.2', f.url, '/api/whoami', partnerHeaders(partner))).body.code).toBe('rate_limited');
+    // … while the same machine's other address is served
+    expect((await callApiFrom('127.0.0.1', f.url, '/api/whoami', partnerHeaders(partner))).status).toBe(200);
+
+    await f.app.access.log.flush();
+    const db = f.app.ctx.database.db;
+    const full = await db.selectFrom('auth_denials').select(['request_id', 'reason']).where('ip', '=', '127.0.0.2').execute();
+    expect(full.length).toBeLessThanOrEqual(2 * 10); // two groups (unknown_client, rate_limited), 10 samples each
+    const sampledIds = new Set(full.map((r) => r.request_id));
+    expect(replies.filter((r) => sampledIds.has(r.body.request_id!))).toHaveLength(full.length);
+    const counts = await db.selectFrom('auth_denial_counts').selectAll().where('ip', '=', '127.0.0.2').orderBy('reason').execute();
+    expect(counts.map((c) => [c.client_id, c.reason, Number(c.count), Number(c.sampled)])).toEqual([
+      ['', 'rate_limited', 300 - LIMIT + 1, 10],
+      ['', 'unknown_client', LIMIT, 10],
+    ]);
+  }, 120_000);
+
+  it('when a partner sends many good requests, some right after a change, then its own traffic never throttles it', async () => {
+    const partner = await partnerSetup(f.url);
+    const statuses: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      // every round starts after a change: the first requests miss the cache together
+      await partner.caller.patch(`/manage/v1/clients/${partner.clientId}`, { name: `Partner app ${round}` });
+      const replies = await inBatches(2 * LIMIT, 2 * LIMIT, () => callApiFrom('127.0.0.3', f.url, '/api/whoami', partnerHeaders(partner)));
+      statuses.push(...replies.map((r) => r.status));
+    }
+    expect(statuses).toHaveLength(6 * LIMIT);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+  }, 120_000);
+
+  it('when a client is registered under an id that was just refused as unknown, then it is known at once', async () => {
+    const { caller } = await signUp(f.url);
+    const organisationId = (await caller.get('/manage/v1/account/me')).body.organisation.id as string;
+    const clientId = randomId();
+    const secret = generateSecret();
+    const headers = partnerHeaders({ clientId, secret: secret.secret, domain: 'late.example.com' });
+    expect((await callApiFrom('127.0.0.4', f.url, '/api/whoami', headers)).body.code).toBe('unknown_client');
+    const lookups = f.app.access.cache.lookups;
+    expect((await callApiFrom('127.0.0.4', f.url, '/api/whoami', headers)).body.code).toBe('unknown_client');
+    expect(f.app.access.cache.lookups).toBe(lookups); // remembered: no second lookup
+
+    const registered = await f.app.ctx.commands.handle(
+      clientStream(clientId),
+      clientAggregate,
+      { id: `${clientId}/RegisterClient/test`, metadata: { actor: 'test', correlationId: 'c', causationId: 'c', requestId: 'r', ip: null, userAgent: null, at: clock.at.toISOString() } },
+      (state) =>
+        decide({ type: 'RegisterClient', clientId, organisationId, name: 'Late', secretId: 'sec_late', secretHash: secret.secretHash, hint: secret.hint, now: clock.at.toISOString() }, state),
+    );
+    expect(await f.app.ctx.watcher.waitFor(registered.append!.position, 10_000)).toBe(true);
+    // the client exists now (it has no domain yet): the next request gets past the lookup
+    expect((await callApiFrom('127.0.0.4', f.url, '/api/whoami', headers)).body.code).toBe('unknown_domain');
+    expect((await caller.post(`/manage/v1/clients/${clientId}/domains`, { domain: 'late.example.com' })).status).toBe(201);
+    expect((await callApiFrom('127.0.0.4', f.url, '/api/whoami', headers)).status).toBe(200);
+  });
+
+  it('unknown ids are remembered apart from real clients, for a while, and forgotten when such a client appears: a flood of them evicts no client', async () => {
+    const partner = await partnerSetup(f.url);
+    // The real database, and a watcher this test drives: no late notification of the setup's
+    // own writes can drop the entry under observation.
+    const changes = new Set<(change: ProjectionChange) => void>();
+    const watcher = {
+      ...f.app.ctx.watcher,
+      connected: () => true,
+      onChange: (listener: (change: ProjectionChange) => void) => (changes.add(listener), () => changes.delete(listener)),
+      onReset: () => () => {},
+    } satisfies ProjectionWatcher;
+    const at = { now: new Date('2026-03-02T09:00:00Z') };
+    const cache = new PolicyCache(f.app.ctx.database, watcher, { maxClients: 5, maxUnknown: 5, unknownTtlMs: 30_000, now: () => at.now });
+    try {
+      expect(await cache.get(partner.clientId)).toBeDefined();
+      for (let i = 0; i < 20; i++) expect(await cache.get(randomId())).toBeUndefined();
+      expect(cache.get(partner.clientId)).not.toBeInstanceOf(Promise); // still cached
+      expect(cache.lookups).toBe(21);
+
+      const unknown = randomId();
+      expect(await cache.get(unknown)).toBeUndefined();
+      expect(cache.willQuery(unknown)).toBe(false);
+      at.now = new Date(at.now.getTime() + 30_001);
+      expect(cache.willQuery(unknown)).toBe(true); // forgotten after its time
+
+      expect(await cache.get(unknown)).toBeUndefined();
+      expect(cache.willQuery(unknown)).toBe(false);
+      for (const listener of changes) listener({ position: START, clientIds: [unknown], organisationIds: [], all: false });
+      expect(cache.willQuery(unknown)).toBe(true); // a client with that id appeared
+    } finally {
+      cache.stop();
+    }
+  });
+});
+
+describe('GET /manage/v1/clients/:clientId/auth-failures counts what it does not list in full', () => {
+  it('when a client is refused more often than the log samples, then counts per minute, reason and address add up to every refusal', async () => {
+    const p = await partnerSetup(t.url);
+    const wrong = { ...p, secret: generateSecret().secret };
+    const replies = await Promise.all(Array.from({ length: 25 }, () => callApiFrom('127.0.0.5', t.url, '/api/whoami', partnerHeaders(wrong))));
+    expect(replies.every((r) => r.body.code === 'invalid_secret')).toBe(true);
+    await t.app.access.log.flush();
+    const failures = (await p.caller.get(`/manage/v1/clients/${p.clientId}/auth-failures`)).body;
+    const counts = failures.counts as { minute: string; reason: string; ip: string; count: number; sampled: number }[];
+    // one group a minute (the 25 may straddle a minute boundary), at most 10 kept in full each
+    expect(counts.every((c) => c.reason === 'invalid_secret' && c.ip === '127.0.0.5' && c.sampled <= 10)).toBe(true);
+    expect(counts.reduce((sum, c) => sum + c.count, 0)).toBe(25);
+    expect(counts.reduce((sum, c) => sum + c.sampled, 0)).toBe(failures.failures.length);
+    expect(failures.failures.length).toBeLessThanOrEqual(10 * counts.length);
   });
 });

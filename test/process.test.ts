@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -48,6 +48,33 @@ async function waitReady(url: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('never ready');
+}
+
+/** The running postmaster of a data dir (line 1 of postmaster.pid), if any. */
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  const text = await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => undefined);
+  const pid = text ? Number(text.split('\n')[0]) : NaN;
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Alive and not a zombie. */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat === undefined || stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+}
+
+/** Polls a condition until it holds; the timeout is only a safety net. */
+async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    if (await condition()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }
 
 const cli = (dataDir: string, ...args: string[]) =>
@@ -103,4 +130,53 @@ describe('the process: npm start with no configuration', () => {
       expect(await second.exited).toBe(0);
     }
   }, 120_000);
+});
+
+describe('the process: a kill -9 leaves the embedded Postgres behind (issue 7, finding 9)', () => {
+  let dataDir: string;
+  const started: number[] = [];
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'keyledger-orphan-'));
+  });
+  afterAll(async () => {
+    // whatever happened, leave no Postgres running
+    for (const pid of started) if (await alive(pid)) process.kill(pid, 'SIGQUIT');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('when the server was killed with -9, then the next start takes the orphaned Postgres over and its SIGTERM stops it; the CLI still attaches to a live server without stopping it', async () => {
+    const first = await startServer(dataDir);
+    await waitReady(first.url);
+    const { caller, email } = await signUp(first.url);
+    expect((await caller.post('/manage/v1/clients', { name: 'Orphan test' })).status).toBe(201);
+    const orphan = (await postmasterPid(dataDir))!;
+    started.push(orphan);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(await alive(orphan)).toBe(true); // what a kill -9 leaves: a Postgres nobody will stop
+
+    const second = await startServer(dataDir);
+    let own: number | undefined;
+    try {
+      await waitReady(second.url);
+      await until('the orphan to be gone', async () => !(await alive(orphan)));
+      own = (await postmasterPid(dataDir))!;
+      started.push(own);
+      expect(own).not.toBe(orphan);
+      expect(second.lines.some((l) => l.includes('"orphanPid":' + orphan))).toBe(true);
+      // the data survived the takeover
+      const again = new Caller(second.url);
+      expect((await again.post('/manage/v1/account/login', { email, password: PASSWORD })).status).toBe(200);
+      expect((await again.get('/manage/v1/clients')).body.clients.map((c: { name: string }) => c.name)).toEqual(['Orphan test']);
+
+      // the CLI attaches to a server whose owner lives, and leaves it running
+      expect((await cli(dataDir, 'history', (await again.get('/manage/v1/clients')).body.clients[0].clientId)).stdout).toContain('ClientRegistered');
+      expect(await alive(own)).toBe(true);
+      expect((await again.get('/manage/v1/clients')).status).toBe(200);
+    } finally {
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    }
+    await until('the Postgres of the second server to stop', async () => !(await alive(own!)));
+  }, 180_000);
 });

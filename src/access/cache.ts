@@ -62,23 +62,52 @@ function cachedClient(snapshot: ClientSnapshot): CachedClient {
   };
 }
 
+export interface PolicyCacheOptions {
+  /** client entries kept (real clients only) */
+  readonly maxClients?: number;
+  /** unknown client ids remembered, in their own LRU so random ids never evict real clients */
+  readonly maxUnknown?: number;
+  /** how long an unknown id is remembered (ms); the projector's NOTIFY forgets it sooner when a client with that id is registered */
+  readonly unknownTtlMs?: number;
+  /** the clock the TTL runs on (the app's injected clock) */
+  readonly now?: () => Date;
+}
+
 /**
  * Per-node cache of client policies. The projector's notifications drop changed clients (the
  * node that served a write hears of it before the write answers); while the notification
  * connection is down the cache does not trust itself and reads every request through.
+ *
+ * Client ids that name no client are remembered briefly, apart from the real clients: a flood
+ * of random ids then costs one lookup per id, and cannot push real clients out of the cache.
+ * Concurrent misses for one id share one lookup.
  */
 export class PolicyCache {
-  private readonly entries = new LRUCache<string, CachedClient | { missing: true }>({ max: 50_000 });
+  private readonly entries: LRUCache<string, CachedClient>;
+  private readonly unknown: LRUCache<string, true>;
+  /** lookups running now, so concurrent misses for one id wait for the same one */
+  private readonly loading = new Map<string, Promise<CachedClient | undefined>>();
   /** bumped on every invalidation, so a load that raced one is not cached */
   private readonly generations = new Map<string, number>();
   private globalGeneration = 0;
   private trusted: boolean;
   private readonly unsubscribe: (() => void)[] = [];
+  /** database lookups started (for tests and benchmarks: what a flood costs) */
+  lookups = 0;
 
   constructor(
     private readonly database: Database,
     watcher: ProjectionWatcher,
+    options: PolicyCacheOptions = {},
   ) {
+    this.entries = new LRUCache({ max: options.maxClients ?? 50_000 });
+    const now = options.now ?? (() => new Date());
+    this.unknown = new LRUCache({
+      max: options.maxUnknown ?? 10_000,
+      ttl: options.unknownTtlMs ?? 30_000,
+      ttlResolution: 0,
+      perf: { now: () => now().getTime() },
+    });
     this.trusted = watcher.connected();
     this.unsubscribe.push(
       watcher.onChange((change) => {
@@ -87,7 +116,7 @@ export class PolicyCache {
         if (change.organisationIds.length > 0) {
           const organisations = new Set(change.organisationIds);
           for (const [id, entry] of this.entries.entries()) {
-            if ('snapshot' in entry && organisations.has(entry.snapshot.organisationId)) this.invalidate(id);
+            if (organisations.has(entry.snapshot.organisationId)) this.invalidate(id);
           }
         }
       }),
@@ -101,28 +130,52 @@ export class PolicyCache {
   private invalidate(clientId: string): void {
     this.generations.set(clientId, (this.generations.get(clientId) ?? 0) + 1);
     this.entries.delete(clientId);
+    this.unknown.delete(clientId);
+    // a lookup that started before the change may miss it: later requests start their own
+    this.loading.delete(clientId);
   }
 
   private clear(): void {
     this.globalGeneration += 1;
     this.generations.clear();
     this.entries.clear();
+    this.unknown.clear();
+    this.loading.clear();
+  }
+
+  /** True when `get(clientId)` would start a database lookup (no cached answer, none running). */
+  willQuery(clientId: string): boolean {
+    if (!this.trusted) return true;
+    return !this.entries.has(clientId) && !this.unknown.has(clientId) && !this.loading.has(clientId);
   }
 
   /** Undefined when the client does not exist. A cached answer comes back without a promise. */
   get(clientId: string): CachedClient | undefined | Promise<CachedClient | undefined> {
-    const hit = this.trusted ? this.entries.get(clientId) : undefined;
-    if (hit) return 'missing' in hit ? undefined : hit;
-    return this.load(clientId);
+    // Untrusted (notifications down): every request reads through, sharing nothing.
+    if (!this.trusted) return this.load(clientId);
+    const hit = this.entries.get(clientId);
+    if (hit) return hit;
+    if (this.unknown.get(clientId)) return undefined;
+    const running = this.loading.get(clientId);
+    if (running) return running;
+    const load = this.load(clientId).finally(() => {
+      if (this.loading.get(clientId) === load) this.loading.delete(clientId);
+    });
+    this.loading.set(clientId, load);
+    return load;
   }
 
   private async load(clientId: string): Promise<CachedClient | undefined> {
+    this.lookups += 1;
     const generation = this.generations.get(clientId) ?? 0;
     const globalGeneration = this.globalGeneration;
     const snapshot = await loadClientSnapshot(this.database, clientId);
     const entry = snapshot ? cachedClient(snapshot) : undefined;
     const unchanged = generation === (this.generations.get(clientId) ?? 0) && globalGeneration === this.globalGeneration;
-    if (this.trusted && unchanged) this.entries.set(clientId, entry ?? { missing: true });
+    if (this.trusted && unchanged) {
+      if (entry) this.entries.set(clientId, entry);
+      else this.unknown.set(clientId, true);
+    }
     return entry;
   }
 

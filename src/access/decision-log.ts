@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { sql } from 'kysely';
 import type { Database } from '../db/database.ts';
+import { type DenialCount, DenialSampler, type DenialSamplerOptions } from './denial-sampler.ts';
 
 export interface Denial {
   readonly requestId: string;
@@ -15,9 +16,14 @@ export interface Denial {
   readonly status: number;
   /** the read-model position the decision was made at */
   readonly position: string | null;
+  /**
+   * true when clientId names an existing client (the denial was decided after the lookup);
+   * otherwise the id as sent is unverified, and its denials are grouped in one bucket
+   */
+  readonly clientKnown?: boolean;
 }
 
-export interface DecisionLogOptions {
+export interface DecisionLogOptions extends DenialSamplerOptions {
   readonly maxQueue?: number;
   readonly flushEveryMs?: number;
   readonly batchSize?: number;
@@ -27,12 +33,15 @@ export interface DecisionLogOptions {
 
 /**
  * Writes denials in batches, off the request path, through a bounded queue: when the queue is
- * full a denial is dropped and counted — a request never waits for the log. Allows are only
- * counted, per client, domain and minute. Old rows are pruned in batches.
+ * full a denial is dropped and counted — a request never waits for the log. Every denial is
+ * counted per (client, minute, reason, caller network) in `auth_denial_counts`; only the first
+ * of each group are kept in full (see DenialSampler), so a flood cannot grow the log without
+ * bound. Allows are only counted, per client, domain and minute. Old rows are pruned in batches.
  */
 export class DecisionLog {
   private queue: Denial[] = [];
   private allows = new Map<string, number>();
+  private readonly sampler: DenialSampler;
   private flushing: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly pruneTimer: NodeJS.Timeout;
@@ -49,6 +58,7 @@ export class DecisionLog {
     this.maxQueue = options.maxQueue ?? 10_000;
     this.batchSize = options.batchSize ?? 500;
     this.retentionDays = options.retentionDays ?? 30;
+    this.sampler = new DenialSampler(options);
     this.timer = setInterval(() => void this.flush(), options.flushEveryMs ?? 100);
     this.timer.unref();
     this.pruneTimer = setInterval(() => void this.prune().catch(() => {}), options.pruneEveryMs ?? 3_600_000);
@@ -56,12 +66,18 @@ export class DecisionLog {
   }
 
   deny(denial: Denial): void {
+    this.sampler.record(denial, () => this.enqueue(denial));
+  }
+
+  /** Queues a denial to be kept in full; false (and counted as dropped) when the queue is full. */
+  private enqueue(denial: Denial): boolean {
     if (this.queue.length >= this.maxQueue) {
       this.dropped += 1;
       if (this.dropped % 1_000 === 1) this.logger.warn({ dropped: this.dropped }, 'decision log queue full; denials dropped');
-      return;
+      return false;
     }
     this.queue.push(denial);
+    return true;
   }
 
   allow(clientId: string, domainId: string, at: Date): void {
@@ -79,10 +95,11 @@ export class DecisionLog {
   }
 
   private async write(): Promise<void> {
-    while (this.queue.length > 0 || this.allows.size > 0) {
+    while (this.queue.length > 0 || this.allows.size > 0 || this.sampler.hasPending) {
       const batch = this.queue.splice(0, this.batchSize);
       const allows = this.allows;
       this.allows = new Map();
+      const counts = this.sampler.drain();
       try {
         if (batch.length > 0) {
           await this.database.db
@@ -117,12 +134,26 @@ export class DecisionLog {
             )
             .execute();
         }
+        for (let i = 0; i < counts.length; i += this.batchSize) await this.writeCounts(counts.slice(i, i + this.batchSize));
       } catch (error) {
         this.logger.warn({ err: error, denials: batch.length }, 'decision log write failed; batch dropped');
         this.dropped += batch.length;
         return;
       }
     }
+  }
+
+  private async writeCounts(counts: readonly DenialCount[]): Promise<void> {
+    await this.database.db
+      .insertInto('auth_denial_counts')
+      .values(counts.map((c) => ({ client_id: c.clientId, minute: c.minute, reason: c.reason, ip: c.ip, count: c.count, sampled: c.sampled })))
+      .onConflict((oc) =>
+        oc.columns(['client_id', 'minute', 'reason', 'ip']).doUpdateSet({
+          count: sql`auth_denial_counts.count + excluded.count`,
+          sampled: sql`auth_denial_counts.sampled + excluded.sampled`,
+        }),
+      )
+      .execute();
   }
 
   /** Deletes rows past retention, a batch at a time; returns how many went. */
@@ -140,6 +171,7 @@ export class DecisionLog {
       if (n < 5_000) break;
     }
     await sql`DELETE FROM auth_allow_counts WHERE minute < ${cutoff}`.execute(this.database.db);
+    await sql`DELETE FROM auth_denial_counts WHERE minute < ${cutoff}`.execute(this.database.db);
     return total;
   }
 

@@ -9,6 +9,7 @@ import type { PolicyCache } from './cache.ts';
 import type { DecisionLog } from './decision-log.ts';
 import { DENIAL_STATUS, type DenialReason, type EndpointKind, decideCall } from './policy.ts';
 import { ipAllowed, parseCallerIp, type SecretFacts } from './snapshot.ts';
+import { callerNetwork, FailedAuthThrottle, retryAfterSeconds, type FailedAuthThrottleOptions } from './throttle.ts';
 
 /** What an endpoint declares it needs. */
 export interface AccessRequirement {
@@ -52,6 +53,12 @@ const MESSAGES: Record<DenialReason, string> = {
   test_user_required: 'On a test-mode domain only the client’s test users can sign in.',
 };
 
+/** The pre-authentication throttle reuses `rate_limited` (DESIGN §6's only 429) with its own message. */
+const THROTTLED_MESSAGE = 'Too many failed authentications from this address; slow down.';
+
+/** Reasons decided before the client was found: their client id as sent is not a known client. */
+const BEFORE_LOOKUP = new Set<DenialReason>(['missing_credentials', 'unknown_client']);
+
 export const accessOf = (req: Request): AccessGrant => {
   const grant = (req as Request & { access?: AccessGrant }).access;
   if (!grant) throw new Error('accessOf: the route did not declare an access requirement');
@@ -76,6 +83,8 @@ export interface AccessPipelineOptions {
   readonly cache: PolicyCache;
   readonly log: DecisionLog;
   readonly now: () => Date;
+  /** failed authentications per caller network before it is refused (default 100 a minute) */
+  readonly failedAuth?: FailedAuthThrottleOptions;
 }
 
 /**
@@ -85,6 +94,7 @@ export interface AccessPipelineOptions {
  */
 export function createAccessPipeline(options: AccessPipelineOptions) {
   const { cache, log, now } = options;
+  const throttle = new FailedAuthThrottle(options.failedAuth ?? { failures: 100, windowSeconds: 60 });
   // Per node: N nodes allow up to N × the plan's rate (documented).
   const limiters = Object.fromEntries(
     PLAN_NAMES.map((plan) => [plan, new RateLimiterMemory({ points: PLAN_LIMITS[plan].requestsPerMinute, duration: 60, keyPrefix: plan })]),
@@ -93,8 +103,17 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
   function deny(
     req: Request,
     reason: DenialReason,
-    context: { clientId: string | null; domain: string | null; secretSha256: string | null; position: string | null; at: Date },
+    context: {
+      clientId: string | null;
+      domain: string | null;
+      secretSha256: string | null;
+      position: string | null;
+      at: Date;
+      /** whether clientId names an existing client; by default, whether the reason is decided after the lookup */
+      clientKnown?: boolean;
+    },
     headers?: Record<string, string>,
+    message: string = MESSAGES[reason],
   ): XwmsError {
     const requestId = requestIdOf(req);
     log.deny({
@@ -108,8 +127,9 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
       reason,
       status: DENIAL_STATUS[reason],
       position: context.position,
+      clientKnown: context.clientKnown ?? !BEFORE_LOOKUP.has(reason),
     });
-    return new XwmsError(DENIAL_STATUS[reason], reason, MESSAGES[reason], undefined, headers);
+    return new XwmsError(DENIAL_STATUS[reason], reason, message, undefined, headers);
   }
 
   function require(requirement: AccessRequirement): RequestHandler {
@@ -129,14 +149,31 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
         at,
       };
 
+      // 0. a caller network with too many failed authentications waits, before anything is looked up
+      const network = callerNetwork(req.ip);
+      const throttled = (ms: number) =>
+        deny(req, 'rate_limited', { ...base, clientKnown: false }, { 'Retry-After': retryAfterSeconds(ms) }, THROTTLED_MESSAGE);
+      const wait = await throttle.refusedFor(network);
+      if (wait > 0) throw throttled(wait);
+
       // 1. present and well-formed (a secret with a bad checksum is refused here, before any lookup)
       if (!sentId || !CLIENT_ID.test(sentId) || !sentDomain || !DOMAIN.test(sentDomain) || !hasValidSecretFormat(sentSecret)) {
+        throttle.fail(network);
         throw deny(req, 'missing_credentials', base);
       }
-      // 2. the client exists and is not deleted
+      // 2. the client exists and is not deleted (a lookup takes its failure in advance: see throttle.ts)
+      const reserved = cache.willQuery(sentId);
+      if (reserved) {
+        const reserveWait = await throttle.reserve(network);
+        if (reserveWait > 0) throw throttled(reserveWait);
+      }
       const cached = cache.get(sentId);
       const client = cached instanceof Promise ? await cached : cached;
-      if (!client || client.snapshot.status === 'deleted') throw deny(req, 'unknown_client', base);
+      if (!client || client.snapshot.status === 'deleted') {
+        if (!reserved) throttle.fail(network);
+        throw deny(req, 'unknown_client', base);
+      }
+      if (reserved) throttle.release(network);
       const { snapshot } = client;
       const context = { ...base, position: snapshot.position };
 
@@ -150,15 +187,17 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
         scope: requirement.scope ?? null,
         now: at.getTime(),
       });
-      if (!decision.allowed) throw deny(req, decision.reason, context);
+      if (!decision.allowed) {
+        if (decision.reason === 'invalid_secret') throttle.fail(network);
+        throw deny(req, decision.reason, context);
+      }
 
       // 13. the plan's rate limit
       try {
         await limiters[snapshot.plan!].consume(snapshot.clientId, 1);
       } catch (error) {
         if (!(error instanceof RateLimiterRes)) throw error;
-        const seconds = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
-        throw deny(req, 'rate_limited', context, { 'Retry-After': String(seconds) });
+        throw deny(req, 'rate_limited', context, { 'Retry-After': retryAfterSeconds(error.msBeforeNext) });
       }
 
       log.allow(snapshot.clientId, domain!.domainId, at);

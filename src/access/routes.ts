@@ -11,7 +11,10 @@ const query = z.strictObject({
   before: z.iso.datetime({ offset: true }).optional(),
 });
 
-/** Management view of the decision log (DESIGN §8): a client's recent denials, newest first. */
+/**
+ * Management view of the decision log (DESIGN §8): a client's recent denials, newest first,
+ * and the count of all its denials per minute (a flood keeps only its first denials in full).
+ */
 export function accessManagementApi(ctx: AppContext): Router {
   const { database } = ctx;
   const router = Router();
@@ -29,7 +32,16 @@ export function accessManagementApi(ctx: AppContext): Router {
       .orderBy('request_id', 'desc')
       .limit(limit);
     if (before) q = q.where('at', '<', new Date(before));
-    const rows = await q.execute();
+    let counted = database.db
+      .selectFrom('auth_denial_counts')
+      .select(['minute', 'reason', 'ip', 'count', 'sampled'])
+      .where('client_id', '=', clientId)
+      .orderBy('minute', 'desc')
+      .orderBy('reason')
+      .orderBy('ip')
+      .limit(limit);
+    if (before) counted = counted.where('minute', '<', new Date(before));
+    const [rows, counts] = await Promise.all([q.execute(), counted.execute()]);
     res.json({
       clientId,
       failures: rows.map((r) => ({
@@ -42,6 +54,9 @@ export function accessManagementApi(ctx: AppContext): Router {
         status: r.status,
         position: r.position,
       })),
+      // every denial, counted per minute, reason and caller network (IPv4, or IPv6 /64);
+      // `sampled` of them are listed in full above (the rest of a flood is only counted)
+      counts: counts.map((c) => ({ minute: c.minute.toISOString(), reason: c.reason, ip: c.ip, count: Number(c.count), sampled: Number(c.sampled) })),
     });
   });
   return router;

@@ -7,6 +7,7 @@ import * as accounts from './migrations/002_accounts.ts';
 import * as access from './migrations/003_access.ts';
 import * as signin from './migrations/004_signin.ts';
 import * as support from './migrations/005_support.ts';
+import * as denialCounts from './migrations/006_denial_counts.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
 
@@ -61,6 +62,7 @@ const CORE_MIGRATIONS: Record<string, Migration> = {
   '003_access': access,
   '004_signin': signin,
   '005_support': support,
+  '006_denial_counts': denialCounts,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {

@@ -1,4 +1,4 @@
-import { chmod, readFile, mkdir, writeFile, stat } from 'node:fs/promises';
+import { chmod, readFile, mkdir, writeFile, stat, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
@@ -15,6 +15,8 @@ export interface EmbeddedDatabase {
   readonly connectionString: string;
   /** true when this process started the server and must stop it */
   readonly owned: boolean;
+  /** the pid of an orphaned server (its owner died without stopping it) that was stopped before ours started */
+  readonly replacedOrphan?: number;
   stop(): Promise<void>;
 }
 
@@ -36,23 +38,88 @@ async function freePort(): Promise<number> {
   });
 }
 
-function isAlive(pid: number): boolean {
+/** `/proc/<pid>/stat` after the command name: state, parent pid, … (Linux only). */
+async function procStat(pid: number): Promise<{ state: string; parent: number } | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0]!, parent: Number(fields[1]) };
+}
+
+/** Alive and not a zombie (an exited orphan waits as a zombie until init reaps it). */
+async function isAlive(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return (await procStat(pid))?.state !== 'Z';
 }
 
 /** `postmaster.pid`: line 1 the pid, line 4 the port. */
-async function runningServerPort(pgDir: string): Promise<number | undefined> {
+async function runningServer(pgDir: string): Promise<{ pid: number; port: number } | undefined> {
   const text = await readFile(join(pgDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
   if (!text) return undefined;
   const lines = text.split('\n');
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) && Number.isInteger(port) ? port : undefined;
+  return Number.isInteger(pid) && pid > 0 && Number.isInteger(port) && (await isAlive(pid)) ? { pid, port } : undefined;
+}
+
+/**
+ * `<dataDir>/postgres.owner.json`: the pid of the process that started the server and will stop
+ * it. Written before the server starts, removed when it stops.
+ */
+const ownerFileOf = (root: string) => join(root, 'postgres.owner.json');
+
+async function readOwner(root: string): Promise<number | undefined> {
+  const text = await readFile(ownerFileOf(root), 'utf8').catch(() => undefined);
+  let pid = NaN;
+  try {
+    pid = text ? Number((JSON.parse(text) as { pid?: unknown }).pid) : NaN;
+  } catch {
+    // a torn write (the owner died while writing it): no owner
+  }
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * Whether the running postmaster belongs to a live process that will stop it: the recorded
+ * owner lives and, where the kernel tells (Linux), is the postmaster's parent — so a reused pid
+ * does not pass for the owner. An owner that died by `kill -9` leaves its postmaster to init.
+ */
+async function ownedByLiveProcess(root: string, postmasterPid: number): Promise<boolean> {
+  const owner = await readOwner(root);
+  if (owner === undefined || !(await isAlive(owner))) return false;
+  const postmaster = await procStat(postmasterPid);
+  return postmaster === undefined || postmaster.parent === owner;
+}
+
+/**
+ * Stops an orphaned postmaster with a fast shutdown (SIGINT: clients are disconnected, a
+ * checkpoint is written), then an immediate one (SIGQUIT) if it does not go. Not our child, so
+ * we poll for it to be gone.
+ */
+async function stopOrphan(pid: number): Promise<void> {
+  const gone = async (timeoutMs: number) => {
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+      if (!(await isAlive(pid))) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return !(await isAlive(pid));
+  };
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(pid, name);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // gone already
+    }
+  };
+  signal('SIGINT');
+  if (await gone(30_000)) return;
+  signal('SIGQUIT');
+  if (await gone(10_000)) return;
+  throw new Error(`the orphaned embedded Postgres (pid ${pid}) did not stop; stop it and start again`);
 }
 
 const url = (c: Credentials, database: string) =>
@@ -61,8 +128,13 @@ const url = (c: Credentials, database: string) =>
 /**
  * The zero-configuration database: a Postgres cluster under `<dataDir>/postgres`, created on
  * first use with a random password kept in `<dataDir>/postgres.json` (mode 0600). If a server
- * for that directory already runs (another node, or the server while the CLI runs), we attach
- * to it instead of starting a second one.
+ * for that directory already runs and its owner (the process that started it) lives — another
+ * node, or the server while the CLI runs — we attach to it instead of starting a second one.
+ *
+ * A server whose owner died without stopping it (`kill -9`, a crash) is an orphan: nobody would
+ * ever stop it. We stop it and start it again as our own child rather than adopt it in place,
+ * so the server is always its owner's child: its log reaches us, its stop is the ordinary one,
+ * and the next process can tell a live owner by the postmaster's parent alone.
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
@@ -81,11 +153,20 @@ export async function startEmbeddedPostgres(
     .catch(() => undefined);
   const initialised = await stat(join(pgDir, 'PG_VERSION')).then(() => true, () => false);
 
-  if (credentials && initialised) {
-    const port = await runningServerPort(pgDir);
-    if (port !== undefined) {
-      return { connectionString: url({ ...credentials, port }, database), owned: false, stop: async () => {} };
+  let replacedOrphan: number | undefined;
+  const running = initialised ? await runningServer(pgDir) : undefined;
+  if (running) {
+    if (!credentials) throw new Error(`a Postgres server (pid ${running.pid}) runs on ${pgDir} but ${credentialsFile} is missing`);
+    const attach = { connectionString: url({ ...credentials, port: running.port }, database), owned: false, stop: async () => {} };
+    if (await ownedByLiveProcess(root, running.pid)) return attach;
+    try {
+      await stopOrphan(running.pid);
+    } catch (error) {
+      // Not ours to signal (another user's server): attach, as before, rather than fail.
+      if ((error as NodeJS.ErrnoException).code === 'EPERM') return attach;
+      throw error;
     }
+    replacedOrphan = running.pid;
   }
 
   const port = options.port ?? credentials?.port ?? (await freePort());
@@ -106,6 +187,8 @@ export async function startEmbeddedPostgres(
   });
   if (!initialised) await server.initialise();
   await writeFile(credentialsFile, JSON.stringify(credentials), { mode: 0o600 });
+  // Claimed before the server starts, so a process that looks meanwhile finds a live owner.
+  await writeFile(ownerFileOf(root), JSON.stringify({ pid: process.pid }), { mode: 0o600 });
   await server.start();
 
   const admin = server.getPgClient('postgres', '127.0.0.1');
@@ -121,10 +204,12 @@ export async function startEmbeddedPostgres(
   return {
     connectionString: url(credentials, database),
     owned: true,
+    ...(replacedOrphan !== undefined ? { replacedOrphan } : {}),
     async stop() {
       if (stopped) return;
       stopped = true;
       await server.stop();
+      if ((await readOwner(root)) === process.pid) await rm(ownerFileOf(root), { force: true });
     },
   };
 }

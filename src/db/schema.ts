@@ -49,6 +49,16 @@ export interface AuthDenialsTable {
   position: string | null;
 }
 
+/** denials per (client or '' for unknown ids, minute, reason, caller network); `sampled` of them in auth_denials */
+export interface AuthDenialCountsTable {
+  client_id: string;
+  minute: Timestamp;
+  reason: string;
+  ip: string;
+  count: Int8;
+  sampled: Int8;
+}
+
 export interface AuthAllowCountsTable {
   client_id: string;
   domain_id: string;
@@ -111,6 +121,7 @@ export interface CoreDatabase {
   sessions: SessionsTable;
   auth_denials: AuthDenialsTable;
   auth_allow_counts: AuthAllowCountsTable;
+  auth_denial_counts: AuthDenialCountsTable;
   addresses: AddressesTable;
   signin_tokens: SignInTokensTable;
   server_keys: ServerKeysTable;

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { type Caller, signUp } from './http.ts';
 
 export interface PartnerSetup {
@@ -50,4 +51,28 @@ export async function callApi(baseUrl: string, path: string, headers: Record<str
   });
   const json = (await res.json()) as { status: string; message: string; code?: string; data: any; request_id?: string };
   return { status: res.status, body: json, headers: res.headers };
+}
+
+/**
+ * The same call, sent from another local address (any 127.x.y.z reaches a server on 127.0.0.1
+ * on Linux): a second machine, as far as the server can tell, without trusting a proxy header.
+ */
+export function callApiFrom(localAddress: string, baseUrl: string, path: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; body: { status: string; message: string; code?: string; data: any; request_id?: string }; headers: Headers }>(
+    (resolve, reject) => {
+      const request = http.request(baseUrl + path, { method: 'GET', headers, localAddress, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          const responseHeaders = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') responseHeaders.set(name, value);
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), headers: responseHeaders });
+        });
+        res.on('error', reject);
+      });
+      request.on('error', reject);
+      request.end();
+    },
+  );
 }
