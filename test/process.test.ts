@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Caller, PASSWORD, signUp } from './support/http.ts';
 
 const run = promisify(execFile);
@@ -41,13 +41,15 @@ async function startServer(dataDir: string): Promise<Server> {
   return { child, url, lines, exited };
 }
 
+/** Polls /readyz until it answers 200; the timeout is only a safety net. */
 async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const res = await fetch(`${url}/readyz`).catch(() => undefined);
-    if (res?.status === 200) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('never ready');
+  await vi.waitFor(
+    async () => {
+      const res = await fetch(`${url}/readyz`).catch(() => undefined);
+      if (res?.status !== 200) throw new Error(`not ready yet (${res?.status ?? 'no answer'})`);
+    },
+    { timeout: 60_000, interval: 50 },
+  );
 }
 
 const cli = (dataDir: string, ...args: string[]) =>

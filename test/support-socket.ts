@@ -55,7 +55,22 @@ export function record<T = any>(socket: Socket, event: string): T[] {
   return seen;
 }
 
-export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let sentinels = 0;
+
+/**
+ * Instead of pausing before asserting that something did not arrive: `from` marks `ticketId`
+ * read and this resolves once `listener` hears that mark. The server handled everything `from`
+ * had an answer for before the mark, and writes to `listener` in order, so whatever those events
+ * sent `listener` has arrived by then. Both sockets must be in the ticket's room; the mark's seq
+ * is far past any real message, so it tells nothing about what was read.
+ */
+export async function sentinel(from: Socket, listener: Socket, ticketId: string): Promise<void> {
+  const seq = 2_000_000_000 + ++sentinels;
+  const heard = next(listener, 'ticket:read', (r: { ticketId: string; seq: number }) => r.ticketId === ticketId && r.seq === seq);
+  const ack = await emit(from, 'ticket:read', { ticketId, seq });
+  if (!ack.ok) throw new Error(`the sentinel was refused: ${JSON.stringify(ack)}`);
+  await heard;
+}
 
 /** A logged-in user, optionally made a support agent before connecting. */
 export async function supportUser(t: TestApp, options: { agent?: boolean; name?: string } = {}) {
