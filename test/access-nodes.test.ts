@@ -27,7 +27,7 @@ const whoami = (node: TestApp, p: { clientId: string; secret: string; domain: st
  * resolves once one names `clientId` at or past the write's `position` — the notification, not
  * a poll of the checkpoint table, which would not say which client changed.
  */
-function notifications(node: TestApp, timeoutMs = 20_000) {
+function notifications(node: TestApp, timeoutMs = 60_000) {
   const seen: ProjectionChange[] = [];
   const wakeups = new Set<() => void>();
   const stop = node.app.ctx.watcher.onChange((change) => {
@@ -59,7 +59,7 @@ function notifications(node: TestApp, timeoutMs = 20_000) {
 }
 
 /** Resolves when `node`'s notification connection goes down (`false`) or comes back (`true`). */
-function watcherState(node: TestApp, connected: boolean, timeoutMs = 20_000): Promise<void> {
+function watcherState(node: TestApp, connected: boolean, timeoutMs = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       stop();

@@ -156,5 +156,5 @@ describe('crash safety', () => {
     expect(await dumpReadModels(url, 'rm_compare')).toEqual(await dumpReadModels(url, 'rm'));
     await store.close();
     await database.destroy();
-  }, 120_000);
+  }, 300_000);
 });

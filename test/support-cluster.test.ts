@@ -15,7 +15,7 @@ async function clusterFormed(): Promise<void> {
       const counts = await Promise.all([first, second].map((t) => t.app.support.namespace.adapter.serverCount()));
       if (!counts.every((n) => n === 2)) throw new Error(`the nodes did not find each other: ${counts.join(', ')}`);
     },
-    { timeout: 45_000, interval: 100 },
+    { timeout: 120_000, interval: 100 },
   );
 }
 

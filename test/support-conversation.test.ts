@@ -333,7 +333,7 @@ describe('support agents', () => {
       'StaffRoleGranted',
       'StaffRoleRevoked',
     ]);
-  }, 60_000);
+  }, 180_000);
 
   it('when an agent assigns a ticket to a non-agent, then it is refused; to themselves or back to the queue, it works', async () => {
     const agentUser = await supportUser(t, { agent: true });

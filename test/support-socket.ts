@@ -28,11 +28,11 @@ export async function connected(socket: Socket): Promise<Socket> {
 }
 
 export async function emit(socket: Socket, event: string, payload?: unknown): Promise<Ack> {
-  return (await socket.timeout(10_000).emitWithAck(event, payload)) as Ack;
+  return (await socket.timeout(60_000).emitWithAck(event, payload)) as Ack;
 }
 
 /** Resolves with the next `event` whose payload satisfies `match`. */
-export function next<T = any>(socket: Socket, event: string, match: (payload: T) => boolean = () => true, timeoutMs = 10_000): Promise<T> {
+export function next<T = any>(socket: Socket, event: string, match: (payload: T) => boolean = () => true, timeoutMs = 60_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.off(event, listener);
