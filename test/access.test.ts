@@ -10,11 +10,13 @@ import type { ProjectionChange } from '../projections/runner.ts';
 import type { ProjectionWatcher } from '../projections/watcher.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { signUp } from './support/http.ts';
+import { testClock } from './support/clock.ts';
 import { callApi, callApiFrom, partnerHeaders, partnerSetup, type PartnerSetup } from './support/partner.ts';
 
 let t: TestApp;
+const clock = testClock();
 beforeAll(async () => {
-  t = await startTestApp();
+  t = await startTestApp({ now: clock.now });
 });
 afterAll(async () => {
   await t?.close();
@@ -141,7 +143,7 @@ describe('reason codes that follow a management change, effective on the very ne
     await expectDenied(await whoami(p), 401, 'unknown_client');
   });
 
-  it('6 secret_revoked and secret_expired (rotation without grace; expiry and grace to the second)', async () => {
+  it('6 secret_revoked and secret_expired (rotation without grace; expiry and grace to the millisecond)', async () => {
     const p = await partnerSetup(t.url);
     const extra = (await p.caller.post(`/manage/v1/clients/${p.clientId}/secrets`, { label: 'extra' })).body;
     expect((await whoami({ ...p, secret: extra.secret })).status).toBe(200);
@@ -152,17 +154,32 @@ describe('reason codes that follow a management change, effective on the very ne
     await expectDenied(await whoami(p), 401, 'secret_expired');
     expect((await whoami({ ...p, secret: rotated.secret })).status).toBe(200);
 
-    const graced = (await p.caller.post(`/manage/v1/clients/${p.clientId}/secrets/${rotated.secretId}/rotate`, { graceSeconds: 2 })).body;
-    expect((await whoami({ ...p, secret: rotated.secret })).status).toBe(200);
-    expect((await whoami({ ...p, secret: graced.secret })).status).toBe(200);
+    // The app's clock stands still from here and moves only when the test moves it: expiry and
+    // grace are checked at their exact millisecond, however long the requests take.
+    const start = clock.freeze();
+    try {
+      const graced = (await p.caller.post(`/manage/v1/clients/${p.clientId}/secrets/${rotated.secretId}/rotate`, { graceSeconds: 60 })).body;
+      const graceUntil = start + 60_000;
+      expect((await whoami({ ...p, secret: rotated.secret })).status).toBe(200);
+      expect((await whoami({ ...p, secret: graced.secret })).status).toBe(200);
 
-    const expiresAt = new Date(Date.now() + 2_000).toISOString();
-    const expiring = (await p.caller.post(`/manage/v1/clients/${p.clientId}/secrets`, { expiresAt })).body;
-    expect((await whoami({ ...p, secret: expiring.secret })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, Date.parse(expiresAt) - Date.now() + 100));
-    await expectDenied(await whoami({ ...p, secret: expiring.secret }), 401, 'secret_expired');
-    await expectDenied(await whoami({ ...p, secret: rotated.secret }), 401, 'secret_expired');
-    expect((await whoami({ ...p, secret: graced.secret })).status).toBe(200);
+      const expiresAt = start + 30_000;
+      const expiring = (await p.caller.post(`/manage/v1/clients/${p.clientId}/secrets`, { expiresAt: new Date(expiresAt).toISOString() })).body;
+      expect((await whoami({ ...p, secret: expiring.secret })).status).toBe(200);
+      clock.advance(expiresAt - 1 - clock.ms());
+      expect((await whoami({ ...p, secret: expiring.secret })).status).toBe(200);
+      clock.advance(1);
+      await expectDenied(await whoami({ ...p, secret: expiring.secret }), 401, 'secret_expired');
+
+      expect((await whoami({ ...p, secret: rotated.secret })).status).toBe(200);
+      clock.advance(graceUntil - 1 - clock.ms());
+      expect((await whoami({ ...p, secret: rotated.secret })).status).toBe(200);
+      clock.advance(1);
+      await expectDenied(await whoami({ ...p, secret: rotated.secret }), 401, 'secret_expired');
+      expect((await whoami({ ...p, secret: graced.secret })).status).toBe(200);
+    } finally {
+      clock.release();
+    }
   });
 
   it('8 domain_inactive, 9 secret_not_linked, 10 api_not_allowed', async () => {

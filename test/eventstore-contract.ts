@@ -15,6 +15,7 @@ import {
  * random prefix, so the suite also runs against a shared, non-empty EventStoreDB.
  */
 export interface ContractHarness {
+  /** a store whose idle subscribers poll (if they poll at all) less often than once a minute */
   store: EventStore;
   /** appends that hold their transaction open for `holdMs` (Postgres only) — out-of-order commits */
   appendHoldingTransaction?: (stream: string, event: NewEvent, holdMs: number) => Promise<void>;
@@ -195,7 +196,7 @@ export function eventStoreContract(name: string, makeHarness: () => Promise<Cont
       const checkpoint = first.events[4]!.position;
 
       for (let i = 0; i < 3; i++) await store.append(`${prefix}-b`, [newEvent('Second', { i })], { expectedRevision: 'any' });
-      const second = await collect(store, checkpoint, prefix, (e) => e.length >= 3, 10_000);
+      const second = await collect(store, checkpoint, prefix, (e) => e.length >= 3);
       expect(second.events.map((e) => e.type)).toEqual(['Second', 'Second', 'Second']);
       expect(second.events.map((e) => (e.data as { i: number }).i)).toEqual([0, 1, 2]);
 
@@ -204,16 +205,29 @@ export function eventStoreContract(name: string, makeHarness: () => Promise<Cont
       expect(page.map((e) => e.type)).toEqual(['Second', 'Second', 'Second']);
     });
 
-    it('when an event is appended while a subscriber is idle, then it is delivered promptly', async () => {
+    it('when an event is appended while a subscriber is idle, then it wakes the subscriber', async () => {
+      // "Promptly" is a figure (npm run bench: projection lag), not an assertion: the harness makes
+      // polling slower than this test's patience, so a delivery at all proves the wake-up.
       const prefix = stream();
       const from = await store.headPosition();
-      const got = collect(store, from, prefix, (e) => e.length >= 1, 10_000);
-      await new Promise((r) => setTimeout(r, 50));
-      const started = Date.now();
+      // a sentinel first: once it is delivered the subscriber has caught up and waits for news
+      let caughtUp!: () => void;
+      const idle = new Promise<void>((resolve) => (caughtUp = resolve));
+      const got = collect(
+        store,
+        from,
+        prefix,
+        (e) => {
+          if (e.length >= 1) caughtUp();
+          return e.length >= 2;
+        },
+        60_000,
+      );
+      await store.append(`${prefix}-x`, [newEvent('Sentinel')], { expectedRevision: 'any' });
+      await Promise.race([idle, got]);
       await store.append(`${prefix}-x`, [newEvent('Live')], { expectedRevision: 'any' });
       const { events } = await got;
-      expect(events.map((e) => e.type)).toEqual(['Live']);
-      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(events.map((e) => e.type)).toEqual(['Sentinel', 'Live']);
     });
   });
 }

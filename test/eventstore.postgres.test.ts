@@ -6,7 +6,8 @@ import { eventStoreContract, newEvent } from './eventstore-contract.ts';
 
 eventStoreContract('postgres event log', async () => {
   const database = openDatabase(await createTestDatabase(), { max: 12 });
-  const store = createPostgresEventStore(database.pool);
+  // idle subscribers wait for a wake-up, not for a poll (the contract's live-delivery test)
+  const store = createPostgresEventStore(database.pool, { idlePollMs: 600_000 });
   return {
     store,
     async appendHoldingTransaction(stream, event, holdMs) {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../src/db/database.ts';
 import { createPostgresEventStore } from '../src/eventstore/postgres.ts';
 import { rebuildReadModels } from '../projections/rebuild.ts';
@@ -117,16 +117,38 @@ describe('crash safety', () => {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
 
+    // Stop the projector mid-batch on purpose, not by luck: an open transaction holds the read-model
+    // row of the last client, so the batch that registers it waits inside its transaction (the
+    // batches before it committed). Then kill it there.
+    const blocker = await database.pool.connect();
+    const blockerPid = (await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    await blocker.query('BEGIN');
+    await blocker.query(
+      `INSERT INTO rm.clients (client_id, organisation_id, name, status, created_at, updated_at, revision) VALUES ('kc_crash59', 'org_crash', 'blocker', 'active', now(), now(), 0)`,
+    );
     const first = runProjector();
-    while ((await checkpoint()) === 0) await new Promise((r) => setTimeout(r, 5));
+    const firstExited = new Promise((resolve) => first.once('exit', resolve));
+    await vi.waitFor(
+      async () => {
+        const { rows } = await database.pool.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
+          [blockerPid],
+        );
+        expect(Number(rows[0]!.n)).toBeGreaterThan(0);
+      },
+      { timeout: 60_000, interval: 20 },
+    );
     first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
+    await firstExited;
+    // the killed batch's backend goes on when the row is released, finds its client gone and rolls back
+    await blocker.query('ROLLBACK');
+    blocker.release();
     const projectedBeforeKill = await checkpoint();
     expect(projectedBeforeKill).toBeGreaterThan(0);
     expect(projectedBeforeKill).toBeLessThan(6_000);
 
     const second = runProjector();
-    while ((await checkpoint()) < 6_000) await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(async () => expect(await checkpoint()).toBe(6_000), { timeout: 60_000, interval: 20 });
     second.kill('SIGTERM');
     await new Promise((r) => second.once('exit', r));
 
@@ -134,5 +156,5 @@ describe('crash safety', () => {
     expect(await dumpReadModels(url, 'rm_compare')).toEqual(await dumpReadModels(url, 'rm'));
     await store.close();
     await database.destroy();
-  }, 120_000);
+  }, 300_000);
 });

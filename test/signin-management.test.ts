@@ -114,10 +114,16 @@ describe('sign-in tokens and a disable written at the same time', () => {
     const partner = await createPartner(t.url);
     const user = await signedInUser(t.url, partner);
     const { db } = t.app.ctx.database;
-    const issuedAt = new Date();
-    await new Promise((r) => setTimeout(r, 5));
     await partner.owner.post(`/manage/v1/clients/${partner.clientId}/disable`);
     await partner.owner.post(`/manage/v1/clients/${partner.clientId}/enable`);
+    // issued one millisecond before the disable, as the audit log records it
+    const disabled = await t.app.ctx.database.rm
+      .selectFrom('audit_log')
+      .select('at')
+      .where('client_id', '=', partner.clientId)
+      .where('type', '=', 'ClientDisabled')
+      .executeTakeFirstOrThrow();
+    const issuedAt = new Date(new Date(disabled.at).getTime() - 1);
     // the late insert of a sign-token that raced the disable, already approved
     const token = 'R'.repeat(43);
     await db

@@ -1,22 +1,22 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { Socket } from 'socket.io-client';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { connectSocket, connected, emit, next, openTicket, pause, supportSocket, supportUser } from './support-socket.ts';
+import { connectSocket, connected, emit, next, openTicket, supportSocket, supportUser } from './support-socket.ts';
 
 let first: TestApp;
 let second: TestApp;
 const sockets: Socket[] = [];
 const track = (s: Socket) => (sockets.push(s), s);
 
-/** Both nodes' adapters have heard each other's heartbeat. */
+/** Both nodes' adapters have heard each other's heartbeat (polled; the timeout is a safety net). */
 async function clusterFormed(): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const counts = await Promise.all([first, second].map((t) => t.app.support.namespace.adapter.serverCount()));
-    if (counts.every((n) => n === 2)) return;
-    if (Date.now() > deadline) throw new Error(`the nodes did not find each other: ${counts.join(', ')}`);
-    await pause(100);
-  }
+  await vi.waitFor(
+    async () => {
+      const counts = await Promise.all([first, second].map((t) => t.app.support.namespace.adapter.serverCount()));
+      if (!counts.every((n) => n === 2)) throw new Error(`the nodes did not find each other: ${counts.join(', ')}`);
+    },
+    { timeout: 120_000, interval: 100 },
+  );
 }
 
 beforeAll(async () => {

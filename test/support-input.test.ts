@@ -1,14 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Socket } from 'socket.io-client';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { emit, next, openTicket, pause, record, supportSocket, supportUser, type Ack } from './support-socket.ts';
+import { testClock } from './support/clock.ts';
+import { emit, next, openTicket, record, sentinel, supportSocket, supportUser, type Ack } from './support-socket.ts';
 
 let t: TestApp;
+// the app's clock: real time, moved forward where a test would otherwise wait for a bucket to refill
+const clock = testClock();
 const sockets: Socket[] = [];
 const track = (s: Socket) => (sockets.push(s), s);
 
 beforeAll(async () => {
-  t = await startTestApp();
+  t = await startTestApp({ now: clock.now });
 });
 afterAll(async () => {
   for (const s of sockets) s.disconnect();
@@ -42,7 +45,7 @@ async function scene() {
 
 describe('bad payloads', () => {
   it('when any event arrives with a wrong or missing payload, then its ack names the problem, nothing is broadcast and the socket stays usable', async () => {
-    const { userSocket, ticketId, heard } = await scene();
+    const { userSocket, agentSocket, ticketId, heard } = await scene();
     const cases: [string, unknown, string, RegExp][] = [
       ['ticket:open', undefined, 'invalid_payload', /payload must be an object/],
       ['ticket:open', 'hello', 'invalid_payload', /payload must be an object/],
@@ -79,13 +82,14 @@ describe('bad payloads', () => {
     refused(unknown, 'unknown_event');
     // still connected and working
     expect(await emit(userSocket, 'ticket:message', { ticketId, text: 'still here', clientMessageId: 'ok-1' })).toMatchObject({ ok: true, seq: 2 });
-    await pause(150);
+    await sentinel(userSocket, agentSocket, ticketId);
     expect(heard.messages.map((m) => m.text)).toEqual(['still here']);
     expect(heard.typing).toEqual([]);
   });
 
   it('when events come without an acknowledgement callback, then nothing crashes and nothing bad is stored', async () => {
-    const { userSocket, ticketId, heard } = await scene();
+    const { userSocket, agentSocket, ticketId, heard } = await scene();
+    const delivered = next(agentSocket, 'ticket:message', (m) => m.text === 'fire and forget');
     userSocket.emit('ticket:message', { ticketId, text: '', clientMessageId: 'no-ack-1' });
     userSocket.emit('ticket:message');
     userSocket.emit('ticket:open', 'garbage');
@@ -93,7 +97,11 @@ describe('bad payloads', () => {
     userSocket.emit('ticket:whatever', 1, 2, 3);
     // a valid message without an ack is still delivered
     userSocket.emit('ticket:message', { ticketId, text: 'fire and forget', clientMessageId: 'no-ack-2' });
-    await pause(400);
+    await delivered;
+    // The bad ones are refused as they arrive (before any await), the join of an unknown ticket
+    // broadcasts nothing; the same join with an answer is back once that path has run.
+    refused(await emit(userSocket, 'ticket:join', { ticketId: 'tk_AAAAAAAAAAAAAAAAAAAAAA' }), 'ticket_not_found');
+    await sentinel(userSocket, agentSocket, ticketId);
     expect(userSocket.connected).toBe(true);
     expect(heard.messages.map((m) => m.text)).toEqual(['fire and forget']);
     expect(t.logs.join('\n')).not.toMatch(/"level":(50|60)/);
@@ -102,16 +110,16 @@ describe('bad payloads', () => {
 
 describe('messages refused by name', () => {
   it('when a message is empty or only spaces, then it is message_empty', async () => {
-    const { userSocket, ticketId, heard } = await scene();
+    const { userSocket, agentSocket, ticketId, heard } = await scene();
     refused(await emit(userSocket, 'ticket:message', { ticketId, text: '', clientMessageId: 'e1' }), 'message_empty');
     refused(await emit(userSocket, 'ticket:message', { ticketId, text: ' \n\t ', clientMessageId: 'e2' }), 'message_empty');
     refused(await emit(userSocket, 'ticket:open', { subject: 'Hi', group: 'account', message: '   ' }), 'message_empty');
-    await pause(100);
+    await sentinel(userSocket, agentSocket, ticketId);
     expect(heard.messages).toEqual([]);
   });
 
   it('when a message is longer than 4,000 characters, then it is message_too_long; exactly 4,000 (even emoji) is fine', async () => {
-    const { userSocket, ticketId, heard } = await scene();
+    const { userSocket, agentSocket, ticketId, heard } = await scene();
     const tooLong = await emit(userSocket, 'ticket:message', { ticketId, text: 'a'.repeat(4_001), clientMessageId: 'l1' });
     refused(tooLong, 'message_too_long');
     if (!tooLong.ok) expect(tooLong.error.message).toContain('4001 characters; at most 4000');
@@ -119,7 +127,7 @@ describe('messages refused by name', () => {
     refused(await emit(userSocket, 'ticket:open', { subject: 'Long', group: 'billing', message: 'b'.repeat(4_001) }), 'message_too_long');
     expect(await emit(userSocket, 'ticket:message', { ticketId, text: 'a'.repeat(4_000), clientMessageId: 'l3' })).toMatchObject({ ok: true });
     expect(await emit(userSocket, 'ticket:message', { ticketId, text: '😀'.repeat(4_000), clientMessageId: 'l4' })).toMatchObject({ ok: true });
-    await pause(100);
+    await sentinel(userSocket, agentSocket, ticketId);
     expect(heard.messages.map((m) => [...m.text].length)).toEqual([4_000, 4_000]);
   });
 
@@ -169,7 +177,7 @@ describe('messages refused by name', () => {
 
 describe('rate limits', () => {
   it('when a user sends more than 10 messages in 10 seconds, then the 11th is rate_limited with a clear message, and nothing of it is broadcast', async () => {
-    const { userSocket, ticketId, heard } = await scene(); // the open used 1 of the 10
+    const { userSocket, agentSocket, ticketId, heard } = await scene(); // the open used 1 of the 10
     for (let i = 0; i < 9; i++) {
       expect(await emit(userSocket, 'ticket:message', { ticketId, text: `m${i}`, clientMessageId: `rl-${i}` })).toMatchObject({ ok: true });
     }
@@ -177,7 +185,7 @@ describe('rate limits', () => {
     refused(limited, 'rate_limited');
     if (!limited.ok) expect(limited.error.message).toMatch(/at most 10 in 10 seconds; try again in \d+ seconds?/);
     refused(await emit(userSocket, 'ticket:open', { subject: 'Another', group: 'account', message: 'hello' }), 'rate_limited');
-    await pause(150);
+    await sentinel(userSocket, agentSocket, ticketId); // a read mark: not a message, so not limited
     expect(heard.messages).toHaveLength(9);
     expect(heard.messages.some((m) => m.text === 'one too many')).toBe(false);
   });
@@ -188,10 +196,42 @@ describe('rate limits', () => {
     const limited = acks.filter((a) => !a.ok);
     expect(limited.length).toBeGreaterThan(20);
     for (const a of limited) refused(a, a.ok ? '' : a.error.code === 'too_many_pending' ? 'too_many_pending' : 'rate_limited');
-    await pause(1_100);
+    clock.advance(1_000); // a second later on the app's clock: the bucket has refilled
     expect(await emit(userSocket, 'ticket:typing', { ticketId })).toEqual({ ok: true });
   });
 });
+
+/** The server side of a socket's engine.io connection, as far as the memory test looks at it. */
+interface EngineConnection {
+  readyState: string;
+  writeBuffer: unknown[];
+  once(event: 'close', listener: () => void): void;
+  on(event: 'close' | 'packetCreate', listener: (packet: { type: string; data?: unknown }) => void): void;
+  off(event: 'close' | 'packetCreate', listener: (packet: { type: string; data?: unknown }) => void): void;
+}
+
+/** Resolves when the server queues an acknowledgement on `connection` (a Socket.IO ACK packet, `3/support,…`) or closes it. */
+function answeredOrClosed(connection: EngineConnection, timeoutMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      connection.off('packetCreate', onPacket);
+      connection.off('close', done);
+      resolve();
+    };
+    const onPacket = (packet: { type: string; data?: unknown }) => {
+      if (packet.type === 'message' && typeof packet.data === 'string' && packet.data.startsWith('3/support,')) done();
+    };
+    const timer = setTimeout(() => {
+      connection.off('packetCreate', onPacket);
+      connection.off('close', done);
+      reject(new Error(`no answer and no cut-off within ${timeoutMs} ms`));
+    }, timeoutMs);
+    connection.on('packetCreate', onPacket);
+    connection.on('close', done);
+    if (connection.readyState === 'closed') done();
+  });
+}
 
 describe('memory', () => {
   it('when a socket stops reading while answers pile up for it, then the server disconnects it instead of buffering without bound', async () => {
@@ -200,28 +240,32 @@ describe('memory', () => {
     const big = 'x'.repeat(4_000);
     for (let i = 0; i < 50; i++) {
       expect(await emit(agentSocket, 'ticket:message', { ticketId, text: big, clientMessageId: `big-${i}` })).toMatchObject({ ok: true });
-      await pause(50);
+      clock.advance(50);
     }
     const serverSide = () => [...t.app.support.namespace.sockets.values()].find((s) => s.id === userSocket.id);
-    const connection = serverSide()!.conn as unknown as { readyState: string; writeBuffer: unknown[] };
+    const connection = serverSide()!.conn as unknown as EngineConnection;
+    const closed = new Promise<void>((resolve) => connection.once('close', () => resolve()));
     // the browser tab freezes: it keeps asking but reads nothing
     const engine = userSocket.io.engine as unknown as { transport: { ws: { _socket: { pause(): void } } } };
     engine.transport.ws._socket.pause();
-    const started = Date.now();
     let asked = 0;
-    while (serverSide() && Date.now() - started < 25_000) {
+    while (serverSide() && asked < 200) {
+      // one ask at a time: the next goes once the server has queued this one's answer (or cut it off)
+      const handled = answeredOrClosed(connection);
       userSocket.emit('ticket:join', { ticketId }, () => {});
       asked++;
-      await pause(60);
+      clock.advance(60); // the event bucket refills on the app's clock
+      await handled;
     }
     expect(asked).toBeLessThan(40); // cut off within a couple of MB, not tens
     expect(serverSide()).toBeUndefined();
     // and what was queued for it is gone with the connection
-    await pause(100);
+    await closed;
+    await new Promise((resolve) => setImmediate(resolve)); // engine.io empties the buffer on the tick after 'close'
     expect(connection.readyState).toBe('closed');
     expect(connection.writeBuffer).toHaveLength(0);
     expect(t.logs.some((line) => line.includes('support socket does not read; disconnecting it'))).toBe(true);
     // everyone else is served as before
     expect(await emit(agentSocket, 'ticket:message', { ticketId, text: 'after the cut', clientMessageId: 'after-cut' })).toMatchObject({ ok: true });
-  }, 60_000);
+  }, 180_000);
 });

@@ -28,11 +28,11 @@ export async function connected(socket: Socket): Promise<Socket> {
 }
 
 export async function emit(socket: Socket, event: string, payload?: unknown): Promise<Ack> {
-  return (await socket.timeout(10_000).emitWithAck(event, payload)) as Ack;
+  return (await socket.timeout(60_000).emitWithAck(event, payload)) as Ack;
 }
 
 /** Resolves with the next `event` whose payload satisfies `match`. */
-export function next<T = any>(socket: Socket, event: string, match: (payload: T) => boolean = () => true, timeoutMs = 10_000): Promise<T> {
+export function next<T = any>(socket: Socket, event: string, match: (payload: T) => boolean = () => true, timeoutMs = 60_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.off(event, listener);
@@ -55,7 +55,22 @@ export function record<T = any>(socket: Socket, event: string): T[] {
   return seen;
 }
 
-export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let sentinels = 0;
+
+/**
+ * Instead of pausing before asserting that something did not arrive: `from` marks `ticketId`
+ * read and this resolves once `listener` hears that mark. The server handled everything `from`
+ * had an answer for before the mark, and writes to `listener` in order, so whatever those events
+ * sent `listener` has arrived by then. Both sockets must be in the ticket's room; the mark's seq
+ * is far past any real message, so it tells nothing about what was read.
+ */
+export async function sentinel(from: Socket, listener: Socket, ticketId: string): Promise<void> {
+  const seq = 2_000_000_000 + ++sentinels;
+  const heard = next(listener, 'ticket:read', (r: { ticketId: string; seq: number }) => r.ticketId === ticketId && r.seq === seq);
+  const ack = await emit(from, 'ticket:read', { ticketId, seq });
+  if (!ack.ok) throw new Error(`the sentinel was refused: ${JSON.stringify(ack)}`);
+  await heard;
+}
 
 /** A logged-in user, optionally made a support agent before connecting. */
 export async function supportUser(t: TestApp, options: { agent?: boolean; name?: string } = {}) {

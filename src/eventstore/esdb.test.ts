@@ -87,11 +87,9 @@ function stubClient() {
   const streams = new Map<string, AllStreamRecordedEvent[]>();
   let sequence = 1000;
   const subscriptions: StubSubscription[] = [];
-  const subscribedAt: number[] = [];
   const client = {
     streams,
     subscriptions,
-    subscribedAt,
     readAllPages: [] as AllStreamRecordedEvent[][],
     appendReply: undefined as ((stream: string, events: EventData[]) => EsdbAppendResult) | undefined,
     appendToStream: vi.fn(async (stream: string, events: EventData[], _options: AppendToStreamOptions): Promise<EsdbAppendResult> => {
@@ -114,7 +112,6 @@ function stubClient() {
     subscribeToAll: vi.fn((_o: SubscribeToAllOptions): EsdbSubscription => {
       const s = new StubSubscription();
       subscriptions.push(s);
-      subscribedAt.push(Date.now());
       return s;
     }),
     dispose: vi.fn(async () => {}),
@@ -124,11 +121,21 @@ function stubClient() {
   return client;
 }
 
-function setup(retry = { initialDelayMs: 20, maxDelayMs: 1_000 }) {
+function setup(retry = { initialDelayMs: 20, maxDelayMs: 1_000 }, wait?: (ms: number, signal: AbortSignal) => Promise<void>) {
   const client = stubClient();
   const logger = { warn: vi.fn((_obj: object, _msg: string) => {}) };
-  const store = createEsdbEventStore('esdb://unused:2113?tls=false', { client, logger, retry });
+  const store = createEsdbEventStore('esdb://unused:2113?tls=false', { client, logger, retry, ...(wait ? { wait } : {}) });
   return { client, logger, store };
+}
+
+/** Polls until `check` passes; the timeout is only a safety net (the stubs answer in microseconds). */
+const eventually = (check: () => void) => vi.waitFor(check, { timeout: 10_000, interval: 1 });
+
+/** A backoff the test ends by hand: it records each wait and lets it run only when released. */
+function heldBackoff() {
+  const waits: { ms: number; release: () => void }[] = [];
+  const wait = (ms: number) => new Promise<void>((release) => waits.push({ ms, release }));
+  return { waits, wait };
 }
 
 describe('EventStoreDB adapter: append', () => {
@@ -357,7 +364,7 @@ describe('EventStoreDB adapter: headPosition and close', () => {
   it('close stops subscriptions and disposes the client', async () => {
     const { client, store } = setup();
     store.subscribeAll(START, { onEvents: async () => {} });
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(1));
+    await eventually(() => expect(client.subscriptions).toHaveLength(1));
     await store.close();
     expect(client.subscriptions[0]!.unsubscribe).toHaveBeenCalled();
     expect(client.dispose).toHaveBeenCalledTimes(1);
@@ -382,7 +389,7 @@ describe('EventStoreDB adapter: subscribeAll', () => {
         calls++;
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
-        await new Promise((r) => setTimeout(r, 2));
+        await new Promise((r) => setImmediate(r)); // a turn of the event loop: an overlapping delivery would start now
         inFlight--;
         if (fail?.(batch, calls)) throw new Error('handler failed');
         delivered.push(...batch);
@@ -397,32 +404,39 @@ describe('EventStoreDB adapter: subscribeAll', () => {
   it('subscribes from the position with the system-event filter and delivers batches one at a time, in order', async () => {
     const { client, store } = setup();
     const s = subscribe(client, store, pos(1));
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(1));
+    await eventually(() => expect(client.subscriptions).toHaveLength(1));
     expect(s.subscribeCalls()[0]).toMatchObject({ fromPosition: pos(1), filter: { filterOn: 'eventType', regex: '^[^$].*' } });
 
     const events = Array.from({ length: 6 }, (_, i) => rec(`s${i}`, 0n, i + 2));
     client.subscriptions[0]!.emitEvents(...events.slice(0, 3));
     client.subscriptions[0]!.push({ commitPosition: 100n }); // a message without an event
     client.subscriptions[0]!.emitEvents(...events.slice(3));
-    await vi.waitFor(() => expect(s.delivered).toHaveLength(6));
+    await eventually(() => expect(s.delivered).toHaveLength(6));
     expect(s.delivered.map((e) => e.id)).toEqual(events.map((e) => e.id));
     expect(s.maxInFlight()).toBe(1);
     expect(s.batches.length).toBeLessThan(6); // buffered events arrive together
   });
 
   it('after an error, resubscribes from the last delivered position with backoff, without duplicates', async () => {
-    const { client, logger, store } = setup();
+    const backoff = heldBackoff();
+    const { client, logger, store } = setup(undefined, backoff.wait);
     const s = subscribe(client, store);
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(1));
+    await eventually(() => expect(client.subscriptions).toHaveLength(1));
     const [e1, e2, e3, e4] = [rec('a', 0n, 1), rec('a', 1n, 2), rec('b', 0n, 3), rec('b', 1n, 4)];
     client.subscriptions[0]!.emitEvents(e1, e2);
-    await vi.waitFor(() => expect(s.delivered).toHaveLength(2));
+    await eventually(() => expect(s.delivered).toHaveLength(2));
+
+    /** the subscription is waiting out its backoff: it has not resubscribed; then the wait ends */
+    const backoffThenResubscribe = async (waits: number, subscriptions: number) => {
+      await eventually(() => expect(backoff.waits).toHaveLength(waits));
+      expect(client.subscriptions).toHaveLength(subscriptions - 1);
+      backoff.waits[waits - 1]!.release();
+      await eventually(() => expect(client.subscriptions).toHaveLength(subscriptions));
+    };
 
     const dropped = new UnavailableError();
-    let failedAt = Date.now();
     client.subscriptions[0]!.destroy(dropped);
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(2));
-    expect(client.subscribedAt[1]! - failedAt).toBeGreaterThanOrEqual(19);
+    await backoffThenResubscribe(1, 2);
     expect(s.subscribeCalls()[0]!.fromPosition).toBe(ESDB_START);
     expect(s.subscribeCalls()[1]!.fromPosition).toEqual(pos(2));
     expect(s.errors).toEqual([dropped]);
@@ -430,23 +444,21 @@ describe('EventStoreDB adapter: subscribeAll', () => {
 
     // the server resends the resume event: it is not delivered twice; then the stream ends
     client.subscriptions[1]!.emitEvents(e2);
-    await new Promise((r) => setTimeout(r, 10));
-    failedAt = Date.now();
     client.subscriptions[1]!.push(null);
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(3));
-    expect(client.subscribedAt[2]! - failedAt).toBeGreaterThanOrEqual(39);
+    await backoffThenResubscribe(2, 3);
     expect(s.subscribeCalls()[2]!.fromPosition).toEqual(pos(2));
 
     client.subscriptions[2]!.destroy(new UnavailableError());
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(4));
+    await backoffThenResubscribe(3, 4);
     client.subscriptions[3]!.emitEvents(e2, e3, e4);
-    await vi.waitFor(() => expect(s.delivered).toHaveLength(4));
+    await eventually(() => expect(s.delivered).toHaveLength(4));
     client.subscriptions[3]!.destroy(new UnavailableError());
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(5));
+    await backoffThenResubscribe(4, 5);
     expect(s.subscribeCalls()[4]!.fromPosition).toEqual(pos(4));
 
     expect(s.delivered.map((e) => e.id)).toEqual([e1, e2, e3, e4].map((e) => e.id));
     // 20 ms doubling while nothing is delivered, back to 20 ms after a delivered batch
+    expect(backoff.waits.map((w) => w.ms)).toEqual([20, 40, 80, 20]);
     expect(logger.warn.mock.calls.map(([obj]) => (obj as { delayMs: number }).delayMs)).toEqual([20, 40, 80, 20]);
     expect(s.errors).toHaveLength(4);
   });
@@ -455,54 +467,71 @@ describe('EventStoreDB adapter: subscribeAll', () => {
     const { client, logger, store } = setup({ initialDelayMs: 5, maxDelayMs: 12 });
     subscribe(client, store);
     for (let i = 1; i <= 4; i++) {
-      await vi.waitFor(() => expect(client.subscriptions).toHaveLength(i));
+      await eventually(() => expect(client.subscriptions).toHaveLength(i));
       client.subscriptions[i - 1]!.destroy(new UnavailableError());
     }
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(5));
+    await eventually(() => expect(client.subscriptions).toHaveLength(5));
     expect(logger.warn.mock.calls.map(([obj]) => (obj as { delayMs: number }).delayMs)).toEqual([5, 10, 12, 12]);
   });
 
   it('when onEvents throws, re-delivers from the last handled position', async () => {
     const { client, store } = setup();
     const s = subscribe(client, store, START, (batch, call) => call === 2 && batch.length > 0);
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(1));
+    await eventually(() => expect(client.subscriptions).toHaveLength(1));
     const [e1, e2] = [rec('a', 0n, 1), rec('a', 1n, 2)];
     client.subscriptions[0]!.emitEvents(e1);
-    await vi.waitFor(() => expect(s.delivered).toHaveLength(1));
+    await eventually(() => expect(s.delivered).toHaveLength(1));
     client.subscriptions[0]!.emitEvents(e2);
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(2));
+    await eventually(() => expect(client.subscriptions).toHaveLength(2));
     expect(s.errors).toEqual([expect.objectContaining({ message: 'handler failed' })]);
     expect(s.subscribeCalls()[1]!.fromPosition).toEqual(pos(1));
     client.subscriptions[1]!.emitEvents(e2);
-    await vi.waitFor(() => expect(s.delivered).toHaveLength(2));
+    await eventually(() => expect(s.delivered).toHaveLength(2));
     expect(s.delivered.map((e) => e.id)).toEqual([e1.id, e2.id]);
   });
 
   it('stop() ends the subscription and delivers nothing more', async () => {
-    const { client, store } = setup();
+    // a backoff that ends at once: a subscription that did not really stop would resubscribe
+    // within a few turns of the event loop, before the sentinel below gets through
+    const { client, store } = setup(undefined, async () => {});
     const s = subscribe(client, store);
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(1));
+    await eventually(() => expect(client.subscriptions).toHaveLength(1));
     client.subscriptions[0]!.emitEvents(rec('a', 0n, 1));
-    await vi.waitFor(() => expect(s.delivered).toHaveLength(1));
+    await eventually(() => expect(s.delivered).toHaveLength(1));
     await s.subscription.stop();
     expect(client.subscriptions[0]!.unsubscribe).toHaveBeenCalled();
     expect(client.subscriptions[0]!.destroyed).toBe(true);
     client.subscriptions[0]!.emitEvents(rec('a', 1n, 2));
-    await new Promise((r) => setTimeout(r, 50));
+    // A sentinel: a second subscription of the same store, given an event after that one. By the
+    // time it is delivered there, the stopped subscription would have delivered its own.
+    const sentinel = subscribe(client, store, pos(1));
+    await eventually(() => expect(client.subscriptions).toHaveLength(2));
+    client.subscriptions[1]!.emitEvents(rec('a', 2n, 3));
+    await eventually(() => expect(sentinel.delivered).toHaveLength(1));
     expect(s.delivered).toHaveLength(1);
-    expect(client.subscriptions).toHaveLength(1);
+    expect(client.subscriptions).toHaveLength(2);
     expect(s.errors).toEqual([]);
   });
 
-  it('stop() during the backoff wait returns promptly and does not resubscribe', async () => {
-    const { client, store } = setup({ initialDelayMs: 5_000, maxDelayMs: 5_000 });
+  it('stop() during the backoff wait returns without waiting it out, and does not resubscribe', async () => {
+    // an hour's backoff, with the real timer: only the test's timeout bounds stop() otherwise
+    const { client, store } = setup({ initialDelayMs: 3_600_000, maxDelayMs: 3_600_000 });
     const s = subscribe(client, store);
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(1));
+    await eventually(() => expect(client.subscriptions).toHaveLength(1));
     client.subscriptions[0]!.destroy(new UnavailableError());
-    await vi.waitFor(() => expect(s.errors).toHaveLength(1));
-    const started = Date.now();
+    await eventually(() => expect(s.errors).toHaveLength(1));
     await s.subscription.stop();
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(client.subscriptions).toHaveLength(1);
+  });
+
+  it('stop() ends the backoff wait even when the wait ignores its abort signal', async () => {
+    const backoff = heldBackoff();
+    const { client, store } = setup(undefined, backoff.wait);
+    const s = subscribe(client, store);
+    await eventually(() => expect(client.subscriptions).toHaveLength(1));
+    client.subscriptions[0]!.destroy(new UnavailableError());
+    await eventually(() => expect(backoff.waits).toHaveLength(1));
+    await s.subscription.stop(); // the held wait is never released
     expect(client.subscriptions).toHaveLength(1);
   });
 
@@ -515,9 +544,9 @@ describe('EventStoreDB adapter: subscribeAll', () => {
         stopped = true;
       },
     });
-    await vi.waitFor(() => expect(client.subscriptions).toHaveLength(1));
+    await eventually(() => expect(client.subscriptions).toHaveLength(1));
     client.subscriptions[0]!.emitEvents(rec('a', 0n, 1), rec('a', 1n, 2));
-    await vi.waitFor(() => expect(stopped).toBe(true));
+    await eventually(() => expect(stopped).toBe(true));
     await subscription.stop();
     expect(client.subscriptions).toHaveLength(1);
   });

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   ANY,
   BACKWARDS,
@@ -70,6 +71,11 @@ export interface EsdbEventStoreOptions {
   readonly client?: EsdbClient;
   /** resubscription backoff: starts at `initialDelayMs`, doubles up to `maxDelayMs`, resets after a handled batch */
   readonly retry?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number };
+  /**
+   * How the backoff waits (default: a timer). Tests pass their own to decide when it ends
+   * instead of sleeping; `stop()` ends the wait whether or not this honours `signal`.
+   */
+  readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** most events handed to `onEvents` at once (default 500) */
   readonly batchSize?: number;
 }
@@ -158,6 +164,7 @@ export function createEsdbEventStore(connectionString: string, opts: EsdbEventSt
   const initialDelay = opts.retry?.initialDelayMs ?? 100;
   const maxDelay = opts.retry?.maxDelayMs ?? 5_000;
   const batchSize = opts.batchSize ?? 500;
+  const wait = opts.wait ?? ((ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }).catch(() => {}));
   const active = new Set<Subscription>();
 
   let skippedForeign = 0;
@@ -331,20 +338,12 @@ export function createEsdbEventStore(connectionString: string, opts: EsdbEventSt
     const inHandler = new AsyncLocalStorage<true>();
     let stopped = false;
     let cursor = from;
-    let delay = initialDelay;
+    let backoff = initialDelay;
     let current: EsdbSubscription | undefined;
-    let wake: (() => void) | undefined;
+    const stopping = new AbortController();
+    const stoppedSignal = new Promise<void>((resolve) => stopping.signal.addEventListener('abort', () => resolve(), { once: true }));
 
-    const sleep = (ms: number) =>
-      new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          wake = undefined;
-          resolve();
-        };
-        const timer = setTimeout(done, ms);
-        wake = done;
-      });
+    const sleep = (ms: number) => Promise.race([wait(ms, stopping.signal), stoppedSignal]);
 
     async function release(sub: EsdbSubscription): Promise<void> {
       await sub.unsubscribe().catch(() => {});
@@ -379,7 +378,7 @@ export function createEsdbEventStore(connectionString: string, opts: EsdbEventSt
           }
           if (batch.length > 0) await inHandler.run(true, () => handlers.onEvents(batch));
           if (last) cursor = last;
-          if (batch.length > 0) delay = initialDelay;
+          if (batch.length > 0) backoff = initialDelay;
           if (stopped) return;
         }
       } finally {
@@ -405,11 +404,11 @@ export function createEsdbEventStore(connectionString: string, opts: EsdbEventSt
           // a failing error callback must not end the subscription
         }
         logger?.warn(
-          { err: failure, delayMs: delay, resumeFrom: formatPosition(cursor) },
+          { err: failure, delayMs: backoff, resumeFrom: formatPosition(cursor) },
           'EventStoreDB subscription dropped; resubscribing',
         );
-        await sleep(delay);
-        delay = Math.min(delay * 2, maxDelay);
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, maxDelay);
       }
     })();
 
@@ -417,7 +416,7 @@ export function createEsdbEventStore(connectionString: string, opts: EsdbEventSt
       async stop() {
         if (!stopped) {
           stopped = true;
-          wake?.();
+          stopping.abort();
           const sub = current;
           if (sub) await release(sub);
         }

@@ -1,8 +1,8 @@
 import type http from 'node:http';
 import pg from 'pg';
 import { Server, type Namespace } from 'socket.io';
-import { createAdapter } from '@socket.io/postgres-adapter';
 import type { AppContext } from '../context.ts';
+import { createSupportAdapter } from './adapter.ts';
 import {
   DEFAULT_LIMITS,
   type LocalState,
@@ -62,7 +62,7 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
     pingInterval: 25_000,
     pingTimeout: 20_000,
     cookie: false,
-    adapter: createAdapter(adapterPool, { errorHandler: (error) => logger.warn({ err: error }, 'socket.io adapter error') }),
+    adapter: createSupportAdapter(adapterPool, { errorHandler: (error) => logger.warn({ err: error }, 'socket.io adapter error') }),
   });
   io.of('/').use((_socket, next) => next(refusal('unknown_namespace')));
   const nsp = io.of(SUPPORT_NAMESPACE) as unknown as SupportNamespace;

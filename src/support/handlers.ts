@@ -86,7 +86,7 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
       };
       // Still asking while earlier answers have not reached it: stop here, do not queue more.
       if (overLimit(socket, limits)) return cutOff(socket, logger);
-      if (!takeEventToken(state, limits)) return reply(failure('rate_limited', 'too many events: slow down'));
+      if (!takeEventToken(state, limits, deps.now().getTime())) return reply(failure('rate_limited', 'too many events: slow down'));
       if (state.inFlight >= limits.inFlight) {
         return reply(failure('too_many_pending', `at most ${limits.inFlight} requests may wait for an answer at once`));
       }
@@ -212,7 +212,7 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
 
   on('ticket:typing', ticketOnlySchema, async (input) => {
     const openedBy = await ensureJoined(input.ticketId);
-    const at = Date.now();
+    const at = deps.now().getTime();
     if (at - (state.typingAt.get(input.ticketId) ?? 0) >= 1_000) {
       state.typingAt.set(input.ticketId, at);
       // volatile: a typing mark is worth nothing late, so it is never queued for a slow socket

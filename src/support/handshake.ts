@@ -48,7 +48,7 @@ export function authenticate(ctx: AppContext, local: WeakMap<SupportSocket, Loca
         typingAt: new Map(),
         inFlight: 0,
         tokens: limits.eventBurst,
-        refilledAt: Date.now(),
+        refilledAt: now().getTime(),
       };
       // Disconnect when the session expires (capped at the timer limit; the reconnect re-checks).
       const msLeft = Math.max(0, session.expires_at.getTime() - now().getTime());

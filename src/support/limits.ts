@@ -38,9 +38,8 @@ export function createMessageLimiter(pool: pg.Pool, limits: SupportLimits): (act
   };
 }
 
-/** A token bucket per socket for every event: a flood is answered, not served. */
-export function takeEventToken(state: { tokens: number; refilledAt: number }, limits: SupportLimits): boolean {
-  const at = Date.now();
+/** A token bucket per socket for every event: a flood is answered, not served. `at`: the app clock, in ms. */
+export function takeEventToken(state: { tokens: number; refilledAt: number }, limits: SupportLimits, at: number): boolean {
   state.tokens = Math.min(limits.eventBurst, state.tokens + ((at - state.refilledAt) / 1000) * limits.eventsPerSecond);
   state.refilledAt = at;
   if (state.tokens < 1) return false;

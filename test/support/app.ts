@@ -31,7 +31,9 @@ export async function startTestApp(
       callback();
     },
   });
-  const config = loadConfig({ LOG_LEVEL: 'info', WRITE_WAIT_MS: '5000', ...options.env });
+  // A write answers once the read models have it, or after WRITE_WAIT_MS: in tests that bound is
+  // only a safety net (a GET right after a write must see it however busy the machine is).
+  const config = loadConfig({ LOG_LEVEL: 'info', WRITE_WAIT_MS: '30000', ...options.env });
   const app = await createApp({
     config,
     databaseUrl,
