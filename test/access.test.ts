@@ -330,7 +330,7 @@ describe('a denial flood before authentication (issue 7, finding 8)', () => {
     const registered = await f.app.ctx.commands.handle(
       clientStream(clientId),
       clientAggregate,
-      { id: `${clientId}/RegisterClient/test`, metadata: { actor: 'test', correlationId: 'c', causationId: 'c', requestId: 'r', ip: null, userAgent: null, at: clock.at.toISOString() } },
+      { type: 'RegisterClient', key: `${clientId}/test`, metadata: { actor: 'test', correlationId: 'c', causationId: 'c', requestId: 'r', ip: null, userAgent: null, at: clock.at.toISOString() } },
       (state) =>
         decide({ type: 'RegisterClient', clientId, organisationId, name: 'Late', secretId: 'sec_late', secretHash: secret.secretHash, hint: secret.hint, now: clock.at.toISOString() }, state),
     );
