@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Socket } from 'socket.io-client';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { testClock } from './support/clock.ts';
+import { testClock, withDateStopped } from './support/clock.ts';
 import { emit, next, openTicket, record, sentinel, supportSocket, supportUser, type Ack } from './support-socket.ts';
 
 let t: TestApp;
@@ -177,17 +177,20 @@ describe('messages refused by name', () => {
 
 describe('rate limits', () => {
   it('when a user sends more than 10 messages in 10 seconds, then the 11th is rate_limited with a clear message, and nothing of it is broadcast', async () => {
-    const { userSocket, agentSocket, ticketId, heard } = await scene(); // the open used 1 of the 10
-    for (let i = 0; i < 9; i++) {
-      expect(await emit(userSocket, 'ticket:message', { ticketId, text: `m${i}`, clientMessageId: `rl-${i}` })).toMatchObject({ ok: true });
-    }
-    const limited = await emit(userSocket, 'ticket:message', { ticketId, text: 'one too many', clientMessageId: 'rl-x' });
-    refused(limited, 'rate_limited');
-    if (!limited.ok) expect(limited.error.message).toMatch(/at most 10 in 10 seconds; try again in \d+ seconds?/);
-    refused(await emit(userSocket, 'ticket:open', { subject: 'Another', group: 'account', message: 'hello' }), 'rate_limited');
-    await sentinel(userSocket, agentSocket, ticketId); // a read mark: not a message, so not limited
-    expect(heard.messages).toHaveLength(9);
-    expect(heard.messages.some((m) => m.text === 'one too many')).toBe(false);
+    // the limit counts in windows of wall-clock time: with Date stopped, all of this is one window
+    await withDateStopped(async () => {
+      const { userSocket, agentSocket, ticketId, heard } = await scene(); // the open used 1 of the 10
+      for (let i = 0; i < 9; i++) {
+        expect(await emit(userSocket, 'ticket:message', { ticketId, text: `m${i}`, clientMessageId: `rl-${i}` })).toMatchObject({ ok: true });
+      }
+      const limited = await emit(userSocket, 'ticket:message', { ticketId, text: 'one too many', clientMessageId: 'rl-x' });
+      refused(limited, 'rate_limited');
+      if (!limited.ok) expect(limited.error.message).toMatch(/at most 10 in 10 seconds; try again in \d+ seconds?/);
+      refused(await emit(userSocket, 'ticket:open', { subject: 'Another', group: 'account', message: 'hello' }), 'rate_limited');
+      await sentinel(userSocket, agentSocket, ticketId); // a read mark: not a message, so not limited
+      expect(heard.messages).toHaveLength(9);
+      expect(heard.messages.some((m) => m.text === 'one too many')).toBe(false);
+    });
   });
 
   it('when a socket floods events, then the excess is answered rate_limited and the socket still works afterwards', async () => {

@@ -1,3 +1,5 @@
+import { vi } from 'vitest';
+
 /**
  * The app's clock in a test (`startTestApp({ now: clock.now })`): real time plus an offset the
  * test moves forward, or stopped at an instant. A test moves it instead of sleeping until a
@@ -37,4 +39,18 @@ export function testClock(): TestClock {
       frozenAt = undefined;
     },
   };
+}
+
+/**
+ * Runs `body` with `Date` stopped, in the whole process (the app under test runs in it). For
+ * limits that libraries count in windows of wall-clock time and take no clock for
+ * (rate-limiter-flexible): a burst the test sends falls in one window however slow the machine.
+ */
+export async function withDateStopped<T>(body: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  try {
+    return await body();
+  } finally {
+    vi.useRealTimers();
+  }
 }
