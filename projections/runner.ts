@@ -230,8 +230,9 @@ export function createProjector(options: ProjectorOptions): Projector {
 
   async function tryLead(): Promise<void> {
     if (!running) return;
+    let client: pg.Client | undefined;
     try {
-      const client = new pg.Client({ connectionString: database.connectionString, application_name: 'keyledger-projector' });
+      client = new pg.Client(database.clientConfig(`${database.applicationName}-lock`));
       client.on('error', () => {});
       await client.connect();
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(1262, $1) AS locked', [LEADER_LOCK]);
@@ -240,22 +241,29 @@ export function createProjector(options: ProjectorOptions): Projector {
         schedule();
         return;
       }
-      lockClient = client;
+      const held = client;
+      lockClient = held;
       leader = true;
-      client.on('end', () => void lostLead());
-      client.on('error', () => void lostLead());
+      held.on('end', () => void lostLead(held));
+      held.on('error', () => void lostLead(held));
       logger.info('projector: leading');
       await follow(await readCheckpoint(database.rm));
     } catch (error) {
       logger.warn({ err: error }, 'projector: could not take the lead');
-      schedule();
+      // The lock lives as long as its connection: give it up, or this node would stand by behind itself.
+      if (client && lockClient === client) await lostLead(client);
+      else {
+        await client?.end().catch(() => {});
+        schedule();
+      }
     }
   }
 
-  async function lostLead(): Promise<void> {
-    if (!leader) return;
+  async function lostLead(client: pg.Client | undefined): Promise<void> {
+    if (!leader || lockClient !== client) return;
     leader = false;
     lockClient = undefined;
+    client?.end().catch(() => {});
     const old = subscription;
     subscription = undefined;
     await old?.stop();

@@ -4,8 +4,8 @@ import express from 'express';
 import cookieParser from 'cookie-parser';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
-import { type Config, trustProxySetting } from './config.ts';
-import { migrate, openDatabase } from './db/database.ts';
+import { type Config, databaseTimeouts, trustProxySetting } from './config.ts';
+import { createDatabaseProbe, migrate, openDatabase } from './db/database.ts';
 import type { Position } from './eventstore/port.ts';
 import { comparePositions } from './eventstore/port.ts';
 import { CommandHandler } from './eventstore/command-handler.ts';
@@ -60,8 +60,20 @@ export interface App {
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, logger } = options;
   const now = options.now ?? (() => new Date());
-  const database = openDatabase(options.databaseUrl, { max: options.poolSize ?? 20 });
-  await migrate(database);
+  // Migrations may hold locks and run long statements: their own short-lived pool, without the
+  // statement limits that every request path runs under.
+  const migrations = openDatabase(options.databaseUrl, { max: 2, applicationName: 'keyledger-migrate', logger });
+  try {
+    await migrate(migrations);
+  } finally {
+    await migrations.destroy();
+  }
+  const database = openDatabase(options.databaseUrl, {
+    max: options.poolSize ?? 20,
+    applicationName: 'keyledger-app',
+    timeouts: databaseTimeouts(config),
+    logger: logger.child({ component: 'database' }),
+  });
   let projector: ProjectorThread | undefined;
   const store = createEventStore(config, database, logger, { onAppend: () => projector?.appended() });
   const watcher: ProjectionWatcher = createProjectionWatcher(database, logger.child({ component: 'watcher' }));
@@ -116,9 +128,16 @@ export async function createApp(options: AppOptions): Promise<App> {
     res.json({ status: 'ok' });
   });
   const isReady = () => comparePositions(watcher.position(), startupHead) >= 0;
-  app.get('/readyz', (_req, res) => {
+  const databaseProbe = createDatabaseProbe(database);
+  app.get('/readyz', async (_req, res) => {
+    const available = await databaseProbe();
     const ready = isReady();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting', projector: projector.isLeader() ? 'leading' : 'standby' });
+    res.status(ready && available ? 200 : 503).json({
+      status: !available ? 'unavailable' : ready ? 'ready' : 'starting',
+      database: available ? 'available' : 'unavailable',
+      notifications: watcher.connected() ? 'connected' : 'reconnecting',
+      projector: projector.isLeader() ? 'leading' : 'standby',
+    });
   });
 
   const manage = express.Router();

@@ -57,25 +57,35 @@ export function accountsApi(ctx: AppContext): Router {
     const passwordHash = await hashPassword(body.password);
     const organisationId = newId('org');
     const now = ctx.now();
-    const result = await database.db.transaction().execute(async (trx) => {
-      const inserted = await trx
-        .insertInto('users')
-        .values({ email: body.email, name: body.name, password_hash: passwordHash, organisation_id: organisationId, created_at: now })
-        .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
-        .returning('sub')
-        .executeTakeFirst();
-      if (!inserted) throw new ApiError(409, 'email_taken', 'Email taken', 'an account with this email already exists');
-      // The organisation's events are appended before the user row commits: if the append
-      // fails, the row goes too; nothing is left half-made.
-      const outcome = await commands.handle(
+    // One pooled connection at a time: a transaction held open while the append waits for a
+    // second connection deadlocks once a burst of registrations holds the whole pool. The row
+    // goes first (its unique email index settles races, with no event written for a refusal),
+    // then the organisation's events; if the append fails, the row is taken back.
+    const inserted = await database.db
+      .insertInto('users')
+      .values({ email: body.email, name: body.name, password_hash: passwordHash, organisation_id: organisationId, created_at: now })
+      .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
+      .returning('sub')
+      .executeTakeFirst();
+    if (!inserted) throw new ApiError(409, 'email_taken', 'Email taken', 'an account with this email already exists');
+    let outcome;
+    try {
+      outcome = await commands.handle(
         organisationStream(organisationId),
         organisationAggregate,
         { id: requestIdOf(req), metadata: metadataFor(req, String(inserted.sub), now) },
         (state) =>
           decideOrganisation({ type: 'CreateOrganisation', organisationId, name: `${body.name}'s organisation`, ownerSub: inserted.sub }, state),
       );
-      return { sub: inserted.sub, position: outcome.append?.position };
-    });
+    } catch (error) {
+      await database.db
+        .deleteFrom('users')
+        .where('sub', '=', inserted.sub)
+        .execute()
+        .catch((undo: unknown) => ctx.logger.error({ err: undo, sub: inserted.sub }, 'registration failed and its user row could not be removed'));
+      throw error;
+    }
+    const result = { sub: inserted.sub, position: outcome.append?.position };
     const settled = await settle(ctx, result.position);
     res.status(201).json({ sub: result.sub, email: body.email, name: body.name, organisationId, ...settled });
   });

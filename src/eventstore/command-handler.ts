@@ -28,6 +28,8 @@ export interface Aggregate<S, E extends DomainEvent> {
 export interface CommandOutcome<S, E> {
   readonly events: readonly E[];
   readonly state: S;
+  /** the stream revision `state` reflects (-1n: the stream has no events) */
+  readonly revision: bigint;
   /** undefined when the decision produced no events (nothing changed) */
   readonly append: AppendResult | undefined;
 }
@@ -111,7 +113,7 @@ export class CommandHandler {
       }
       if (decided.length === 0) {
         if (fromCache) continue;
-        return { events: [], state, append: undefined };
+        return { events: [], state, revision, append: undefined };
       }
       const events: NewEvent[] = decided.map((e, i) => ({
         id: eventIdFor(command.id, i),
@@ -125,7 +127,7 @@ export class CommandHandler {
         for (const e of decided) next = aggregate.evolve(next, e);
         if (!append.duplicate) this.cache.set(stream, { state: next, revision: append.nextRevision });
         else this.cache.delete(stream);
-        return { events: decided, state: next, append };
+        return { events: decided, state: next, revision: append.nextRevision, append };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersion) || attempt >= maxAttempts) throw error;
         // Another node wrote first: back off a little, with jitter, and decide again.

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ZodError, ZodType } from 'zod';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/errors.ts';
 
 export interface FieldProblem {
   readonly field: string;
@@ -68,6 +69,12 @@ export function fromBodyParser(error: unknown): ApiError | undefined {
   }
 }
 
+/** The database is down, frozen or out of connections: try again shortly (503 with Retry-After). */
+export const databaseUnavailable = () =>
+  new ApiError(503, 'database_unavailable', 'Service unavailable', 'the database is not available right now; try again shortly', undefined, {
+    'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS),
+  });
+
 /** Turns anything thrown into problem+json; unknown errors become a bare 500 with the request id. */
 export function problemHandler(log: (error: unknown, requestId: string | undefined) => void): ErrorRequestHandler {
   return (error, _req, res, _next) => {
@@ -75,8 +82,12 @@ export function problemHandler(log: (error: unknown, requestId: string | undefin
     const apiError =
       error instanceof ApiError
         ? error
-        : (fromBodyParser(error) ?? new ApiError(500, 'internal_error', 'Internal error', 'something went wrong; quote the request id'));
-    if (apiError.status >= 500) log(error, requestId);
+        : (fromBodyParser(error) ??
+          (isDatabaseUnavailable(error)
+            ? databaseUnavailable()
+            : new ApiError(500, 'internal_error', 'Internal error', 'something went wrong; quote the request id')));
+    // An unavailable database is logged once per outage by the pools, and each response by pino-http.
+    if (apiError.status >= 500 && apiError.code !== 'database_unavailable') log(error, requestId);
     if (res.headersSent) return;
     for (const [name, value] of Object.entries(apiError.headers ?? {})) res.setHeader(name, value);
     res.status(apiError.status).type('application/problem+json').send(JSON.stringify(problemBody(apiError, requestId)));

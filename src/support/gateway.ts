@@ -1,8 +1,8 @@
 import type http from 'node:http';
-import pg from 'pg';
 import { Server, type Namespace } from 'socket.io';
 import { createAdapter } from '@socket.io/postgres-adapter';
 import type { AppContext } from '../context.ts';
+import { createPool } from '../db/connections.ts';
 import {
   DEFAULT_LIMITS,
   type LocalState,
@@ -51,9 +51,10 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
     writeWaitMs: ctx.config.WRITE_WAIT_MS,
   });
 
-  // The adapter keeps one connection LISTENing for ever: its own small pool, not the app's.
-  const adapterPool = new pg.Pool({ connectionString: database.connectionString, max: 4, application_name: 'keyledger-socket.io' });
-  adapterPool.on('error', (error) => logger.warn({ err: error }, 'socket.io adapter pool error'));
+  // The adapter keeps one connection LISTENing for ever: its own small pool, not the app's. When
+  // that connection drops, the adapter takes a new one (with backoff) but never hands back the
+  // dead one: the pool releases it, or four drops would leave the adapter without connections.
+  const adapterPool = createPool({ ...database.clientConfig('keyledger-socket.io'), max: 4 }, logger, { releaseAbandoned: true });
   const io = new Server(server, {
     serveClient: true,
     // A message is at most 4,000 characters: 64 kB leaves room for JSON escapes, and no more.

@@ -15,7 +15,7 @@ export interface TestApp {
 
 /** The real app on port 0 against a fresh database (or a given one, to share it between nodes). */
 export async function startTestApp(
-  options: { databaseUrl?: string; env?: Record<string, string>; runProjector?: boolean; now?: () => Date } = {},
+  options: { databaseUrl?: string; env?: Record<string, string>; runProjector?: boolean; now?: () => Date; poolSize?: number } = {},
 ): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
   const logs: string[] = [];
@@ -31,7 +31,7 @@ export async function startTestApp(
     databaseUrl,
     logger: createLogger({ level: config.LOG_LEVEL, destination }),
     runProjector: options.runProjector ?? true,
-    poolSize: 10,
+    poolSize: options.poolSize ?? 10,
     ...(options.now ? { now: options.now } : {}),
   });
   const address = await app.listen(0, '127.0.0.1');
