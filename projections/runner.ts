@@ -201,6 +201,14 @@ export function createProjector(options: ProjectorOptions): Projector {
   let lockClient: pg.Client | undefined;
   let subscription: Subscription | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
+  // While the database is away every retry fails the same way: one warning a minute says so.
+  let lastWarning = 0;
+  const quietly = (error: unknown, message: string) => {
+    const now = Date.now();
+    const loud = now - lastWarning > 60_000;
+    if (loud) lastWarning = now;
+    logger[loud ? 'warn' : 'debug']({ err: error }, message);
+  };
 
   async function follow(from: Position): Promise<void> {
     let expected = from;
@@ -216,7 +224,7 @@ export function createProjector(options: ProjectorOptions): Projector {
           void resubscribe(error.actual);
         }
       },
-      onError: (error) => logger.warn({ err: error }, 'projection batch failed; retrying'),
+      onError: (error) => quietly(error, 'projection batch failed; retrying'),
     });
   }
 
@@ -249,7 +257,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       logger.info('projector: leading');
       await follow(await readCheckpoint(database.rm));
     } catch (error) {
-      logger.warn({ err: error }, 'projector: could not take the lead');
+      quietly(error, 'projector: could not take the lead');
       // The lock lives as long as its connection: give it up, or this node would stand by behind itself.
       if (client && lockClient === client) await lostLead(client);
       else {
