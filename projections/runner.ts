@@ -52,6 +52,17 @@ export function decodeChange(payload: string): ProjectionChange | undefined {
   }
 }
 
+/** Whether some node holds the projector's leader lock in this database (the read models are being kept up). */
+export async function projectorLeads(db: Kysely<unknown>): Promise<boolean> {
+  const { rows } = await sql<{ leading: boolean }>`
+    SELECT EXISTS (
+      SELECT 1 FROM pg_locks
+       WHERE locktype = 'advisory' AND granted AND classid = 1262 AND objid = ${LEADER_LOCK} AND objsubid = 2
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    ) AS leading`.execute(db);
+  return rows[0]?.leading ?? false;
+}
+
 export class CheckpointMoved extends Error {
   constructor(readonly actual: Position) {
     super('the stored checkpoint moved (a rebuild swapped the read models)');

@@ -4,12 +4,13 @@ import express from 'express';
 import cookieParser from 'cookie-parser';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
+import type { Kysely } from 'kysely';
 import { type Config, databaseTimeouts, trustProxySetting } from './config.ts';
 import { createDatabaseProbe, migrate, openDatabase } from './db/database.ts';
 import type { Position } from './eventstore/port.ts';
 import { comparePositions } from './eventstore/port.ts';
 import { CommandHandler } from './eventstore/command-handler.ts';
-import type { Projector } from '../projections/runner.ts';
+import { type Projector, projectorLeads } from '../projections/runner.ts';
 import { createProjectorThread, type ProjectorThread } from '../projections/threaded.ts';
 import { createEventStore } from './eventstore/factory.ts';
 import { createProjectionWatcher, type ProjectionWatcher } from '../projections/watcher.ts';
@@ -128,15 +129,18 @@ export async function createApp(options: AppOptions): Promise<App> {
     res.json({ status: 'ok' });
   });
   const isReady = () => comparePositions(watcher.position(), startupHead) >= 0;
-  const databaseProbe = createDatabaseProbe(database);
+  // One query says both that the database answers and that some node projects: without a
+  // projector, writes would be stored but never reach the read models.
+  const probe = createDatabaseProbe(() => projectorLeads(database.db as Kysely<unknown>));
   app.get('/readyz', async (_req, res) => {
-    const available = await databaseProbe();
-    const ready = isReady();
-    res.status(ready && available ? 200 : 503).json({
-      status: !available ? 'unavailable' : ready ? 'ready' : 'starting',
-      database: available ? 'available' : 'unavailable',
+    const result = await probe();
+    const projecting = result.available && result.value;
+    const ready = result.available && projecting && isReady();
+    res.status(ready ? 200 : 503).json({
+      status: !result.available ? 'unavailable' : ready ? 'ready' : 'starting',
+      database: result.available ? 'available' : 'unavailable',
       notifications: watcher.connected() ? 'connected' : 'reconnecting',
-      projector: projector.isLeader() ? 'leading' : 'standby',
+      projector: projector.isLeader() ? 'leading' : projecting ? 'standby' : 'none',
     });
   });
 

@@ -42,7 +42,8 @@ async function startServer(dataDir: string): Promise<Server> {
 }
 
 async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  // ready once a projector leads; the bound is only a safety net for a busy machine
+  for (let i = 0; i < 1_200; i++) {
     const res = await fetch(`${url}/readyz`).catch(() => undefined);
     if (res?.status === 200) return;
     await new Promise((r) => setTimeout(r, 50));

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { Kysely, PostgresDialect, sql, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { Kysely, PostgresDialect, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { CoreDatabase, ReadModelDatabase } from './schema.ts';
 import { READ_MODEL_SCHEMA } from './schema.ts';
 import * as eventLog from './migrations/001_event_log.ts';
@@ -70,17 +70,16 @@ export function openDatabase(connectionString: string, options: OpenDatabaseOpti
 }
 
 /**
- * Whether the database answers now: one `SELECT 1` through the pool, so it also fails while no
- * connection can be had. Callers at the same moment share one probe.
+ * Whether the database answers now: `check` runs through the pool, so the probe also fails
+ * while no connection can be had. Callers at the same moment share one probe.
  */
-export function createDatabaseProbe(database: Database): () => Promise<boolean> {
-  let running: Promise<boolean> | undefined;
+export function createDatabaseProbe<T>(check: () => Promise<T>): () => Promise<{ available: true; value: T } | { available: false }> {
+  let running: Promise<{ available: true; value: T } | { available: false }> | undefined;
   return () =>
-    (running ??= sql`SELECT 1`
-      .execute(database.db)
+    (running ??= check()
       .then(
-        () => true,
-        () => false,
+        (value) => ({ available: true as const, value }),
+        () => ({ available: false as const }),
       )
       .finally(() => {
         running = undefined;

@@ -203,7 +203,12 @@ export async function expectWhole(world: World, label: string): Promise<void> {
     const read = await caller.get(`/manage/v1/clients/${partner.clientId}`);
     expect(read.body.redirectUris).toContain(uri);
   }
-  // Live support across nodes: the user's message reaches the agent (through the adapter when the agent is elsewhere).
+  // Live support across nodes: the user's message reaches the agent (through the adapter when the
+  // agent is elsewhere), once every node's adapter LISTENs again (a resend is not broadcast twice).
+  await eventually(
+    async () => (await cluster.connections('keyledger-socket.io', { listening: true })) === cluster.nodes.length,
+    `${label}: every node's Socket.IO adapter LISTENs`,
+  );
   const clientMessageId = `whole-${randomUUID()}`;
   await eventually(async () => {
     const ack = (await world.user.socket.timeout(30_000).emitWithAck('ticket:message', {

@@ -35,5 +35,12 @@ export async function startTestApp(
     ...(options.now ? { now: options.now } : {}),
   });
   const address = await app.listen(0, '127.0.0.1');
-  return { app, url: `http://127.0.0.1:${address.port}`, databaseUrl, logs, close: () => app.close() };
+  const url = `http://127.0.0.1:${address.port}`;
+  // Serve tests once a projector leads (this node's, or the first node's): before that, a write
+  // is stored but answered unprojected, and a busy machine starts the projector thread slowly.
+  for (const deadline = Date.now() + 120_000; (await fetch(`${url}/readyz`)).status !== 200; ) {
+    if (Date.now() > deadline) throw new Error('the test app never became ready');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return { app, url, databaseUrl, logs, close: () => app.close() };
 }
