@@ -78,8 +78,8 @@ export class DecisionLog {
     return this.flushing;
   }
 
-  // While the database is unavailable, writes are retried with backoff (the timer keeps
-  // ticking, but only every `backoffMs` tries); what failed stays queued, within the bound.
+  // While the database is unavailable, writes are retried with backoff (the flush timer keeps
+  // ticking, but writes only once the backoff has passed); what failed stays queued, within the bound.
   private failures = 0;
   private retryAt = 0;
 

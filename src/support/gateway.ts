@@ -54,6 +54,7 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
   // The adapter keeps one connection LISTENing for ever: its own small pool, not the app's. When
   // that connection drops, the adapter takes a new one (with backoff) but never hands back the
   // dead one: the pool releases it, or four drops would leave the adapter without connections.
+  let closing: Promise<void> | undefined;
   const adapterPool = createPool({ ...database.clientConfig('keyledger-socket.io'), max: 4 }, logger, { releaseAbandoned: true });
   const io = new Server(server, {
     serveClient: true,
@@ -63,7 +64,12 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
     pingInterval: 25_000,
     pingTimeout: 20_000,
     cookie: false,
-    adapter: createAdapter(adapterPool, { errorHandler: (error) => logger.warn({ err: error }, 'socket.io adapter error') }),
+    // While closing, broadcasts still in flight meet the ended pool: nothing to report then.
+    adapter: createAdapter(adapterPool, {
+      errorHandler: (error) => {
+        if (!closing) logger.warn({ err: error }, 'socket.io adapter error');
+      },
+    }),
   });
   io.of('/').use((_socket, next) => next(refusal('unknown_namespace')));
   const nsp = io.of(SUPPORT_NAMESPACE) as unknown as SupportNamespace;
@@ -133,7 +139,6 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
   }, 2_000);
   sweep.unref();
 
-  let closing: Promise<void> | undefined;
   return {
     io,
     namespace: nsp as unknown as Namespace,
