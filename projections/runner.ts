@@ -52,6 +52,17 @@ export function decodeChange(payload: string): ProjectionChange | undefined {
   }
 }
 
+/** Whether some node holds the projector's leader lock in this database (the read models are being kept up). */
+export async function projectorLeads(db: Kysely<unknown>): Promise<boolean> {
+  const { rows } = await sql<{ leading: boolean }>`
+    SELECT EXISTS (
+      SELECT 1 FROM pg_locks
+       WHERE locktype = 'advisory' AND granted AND classid = 1262 AND objid = ${LEADER_LOCK} AND objsubid = 2
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    ) AS leading`.execute(db);
+  return rows[0]?.leading ?? false;
+}
+
 export class CheckpointMoved extends Error {
   constructor(readonly actual: Position) {
     super('the stored checkpoint moved (a rebuild swapped the read models)');
@@ -201,6 +212,14 @@ export function createProjector(options: ProjectorOptions): Projector {
   let lockClient: pg.Client | undefined;
   let subscription: Subscription | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
+  // While the database is away every retry fails the same way: one warning a minute says so.
+  let lastWarning = 0;
+  const quietly = (error: unknown, message: string) => {
+    const now = Date.now();
+    const loud = now - lastWarning > 60_000;
+    if (loud) lastWarning = now;
+    logger[loud ? 'warn' : 'debug']({ err: error }, message);
+  };
 
   async function follow(from: Position): Promise<void> {
     let expected = from;
@@ -216,7 +235,7 @@ export function createProjector(options: ProjectorOptions): Projector {
           void resubscribe(error.actual);
         }
       },
-      onError: (error) => logger.warn({ err: error }, 'projection batch failed; retrying'),
+      onError: (error) => quietly(error, 'projection batch failed; retrying'),
     });
   }
 
@@ -230,8 +249,9 @@ export function createProjector(options: ProjectorOptions): Projector {
 
   async function tryLead(): Promise<void> {
     if (!running) return;
+    let client: pg.Client | undefined;
     try {
-      const client = new pg.Client({ connectionString: database.connectionString, application_name: 'keyledger-projector' });
+      client = new pg.Client(database.clientConfig(`${database.applicationName}-lock`));
       client.on('error', () => {});
       await client.connect();
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(1262, $1) AS locked', [LEADER_LOCK]);
@@ -240,22 +260,29 @@ export function createProjector(options: ProjectorOptions): Projector {
         schedule();
         return;
       }
-      lockClient = client;
+      const held = client;
+      lockClient = held;
       leader = true;
-      client.on('end', () => void lostLead());
-      client.on('error', () => void lostLead());
+      held.on('end', () => void lostLead(held));
+      held.on('error', () => void lostLead(held));
       logger.info('projector: leading');
       await follow(await readCheckpoint(database.rm));
     } catch (error) {
-      logger.warn({ err: error }, 'projector: could not take the lead');
-      schedule();
+      quietly(error, 'projector: could not take the lead');
+      // The lock lives as long as its connection: give it up, or this node would stand by behind itself.
+      if (client && lockClient === client) await lostLead(client);
+      else {
+        await client?.end().catch(() => {});
+        schedule();
+      }
     }
   }
 
-  async function lostLead(): Promise<void> {
-    if (!leader) return;
+  async function lostLead(client: pg.Client | undefined): Promise<void> {
+    if (!leader || lockClient !== client) return;
     leader = false;
     lockClient = undefined;
+    client?.end().catch(() => {});
     const old = subscription;
     subscription = undefined;
     await old?.stop();

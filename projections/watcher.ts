@@ -27,7 +27,8 @@ export interface ProjectionWatcher {
  * writes) and which clients changed (for the policy cache). While the connection is down,
  * waiting falls back to polling the checkpoint table.
  */
-export function createProjectionWatcher(database: Database, logger: Logger): ProjectionWatcher {
+export function createProjectionWatcher(database: Database, logger: Logger, options: { heartbeatMs?: number } = {}): ProjectionWatcher {
+  const heartbeatMs = options.heartbeatMs ?? 5_000;
   const events = new EventEmitter();
   events.setMaxListeners(0);
   let known: Position = START;
@@ -69,13 +70,26 @@ export function createProjectionWatcher(database: Database, logger: Logger): Pro
     events.emit('change', { position, clientIds: [], organisationIds: [], all: true } satisfies ProjectionChange);
   }
 
+  // A LISTEN connection can die silently (a partition leaves it half-open): unless it answers a
+  // query now and then, its silence would look like "nothing changed" and caches would trust
+  // stale entries. The heartbeat bounds that: a missed beat resets, and caches read through.
+  let heartbeat: NodeJS.Timeout | undefined;
+  function beat(c: pg.Client, fail: () => void): void {
+    heartbeat = setTimeout(() => {
+      if (client !== c) return;
+      c.query('SELECT 1').then(() => beat(c, fail), fail);
+    }, heartbeatMs);
+    heartbeat.unref();
+  }
+
   async function connect(delay = 100): Promise<void> {
     if (!running) return;
-    const c = new pg.Client({ connectionString: database.connectionString, application_name: 'keyledger-watcher' });
+    const c = new pg.Client(database.clientConfig('keyledger-watcher'));
     client = c;
-    const fail = () => {
+    const fail = (error?: unknown) => {
       if (client !== c) return;
       client = undefined;
+      clearTimeout(heartbeat);
       if (up) {
         up = false;
         events.emit('reset', false);
@@ -83,10 +97,10 @@ export function createProjectionWatcher(database: Database, logger: Logger): Pro
           stopPolling();
           startPolling();
         }
+        logger.warn({ err: error instanceof Error ? { message: error.message } : undefined }, 'projection notifications lost; reconnecting');
       }
       c.end().catch(() => {});
       if (!running) return;
-      logger.warn('projection notifications lost; reconnecting');
       retry = setTimeout(() => void connect(Math.min(delay * 2, 5_000)), delay);
     };
     c.on('error', fail);
@@ -99,14 +113,17 @@ export function createProjectionWatcher(database: Database, logger: Logger): Pro
       await c.connect();
       await c.query(`LISTEN ${PROJECTION_CHANNEL}`);
       await refresh();
+      if (client !== c) return;
       up = true;
       events.emit('reset', true);
+      if (delay > 100) logger.info('projection notifications back');
       if (poll) {
         stopPolling();
         startPolling();
       }
-    } catch {
-      fail();
+      beat(c, fail);
+    } catch (error) {
+      fail(error);
     }
   }
 
@@ -118,6 +135,7 @@ export function createProjectionWatcher(database: Database, logger: Logger): Pro
     async stop() {
       running = false;
       clearTimeout(retry);
+      clearTimeout(heartbeat);
       stopPolling();
       const c = client;
       client = undefined;

@@ -1,7 +1,7 @@
 // The projector's own thread: it reads, builds and writes read models without waiting behind
 // the HTTP work of the main thread. Started by projections/threaded.ts.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Config } from '../src/config.ts';
+import { type Config, databaseTimeouts } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { createEventStore } from '../src/eventstore/factory.ts';
@@ -10,7 +10,7 @@ import type { ProjectorThreadMessage } from './threaded.ts';
 
 const { databaseUrl, config } = workerData as { databaseUrl: string; config: Config };
 const logger = createLogger({ level: config.LOG_LEVEL }).child({ component: 'projector' });
-const database = openDatabase(databaseUrl, { max: 3, applicationName: 'keyledger-projector' });
+const database = openDatabase(databaseUrl, { max: 3, applicationName: 'keyledger-projector', timeouts: databaseTimeouts(config), logger });
 const store = createEventStore(config, database, logger);
 const port = parentPort!;
 const send = (message: ProjectorThreadMessage) => port.postMessage(message);

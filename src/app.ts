@@ -4,12 +4,13 @@ import express from 'express';
 import cookieParser from 'cookie-parser';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
-import { type Config, trustProxySetting } from './config.ts';
-import { migrate, openDatabase } from './db/database.ts';
+import type { Kysely } from 'kysely';
+import { type Config, databaseTimeouts, trustProxySetting } from './config.ts';
+import { createDatabaseProbe, migrate, openDatabase } from './db/database.ts';
 import type { Position } from './eventstore/port.ts';
 import { comparePositions } from './eventstore/port.ts';
 import { CommandHandler } from './eventstore/command-handler.ts';
-import type { Projector } from '../projections/runner.ts';
+import { type Projector, projectorLeads } from '../projections/runner.ts';
 import { createProjectorThread, type ProjectorThread } from '../projections/threaded.ts';
 import { createEventStore } from './eventstore/factory.ts';
 import { createProjectionWatcher, type ProjectionWatcher } from '../projections/watcher.ts';
@@ -64,8 +65,20 @@ export interface App {
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, logger } = options;
   const now = options.now ?? (() => new Date());
-  const database = openDatabase(options.databaseUrl, { max: options.poolSize ?? 20 });
-  await migrate(database);
+  // Migrations may hold locks and run long statements: their own short-lived pool, without the
+  // statement limits that every request path runs under.
+  const migrations = openDatabase(options.databaseUrl, { max: 2, applicationName: 'keyledger-migrate', logger });
+  try {
+    await migrate(migrations);
+  } finally {
+    await migrations.destroy();
+  }
+  const database = openDatabase(options.databaseUrl, {
+    max: options.poolSize ?? 20,
+    applicationName: 'keyledger-app',
+    timeouts: databaseTimeouts(config),
+    logger: logger.child({ component: 'database' }),
+  });
   let projector: ProjectorThread | undefined;
   const store = createEventStore(config, database, logger, { onAppend: () => projector?.appended() });
   const watcher: ProjectionWatcher = createProjectionWatcher(database, logger.child({ component: 'watcher' }));
@@ -117,7 +130,10 @@ export async function createApp(options: AppOptions): Promise<App> {
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+      // A 503 is the service saying "not now" (starting, or its database away), not a fault here.
+      customLogLevel: (_req, res, error) => (res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info'),
+      // Probes come every few seconds from load balancers: their answers are not news.
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
     }),
   );
 
@@ -127,9 +143,19 @@ export async function createApp(options: AppOptions): Promise<App> {
     res.json({ status: 'ok' });
   });
   const isReady = () => comparePositions(watcher.position(), startupHead) >= 0;
-  app.get('/readyz', (_req, res) => {
-    const ready = isReady();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting', projector: projector.isLeader() ? 'leading' : 'standby' });
+  // One query says both that the database answers and that some node projects: without a
+  // projector, writes would be stored but never reach the read models.
+  const probe = createDatabaseProbe(() => projectorLeads(database.db as Kysely<unknown>));
+  app.get('/readyz', async (_req, res) => {
+    const result = await probe();
+    const projecting = result.available && result.value;
+    const ready = result.available && projecting && isReady();
+    res.status(ready ? 200 : 503).json({
+      status: !result.available ? 'unavailable' : ready ? 'ready' : 'starting',
+      database: result.available ? 'available' : 'unavailable',
+      notifications: watcher.connected() ? 'connected' : 'reconnecting',
+      projector: projector.isLeader() ? 'leading' : projecting ? 'standby' : 'none',
+    });
   });
 
   const manage = express.Router();

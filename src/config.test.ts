@@ -7,6 +7,8 @@ describe('configuration', () => {
     expect(config).toMatchObject({ PORT: 3000, DATA_DIR: './data', LOG_LEVEL: 'info', TRUST_PROXY: 'false' });
     expect(config.DATABASE_URL).toBeUndefined();
     expect(config.EVENTSTORE_URL).toBeUndefined();
+    // no request waits on Postgres for more than a few seconds
+    expect(config).toMatchObject({ DB_CONNECT_TIMEOUT_MS: 3_000, DB_STATEMENT_TIMEOUT_MS: 5_000, DB_QUERY_TIMEOUT_MS: 6_000 });
   });
 
   it('when a value is bad, then the error names the variable', () => {

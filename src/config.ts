@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseHost, parseOrigin } from './http/hosts.ts';
+import type { DatabaseTimeouts } from './db/connections.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -49,6 +50,14 @@ const schema = z.object({
   AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** serve cookies as Secure even over plain http (behind a TLS-terminating proxy) */
   COOKIE_SECURE: bool.optional(),
+  /** connecting to Postgres, and waiting for a free pooled connection */
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3_000),
+  /** Postgres cancels a statement running longer than this (statement_timeout) */
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /** a query the server does not answer in this time fails here (a frozen server cannot cancel it) */
+  DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(6_000),
+  /** Postgres ends a session that sits idle inside a transaction this long */
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
 }).superRefine((config, ctx) => {
   // A link built from the Host header points wherever the caller says: production must name its own.
   if (config.NODE_ENV === 'production' && !config.PUBLIC_URL && config.ALLOWED_HOSTS.length === 0) {
@@ -74,6 +83,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   return result.data;
+}
+
+/** The database timeouts of the running server (DB_* variables). */
+export function databaseTimeouts(config: Config): DatabaseTimeouts {
+  return {
+    connectMs: config.DB_CONNECT_TIMEOUT_MS,
+    statementMs: config.DB_STATEMENT_TIMEOUT_MS,
+    queryMs: config.DB_QUERY_TIMEOUT_MS,
+    idleInTransactionMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  };
 }
 
 /** Express's trust-proxy setting from TRUST_PROXY. */

@@ -86,7 +86,7 @@ export class DecisionLog {
     this.allows.set(key, (this.allows.get(key) ?? 0) + 1);
   }
 
-  /** Writes what is queued; resolves when it is stored. */
+  /** Writes what is queued; resolves when it is stored (or kept for a later try). */
   flush(): Promise<void> {
     this.flushing ??= this.write().finally(() => {
       this.flushing = undefined;
@@ -94,12 +94,33 @@ export class DecisionLog {
     return this.flushing;
   }
 
-  private async write(): Promise<void> {
-    while (this.queue.length > 0 || this.allows.size > 0 || this.sampler.hasPending) {
+  // While the database is unavailable, writes are retried with backoff (the flush timer keeps
+  // ticking, but writes only once the backoff has passed); what failed stays queued, within the bound.
+  private failures = 0;
+  private retryAt = 0;
+
+  /** denial counts whose write failed, written with the next batch */
+  private unwrittenCounts: DenialCount[] = [];
+
+  private writeFailed(error: unknown, batch: Denial[], allows: Map<string, number>, counts: DenialCount[]): void {
+    this.failures += 1;
+    this.retryAt = Date.now() + Math.min(100 * 2 ** this.failures, 5_000);
+    if (this.failures === 1) this.logger.warn({ err: error, denials: batch.length }, 'decision log write failed; keeping the batch and retrying');
+    const room = Math.max(0, this.maxQueue - this.queue.length);
+    this.dropped += Math.max(0, batch.length - room);
+    this.queue.unshift(...batch.slice(0, room));
+    for (const [key, count] of allows) this.allows.set(key, (this.allows.get(key) ?? 0) + count);
+    this.unwrittenCounts = counts;
+  }
+
+  private async write(force = false): Promise<void> {
+    if (!force && Date.now() < this.retryAt) return;
+    while (this.queue.length > 0 || this.allows.size > 0 || this.sampler.hasPending || this.unwrittenCounts.length > 0) {
       const batch = this.queue.splice(0, this.batchSize);
       const allows = this.allows;
       this.allows = new Map();
-      const counts = this.sampler.drain();
+      const counts = [...this.unwrittenCounts, ...this.sampler.drain()];
+      this.unwrittenCounts = [];
       try {
         if (batch.length > 0) {
           await this.database.db
@@ -136,10 +157,12 @@ export class DecisionLog {
         }
         for (let i = 0; i < counts.length; i += this.batchSize) await this.writeCounts(counts.slice(i, i + this.batchSize));
       } catch (error) {
-        this.logger.warn({ err: error, denials: batch.length }, 'decision log write failed; batch dropped');
-        this.dropped += batch.length;
+        this.writeFailed(error, batch, allows, counts);
         return;
       }
+      if (this.failures > 0) this.logger.info({ failures: this.failures }, 'decision log writes again');
+      this.failures = 0;
+      this.retryAt = 0;
     }
   }
 
@@ -178,6 +201,10 @@ export class DecisionLog {
   async close(): Promise<void> {
     clearInterval(this.timer);
     clearInterval(this.pruneTimer);
-    await this.flush();
+    await this.flushing;
+    await this.write(true);
+    // Whatever could not be written by now is lost with the process: count it.
+    this.dropped += this.queue.length;
+    this.queue = [];
   }
 }

@@ -58,17 +58,21 @@ export function accountsApi(ctx: AppContext): Router {
     // organisation and is refused as a duplicate (and its user row rolled back), never a second one.
     const organisationId = entityIdFor('org', 16, 'registration', requestIdOf(req));
     const now = ctx.now();
-    const result = await database.db.transaction().execute(async (trx) => {
-      const inserted = await trx
-        .insertInto('users')
-        .values({ email: body.email, name: body.name, password_hash: passwordHash, organisation_id: organisationId, created_at: now })
-        .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
-        .returning('sub')
-        .executeTakeFirst();
-      if (!inserted) throw new ApiError(409, 'email_taken', 'Email taken', 'an account with this email already exists');
-      // The organisation's events are appended before the user row commits: if the append
-      // fails, the row goes too; nothing is left half-made.
-      const outcome = await handleRequestCommand(
+    // One pooled connection at a time: a transaction held open while the append waits for a
+    // second connection deadlocks once a burst of registrations holds the whole pool. The row
+    // goes first (its unique email index settles races, with no event written for a refusal),
+    // then the organisation's events; if the append fails, the row is taken back.
+    const inserted = await database.db
+      .insertInto('users')
+      .values({ email: body.email, name: body.name, password_hash: passwordHash, organisation_id: organisationId, created_at: now })
+      .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
+      .returning('sub')
+      .executeTakeFirst();
+    if (!inserted) throw new ApiError(409, 'email_taken', 'Email taken', 'an account with this email already exists');
+    let outcome;
+    try {
+      // a second registration with this X-Request-Id is a duplicate (409): its row is taken back below
+      outcome = await handleRequestCommand(
         commands,
         req,
         { stream: organisationStream(organisationId), aggregate: organisationAggregate },
@@ -76,8 +80,15 @@ export function accountsApi(ctx: AppContext): Router {
         (state) =>
           decideOrganisation({ type: 'CreateOrganisation', organisationId, name: `${body.name}'s organisation`, ownerSub: inserted.sub }, state),
       );
-      return { sub: inserted.sub, position: outcome.append?.position };
-    });
+    } catch (error) {
+      await database.db
+        .deleteFrom('users')
+        .where('sub', '=', inserted.sub)
+        .execute()
+        .catch((undo: unknown) => ctx.logger.error({ err: undo, sub: inserted.sub }, 'registration failed and its user row could not be removed'));
+      throw error;
+    }
+    const result = { sub: inserted.sub, position: outcome.append?.position };
     const settled = await settle(ctx, result.position);
     res.status(201).json({ sub: result.sub, email: body.email, name: body.name, organisationId, ...settled });
   });

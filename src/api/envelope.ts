@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { type ApiError, fromBodyParser, toApiError } from '../http/problem.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/errors.ts';
 
 /**
  * The XWMS response envelope: `{status: 'success' | 'error', message, data}`. Errors add `code`
@@ -44,7 +45,12 @@ export function xwmsErrorHandler(log: (error: unknown, requestId: string | undef
       const refused = parsed ? undefined : toApiError(error);
       if (parsed) e = new XwmsError(parsed.status === 413 ? 413 : 400, 'invalid_request', parsed.detail ?? parsed.title, 'body');
       else if (refused) e = fromApiError(refused);
-      else {
+      else if (isDatabaseUnavailable(error)) {
+        // Never an allow: a request the pipeline could not decide is refused, and may be retried.
+        e = new XwmsError(503, 'database_unavailable', 'The service is temporarily unavailable; try again shortly.', undefined, {
+          'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS),
+        });
+      } else {
         e = new XwmsError(500, 'internal_error', 'Something went wrong; quote the request id.');
         log(error, requestId);
       }

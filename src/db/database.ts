@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import type { Logger } from 'pino';
 import { Kysely, PostgresDialect, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { CoreDatabase, ReadModelDatabase } from './schema.ts';
 import { READ_MODEL_SCHEMA } from './schema.ts';
@@ -8,8 +9,12 @@ import * as access from './migrations/003_access.ts';
 import * as signin from './migrations/004_signin.ts';
 import * as support from './migrations/005_support.ts';
 import * as denialCounts from './migrations/006_denial_counts.ts';
+import * as staffRevision from './migrations/011_staff_revision.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
+import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
+
+export type { DatabaseTimeouts } from './connections.ts';
 
 export interface Database {
   readonly pool: pg.Pool;
@@ -19,18 +24,31 @@ export interface Database {
   /** read-model typed, bound to no schema (transactions, rebuild) */
   readonly rmRaw: Kysely<ReadModelDatabase>;
   readonly connectionString: string;
+  readonly applicationName: string;
+  readonly timeouts: DatabaseTimeouts;
+  /** settings for a long-lived client of the same database (LISTEN, locks), with the same timeouts */
+  clientConfig(applicationName: string): pg.ClientConfig;
   destroy(): Promise<void>;
 }
 
-export function openDatabase(connectionString: string, options: { max?: number; applicationName?: string } = {}): Database {
-  const pool = new pg.Pool({
-    connectionString,
-    max: options.max ?? 10,
-    application_name: options.applicationName ?? 'keyledger',
-    idleTimeoutMillis: 30_000,
-  });
-  // An idle client that errors (e.g. the server restarted) must not crash the process.
-  pool.on('error', () => {});
+export interface OpenDatabaseOptions {
+  readonly max?: number;
+  /** shown in pg_stat_activity: every pool and long-lived client has its own */
+  readonly applicationName?: string;
+  /** defaults to LONG_RUNNING: a connect timeout, no statement limits (the CLI, rebuilds) */
+  readonly timeouts?: DatabaseTimeouts;
+  /** where lost connections are reported */
+  readonly logger?: Logger;
+}
+
+/** A pool (and kysely instances over it) whose lost connections are logged, never fatal. */
+export function openDatabase(connectionString: string, options: OpenDatabaseOptions = {}): Database {
+  const timeouts = options.timeouts ?? LONG_RUNNING;
+  const applicationName = options.applicationName ?? 'keyledger';
+  const pool = createPool(
+    { ...clientConfigFor(connectionString, applicationName, timeouts), max: options.max ?? 10 },
+    options.logger,
+  );
   const db = new Kysely<CoreDatabase>({ dialect: new PostgresDialect({ pool }) });
   const rmRaw = new Kysely<ReadModelDatabase>({ dialect: new PostgresDialect({ pool }) });
   const rm = rmRaw.withSchema(READ_MODEL_SCHEMA);
@@ -41,12 +59,32 @@ export function openDatabase(connectionString: string, options: { max?: number; 
     rm,
     rmRaw,
     connectionString,
+    applicationName,
+    timeouts,
+    clientConfig: (applicationName) => clientConfigFor(connectionString, applicationName, timeouts),
     async destroy() {
       if (destroyed) return;
       destroyed = true;
       await db.destroy(); // ends the shared pool
     },
   };
+}
+
+/**
+ * Whether the database answers now: `check` runs through the pool, so the probe also fails
+ * while no connection can be had. Callers at the same moment share one probe.
+ */
+export function createDatabaseProbe<T>(check: () => Promise<T>): () => Promise<{ available: true; value: T } | { available: false }> {
+  let running: Promise<{ available: true; value: T } | { available: false }> | undefined;
+  return () =>
+    (running ??= check()
+      .then(
+        (value) => ({ available: true as const, value }),
+        () => ({ available: false as const }),
+      )
+      .finally(() => {
+        running = undefined;
+      }));
 }
 
 class StaticProvider implements MigrationProvider {
@@ -63,6 +101,7 @@ const CORE_MIGRATIONS: Record<string, Migration> = {
   '004_signin': signin,
   '005_support': support,
   '006_denial_counts': denialCounts,
+  '011_staff_revision': staffRevision,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {

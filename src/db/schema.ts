@@ -16,6 +16,8 @@ export interface UsersTable {
   password_hash: string;
   organisation_id: string;
   staff_role: string | null;
+  /** the revision of `user-<sub>` that staff_role reflects (null: never changed) */
+  staff_revision: Int8 | null;
   created_at: DefaultedTimestamp;
   given_name: string | null;
   family_name: string | null;

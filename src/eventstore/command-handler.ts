@@ -56,6 +56,8 @@ export interface Aggregate<S, E extends DomainEvent> {
 export interface CommandOutcome<S, E> {
   readonly events: readonly E[];
   readonly state: S;
+  /** the stream revision `state` reflects (-1n: the stream has no events) */
+  readonly revision: bigint;
   /** undefined when the decision produced no events (nothing changed) */
   readonly append: AppendResult | undefined;
   /**
@@ -146,7 +148,7 @@ export class CommandHandler {
       // A creation decides "already exists" on its own stream; that it was this very command is
       // only known from the ids, so check them first.
       if (firstEventId !== undefined && firstEventId === eventIdFor(commandId, 0)) {
-        return { events: [], state, append: undefined, duplicate: true };
+        return { events: [], state, revision, append: undefined, duplicate: true };
       }
       let decided: readonly E[];
       try {
@@ -158,7 +160,7 @@ export class CommandHandler {
       }
       if (decided.length === 0) {
         if (fromCache) continue;
-        return { events: [], state, append: undefined, duplicate: false };
+        return { events: [], state, revision, append: undefined, duplicate: false };
       }
       const events: NewEvent[] = decided.map((e, i) => ({
         id: eventIdFor(commandId, i),
@@ -172,10 +174,10 @@ export class CommandHandler {
         for (const e of decided) next = aggregate.evolve(next, e);
         if (!append.duplicate) {
           this.cache.set(stream, { state: next, revision: append.nextRevision, firstEventId: firstEventId ?? events[0]!.id });
-          return { events: decided, state: next, append, duplicate: false };
+          return { events: decided, state: next, revision: append.nextRevision, append, duplicate: false };
         }
         this.cache.delete(stream);
-        return { events: decided, state: next, append, duplicate: true };
+        return { events: decided, state: next, revision: append.nextRevision, append, duplicate: true };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersion) || attempt >= maxAttempts) throw error;
         // Another node wrote first: back off a little, with jitter, and decide again.

@@ -63,6 +63,8 @@ export interface PostgresEventStoreOptions {
   /** how long an idle subscription waits before polling when no notification arrives */
   readonly idlePollMs?: number;
   readonly batchSize?: number;
+  /** the LISTEN connection's settings (name, timeouts); defaults to the pool's connection string */
+  readonly listenerConfig?: pg.ClientConfig;
 }
 
 /**
@@ -103,7 +105,7 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
   let listenerUp = false;
   async function connectListener(delay = 100): Promise<void> {
     if (closed || listenerUsers === 0 || listener) return;
-    const client = new pg.Client({ connectionString: poolConnectionString(pool) });
+    const client = new pg.Client(options.listenerConfig ?? { connectionString: poolConnectionString(pool), application_name: 'keyledger-events' });
     listener = client;
     const fail = () => {
       if (listener !== client) return;

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { STATUS_CODES } from 'node:http';
 import type { ZodError, ZodType } from 'zod';
 import { UNSTORABLE_MESSAGE, isUnstorableTextError } from '../db/storable.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/errors.ts';
 
 export interface FieldProblem {
   readonly field: string;
@@ -102,12 +103,21 @@ export const malformedPath = () =>
 export const toApiError = (error: unknown): ApiError | undefined =>
   error instanceof ApiError ? error : (fromBodyParser(error) ?? fromDatabase(error) ?? fromHttpError(error));
 
+/** The database is down, frozen or out of connections: try again shortly (503 with Retry-After). */
+export const databaseUnavailable = () =>
+  new ApiError(503, 'database_unavailable', 'Service unavailable', 'the database is not available right now; try again shortly', undefined, {
+    'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS),
+  });
+
 /** Turns anything thrown into problem+json; unknown errors become a bare 500 with the request id. */
 export function problemHandler(log: (error: unknown, requestId: string | undefined) => void): ErrorRequestHandler {
   return (error, _req, res, _next) => {
     const requestId = res.getHeader('x-request-id') as string | undefined;
-    const apiError = toApiError(error) ?? new ApiError(500, 'internal_error', 'Internal error', 'something went wrong; quote the request id');
-    if (apiError.status >= 500) log(error, requestId);
+    const apiError =
+      toApiError(error) ??
+      (isDatabaseUnavailable(error) ? databaseUnavailable() : new ApiError(500, 'internal_error', 'Internal error', 'something went wrong; quote the request id'));
+    // An unavailable database is logged once per outage by the pools, and each response by pino-http.
+    if (apiError.status >= 500 && apiError.code !== 'database_unavailable') log(error, requestId);
     if (res.headersSent) return;
     for (const [name, value] of Object.entries(apiError.headers ?? {})) res.setHeader(name, value);
     res.status(apiError.status).type('application/problem+json').send(JSON.stringify(problemBody(apiError, requestId)));

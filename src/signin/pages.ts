@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Request, type Response, Router } from 'express';
 import cookieParser from 'cookie-parser';
 import type { AppContext } from '../context.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/errors.ts';
 import type { AccessPipeline } from '../access/pipeline.ts';
 import { createPasswordCheck } from '../accounts/login.ts';
 import { type Account, clearSessionCookie, createSession, deleteSession, findAccount, sessionToken, setSessionCookie } from '../accounts/sessions.ts';
@@ -239,9 +240,11 @@ export function signInPages(ctx: AppContext, pipeline: AccessPipeline): Router {
       return send(res, frame, status, messageView(frame, 'badRequestTitle', say(frame, 'startAgain')));
     }
     const reference = String(res.getHeader('x-request-id') ?? '');
-    ctx.logger.error({ err: error, requestId: reference }, 'sign-in page failed');
+    const unavailable = isDatabaseUnavailable(error);
+    if (!unavailable) ctx.logger.error({ err: error, requestId: reference }, 'sign-in page failed');
     if (res.headersSent) return;
-    send(res, frame, 500, messageView(frame, 'errorTitle', say(frame, 'errorBody', { reference })));
+    if (unavailable) res.set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+    send(res, frame, unavailable ? 503 : 500, messageView(frame, 'errorTitle', say(frame, 'errorBody', { reference })));
   };
   router.use(pageErrors);
   return router;

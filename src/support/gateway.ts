@@ -1,8 +1,8 @@
 import type http from 'node:http';
-import pg from 'pg';
 import { Server, type Namespace } from 'socket.io';
 import type { AppContext } from '../context.ts';
 import { createSupportAdapter } from './adapter.ts';
+import { createPool } from '../db/connections.ts';
 import {
   DEFAULT_LIMITS,
   type LocalState,
@@ -51,9 +51,11 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
     writeWaitMs: ctx.config.WRITE_WAIT_MS,
   });
 
-  // The adapter keeps one connection LISTENing for ever: its own small pool, not the app's.
-  const adapterPool = new pg.Pool({ connectionString: database.connectionString, max: 4, application_name: 'keyledger-socket.io' });
-  adapterPool.on('error', (error) => logger.warn({ err: error }, 'socket.io adapter pool error'));
+  // The adapter keeps one connection LISTENing for ever: its own small pool, not the app's. When
+  // that connection drops, the adapter takes a new one (with backoff) but never hands back the
+  // dead one: the pool releases it, or four drops would leave the adapter without connections.
+  let closing: Promise<void> | undefined;
+  const adapterPool = createPool({ ...database.clientConfig('keyledger-socket.io'), max: 4 }, logger, { releaseAbandoned: true });
   const io = new Server(server, {
     serveClient: true,
     // A message is at most 4,000 characters: 64 kB leaves room for JSON escapes, and no more.
@@ -62,7 +64,12 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
     pingInterval: 25_000,
     pingTimeout: 20_000,
     cookie: false,
-    adapter: createSupportAdapter(adapterPool, { errorHandler: (error) => logger.warn({ err: error }, 'socket.io adapter error') }),
+    // While closing, broadcasts still in flight meet the ended pool: nothing to report then.
+    adapter: createSupportAdapter(adapterPool, {
+      errorHandler: (error) => {
+        if (!closing) logger.warn({ err: error }, 'socket.io adapter error');
+      },
+    }),
   });
   io.of('/').use((_socket, next) => next(refusal('unknown_namespace')));
   const nsp = io.of(SUPPORT_NAMESPACE) as unknown as SupportNamespace;
@@ -132,7 +139,6 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
   }, 2_000);
   sweep.unref();
 
-  let closing: Promise<void> | undefined;
   return {
     io,
     namespace: nsp as unknown as Namespace,

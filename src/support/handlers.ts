@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
+import { isDatabaseUnavailable } from '../db/errors.ts';
 import type { EventMetadata } from '../eventstore/port.ts';
 import { type SupportActor, supportAbility } from './ability.ts';
 import {
@@ -101,7 +102,10 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
       } catch (error) {
         if (error instanceof SupportError) reply(failure(error.code, error.message));
         else if (isUnstorableTextError(error)) reply(failure('invalid_payload', `the payload ${UNSTORABLE_MESSAGE}`));
-        else {
+        else if (isDatabaseUnavailable(error)) {
+          // Nothing was acknowledged: the client may send the same clientMessageId again.
+          reply(failure('database_unavailable', 'the service is temporarily unavailable; try again shortly'));
+        } else {
           logger.error({ err: error, event, sub }, 'support event failed');
           reply(failure('internal_error', 'something went wrong; try again'));
         }

@@ -1,6 +1,7 @@
 import { parse as parseCookies } from 'cookie';
 import type { Logger } from 'pino';
 import type { AppContext } from '../context.ts';
+import { isDatabaseUnavailable } from '../db/errors.ts';
 import { SESSION_COOKIE, findAccount } from '../accounts/sessions.ts';
 import { type LocalState, type SupportLimits, type SupportSocket, refusal } from './channel.ts';
 import { STRINGS } from './i18n.ts';
@@ -57,6 +58,7 @@ export function authenticate(ctx: AppContext, local: WeakMap<SupportSocket, Loca
       local.set(socket, state);
       next();
     } catch (error) {
+      if (isDatabaseUnavailable(error)) return next(refusal('database_unavailable'));
       logger.error({ err: error }, 'support handshake failed');
       next(refusal('internal_error'));
     }

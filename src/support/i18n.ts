@@ -58,6 +58,7 @@ export const STRINGS = {
     error_unknown_group: 'Choose a support group.',
     error_invalid_payload: 'Check what you entered.',
     error_login_required: 'You must be logged in to start a support ticket',
+    error_database_unavailable: 'Support is briefly unavailable. Your message was not sent; try again in a moment.',
     error_generic: 'Something went wrong. Try again.',
   },
   nl: {
@@ -113,6 +114,7 @@ export const STRINGS = {
     error_unknown_group: 'Kies een supportgroep.',
     error_invalid_payload: 'Controleer wat je hebt ingevuld.',
     error_login_required: 'Je moet ingelogd zijn om een supportticket te starten',
+    error_database_unavailable: 'Support is even niet bereikbaar. Je bericht is niet verstuurd; probeer het zo opnieuw.',
     error_generic: 'Er ging iets mis. Probeer het opnieuw.',
   },
 } as const satisfies Record<Language, Record<string, string>>;

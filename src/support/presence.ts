@@ -20,6 +20,8 @@ export function createPresence(nsp: SupportNamespace): Presence {
   let cached: { value: number; at: number } | undefined;
   let counting: Promise<number> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  // Closing disconnects every socket, and each agent's disconnect would announce: not after stop.
+  let stopped = false;
 
   const localAgents = () => new Set([...nsp.sockets.values()].filter((s) => s.data.agent).map((s) => s.data.sub)).size;
 
@@ -55,6 +57,7 @@ export function createPresence(nsp: SupportNamespace): Presence {
     },
     announce() {
       clearTimeout(timer);
+      if (stopped) return;
       // A burst of connections (a node restarting) is counted once.
       timer = setTimeout(() => {
         cached = undefined;
@@ -62,13 +65,14 @@ export function createPresence(nsp: SupportNamespace): Presence {
       }, 100);
     },
     refresh() {
-      if (!cached) return;
+      if (!cached || stopped) return;
       const before = cached.value;
       void count().then((value) => {
         if (value !== before) tellEveryone(value);
       });
     },
     stop() {
+      stopped = true;
       clearTimeout(timer);
     },
   };

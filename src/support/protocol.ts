@@ -24,6 +24,7 @@ export const SUPPORT_ERROR_CODES = [
   'rate_limited',
   'too_many_pending',
   'unknown_event',
+  'database_unavailable',
   'internal_error',
 ] as const;
 export type SupportErrorCode = (typeof SUPPORT_ERROR_CODES)[number];

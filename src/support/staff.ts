@@ -63,38 +63,36 @@ export function cliMetadata(now: Date): EventMetadata {
 }
 
 /**
- * Grants or revokes `support_agent`: the event first, then the user row (what sessions read),
- * in one database transaction, so a failed append leaves the row as it was.
+ * Grants or revokes `support_agent`: the event first, then the user row (what sessions read).
+ * No transaction spans the two: the append takes a pooled connection of its own, and holding one
+ * here while waiting for it deadlocks a burst as large as the pool. The row is written from the
+ * stream's state with the revision it reflects, so of two racing changes the later event wins,
+ * and repeating a change whose row write failed repairs the row.
  */
 export async function changeStaffRole(
   database: Database,
   commands: CommandHandler,
   change: { email: string; grant: boolean; metadata: EventMetadata },
 ): Promise<{ sub: number; name: string; changed: boolean; position: Position | undefined }> {
-  return await database.db.transaction().execute(async (trx) => {
-    const user = await trx
-      .selectFrom('users')
-      .select(['sub', 'name'])
-      .where(sql<string>`lower(email)`, '=', change.email.trim().toLowerCase())
-      .forUpdate()
-      .executeTakeFirst();
-    if (!user) throw new StaffError('user_not_found', `no account with the email ${change.email}`);
-    const command: StaffCommand = change.grant
-      ? { type: 'GrantStaffRole', sub: user.sub, role: SUPPORT_AGENT }
-      : { type: 'RevokeStaffRole', sub: user.sub };
-    const outcome = await commands.handle(
-      userStream(user.sub),
-      staffAggregate,
-      { type: command.type, key: change.metadata.requestId, metadata: change.metadata },
-      (state) => decideStaff(command, state),
-    );
-    await trx
-      .updateTable('users')
-      .set({ staff_role: change.grant ? SUPPORT_AGENT : null })
-      .where('sub', '=', user.sub)
-      .execute();
-    return { sub: user.sub, name: user.name, changed: outcome.events.length > 0, position: outcome.append?.position };
-  });
+  const user = await database.db
+    .selectFrom('users')
+    .select(['sub', 'name'])
+    .where(sql<string>`lower(email)`, '=', change.email.trim().toLowerCase())
+    .executeTakeFirst();
+  if (!user) throw new StaffError('user_not_found', `no account with the email ${change.email}`);
+  const command: StaffCommand = change.grant
+    ? { type: 'GrantStaffRole', sub: user.sub, role: SUPPORT_AGENT }
+    : { type: 'RevokeStaffRole', sub: user.sub };
+  const outcome = await commands.handle(userStream(user.sub), staffAggregate, { type: command.type, key: change.metadata.requestId, metadata: change.metadata }, (state) =>
+    decideStaff(command, state),
+  );
+  await database.db
+    .updateTable('users')
+    .set({ staff_role: outcome.state.role, staff_revision: outcome.revision.toString() })
+    .where('sub', '=', user.sub)
+    .where(sql<string>`coalesce(staff_revision, -1)`, '<=', outcome.revision.toString())
+    .execute();
+  return { sub: user.sub, name: user.name, changed: outcome.events.length > 0, position: outcome.append?.position };
 }
 
 /** Whether a user holds `support_agent` now, read from the user row at most every `ttlMs`. */

@@ -20,6 +20,7 @@ export async function startTestApp(
     env?: Record<string, string>;
     runProjector?: boolean;
     now?: () => Date;
+    poolSize?: number;
     partnerApiExtensions?: AppOptions['partnerApiExtensions'];
   } = {},
 ): Promise<TestApp> {
@@ -39,29 +40,17 @@ export async function startTestApp(
     databaseUrl,
     logger: createLogger({ level: config.LOG_LEVEL, destination }),
     runProjector: options.runProjector ?? true,
-    poolSize: 10,
+    poolSize: options.poolSize ?? 10,
     ...(options.now ? { now: options.now } : {}),
     ...(options.partnerApiExtensions ? { partnerApiExtensions: options.partnerApiExtensions } : {}),
   });
-  // A fresh projector thread starts cold (a worker loading its code): on a busy machine that can
-  // take longer than WRITE_WAIT_MS, and a test's first write would be answered unprojected (its
-  // sign-up then logs in before its membership exists). Wait for it to lead; the bound is only a
-  // safety net.
-  if (options.runProjector ?? true) {
-    for (const started = Date.now(); !app.projector.isLeader(); await new Promise((r) => setTimeout(r, 10))) {
-      if (Date.now() - started > 60_000) throw new Error('the projector did not take the lead within 60 s');
-    }
-  }
   const address = await app.listen(0, '127.0.0.1');
-  // The projector's worker thread starts slowly on a busy machine; a write answered before it
-  // leads would wait out WRITE_WAIT_MS and leave the next request without its read model.
-  if (options.runProjector ?? true) await projectorLeading(app);
-  return { app, url: `http://127.0.0.1:${address.port}`, databaseUrl, logs, close: () => app.close() };
-}
-
-async function projectorLeading(app: App): Promise<void> {
-  for (const started = Date.now(); !app.projector.isLeader(); ) {
-    if (Date.now() - started > 60_000) throw new Error('the projector did not take the lead within 60 s');
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  const url = `http://127.0.0.1:${address.port}`;
+  // Serve tests once a projector leads (this node's, or the first node's): before that, a write
+  // is stored but answered unprojected, and a busy machine starts the projector thread slowly.
+  for (const deadline = Date.now() + 120_000; (await fetch(`${url}/readyz`)).status !== 200; ) {
+    if (Date.now() > deadline) throw new Error('the test app never became ready');
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
+  return { app, url, databaseUrl, logs, close: () => app.close() };
 }
