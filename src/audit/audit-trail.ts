@@ -1,0 +1,166 @@
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { CoreDatabase } from '../db/schema.ts';
+import { READ_MODEL_SCHEMA } from '../db/schema.ts';
+import type { Position } from '../eventstore/port.ts';
+import { CLIENT_EVENT_TYPES } from '../clients/events.ts';
+import type { OrganisationEventType } from '../accounts/events.ts';
+
+/**
+ * The organisation's audit trail: every event of its clients and of its own stream (plan,
+ * members), oldest first, from the `audit_log` read model (projections/audit-log.ts, which keeps
+ * secret material out). One query shape serves the paged trail and the streamed export.
+ */
+
+/** A closed set: a new organisation event type fails to compile here until it is listed. */
+const ORGANISATION_EVENT_TYPES = Object.keys({
+  OrganisationCreated: true,
+  MemberAdded: true,
+  MemberRoleChanged: true,
+  MemberRemoved: true,
+  PlanActivated: true,
+  PlanCancelled: true,
+} satisfies Record<OrganisationEventType, true>) as OrganisationEventType[];
+
+/** Every event type an organisation's trail can hold (support tickets are not audit events). */
+export const AUDIT_EVENT_TYPES: readonly string[] = [...CLIENT_EVENT_TYPES, ...ORGANISATION_EVENT_TYPES];
+
+export type AuditActor =
+  | { readonly kind: 'user'; readonly sub: number; readonly email: string | null; readonly name: string | null }
+  | { readonly kind: 'cli' }
+  | { readonly kind: 'system'; readonly id?: string };
+
+export interface AuditEntry {
+  /** opaque; pass it as `after` to continue after this entry */
+  readonly cursor: string;
+  readonly type: string;
+  readonly at: string;
+  readonly actor: AuditActor;
+  readonly stream: string;
+  readonly position: string;
+  readonly clientId: string | null;
+  readonly data: Record<string, unknown>;
+  readonly requestId: string;
+  readonly correlationId: string;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}
+
+export interface AuditFilter {
+  readonly organisationId: string;
+  /** strictly after this position */
+  readonly after?: Position;
+  readonly types?: readonly string[];
+  /** a user's sub (as text), `cli`, `system`, or a user's email */
+  readonly actor?: string;
+  readonly clientId?: string;
+  /** event time, inclusive */
+  readonly from?: Date;
+  /** event time, exclusive */
+  readonly to?: Date;
+}
+
+// ---- cursor ----
+
+const CURSOR_TEXT = /^(\d{1,20})\.(\d{1,20})$/;
+
+/** Opaque to callers; a position underneath, so it stays valid under any filter. */
+export const encodeCursor = (p: Position): string => Buffer.from(`${p.commit}.${p.prepare}`).toString('base64url');
+
+export function decodeCursor(cursor: string): Position | undefined {
+  if (!/^[A-Za-z0-9_-]{1,60}$/.test(cursor)) return undefined;
+  const m = CURSOR_TEXT.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
+  return m ? { commit: BigInt(m[1]!), prepare: BigInt(m[2]!) } : undefined;
+}
+
+// ---- query ----
+
+/** A row of the trail query, as pg returns it. */
+export interface AuditRow {
+  commit_position: string;
+  prepare_position: string;
+  stream: string;
+  type: string;
+  client_id: string | null;
+  data: Record<string, unknown>;
+  actor: string;
+  at: Date;
+  correlation_id: string;
+  request_id: string;
+  ip: string | null;
+  user_agent: string | null;
+  actor_email: string | null;
+  actor_name: string | null;
+}
+
+const auditLog = sql.table(`${READ_MODEL_SCHEMA}.audit_log`);
+
+/** The trail's SELECT for a filter, oldest first; `limit` for a page, none for the export's cursor. */
+export function auditQuery(filter: AuditFilter, limit?: number): RawBuilder<AuditRow> {
+  const where: RawBuilder<unknown>[] = [sql`a.organisation_id = ${filter.organisationId}`];
+  if (filter.after) {
+    where.push(sql`(a.commit_position, a.prepare_position) > (${filter.after.commit.toString()}::bigint, ${filter.after.prepare.toString()}::bigint)`);
+  }
+  if (filter.types && filter.types.length > 0) where.push(sql`a.type IN (${sql.join(filter.types)})`);
+  if (filter.actor !== undefined) {
+    where.push(
+      filter.actor.includes('@')
+        ? sql`a.actor = (SELECT sub::text FROM users WHERE lower(email) = lower(${filter.actor}))`
+        : sql`a.actor = ${filter.actor}`,
+    );
+  }
+  if (filter.clientId !== undefined) where.push(sql`a.client_id = ${filter.clientId}`);
+  if (filter.from) where.push(sql`a.at >= ${filter.from.toISOString()}::timestamptz`);
+  if (filter.to) where.push(sql`a.at < ${filter.to.toISOString()}::timestamptz`);
+  // The actor's current email and name: users are ordinary rows (erasable), so they are looked
+  // up, never copied into events. Digits only, so the cast cannot fail on `cli` or `system`.
+  return sql<AuditRow>`SELECT a.commit_position, a.prepare_position, a.stream, a.type, a.client_id, a.data, a.actor, a.at,
+           a.correlation_id, a.request_id, a.ip, a.user_agent, u.email AS actor_email, u.name AS actor_name
+      FROM ${auditLog} a
+      LEFT JOIN users u ON u.sub = CASE WHEN a.actor ~ '^[0-9]{1,9}$' THEN a.actor::int END
+     WHERE ${sql.join(where, sql` AND `)}
+     ORDER BY a.commit_position, a.prepare_position
+     ${limit === undefined ? sql`` : sql`LIMIT ${limit}`}`;
+}
+
+function actorOf(row: AuditRow): AuditActor {
+  if (/^[0-9]{1,9}$/.test(row.actor)) return { kind: 'user', sub: Number(row.actor), email: row.actor_email, name: row.actor_name };
+  if (row.actor === 'cli') return { kind: 'cli' };
+  if (row.actor === 'system') return { kind: 'system' };
+  return { kind: 'system', id: row.actor };
+}
+
+/** An entry as the export writes it: everything but the paging cursor. */
+export function auditEntryLine(row: AuditRow): Omit<AuditEntry, 'cursor'> {
+  return {
+    type: row.type,
+    at: row.at.toISOString(),
+    actor: actorOf(row),
+    stream: row.stream,
+    // pg returns int8 as canonical decimal text: the same as formatPosition of the bigints
+    position: `${row.commit_position}/${row.prepare_position}`,
+    clientId: row.client_id,
+    data: row.data,
+    requestId: row.request_id,
+    correlationId: row.correlation_id,
+    ip: row.ip,
+    userAgent: row.user_agent,
+  };
+}
+
+export function auditEntry(row: AuditRow): AuditEntry {
+  const cursor = encodeCursor({ commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) });
+  return { cursor, ...auditEntryLine(row) };
+}
+
+export interface AuditPage {
+  readonly entries: AuditEntry[];
+  /** the cursor to pass as `after` for the next page; null when this page reached the end */
+  readonly next: string | null;
+}
+
+export async function auditPage(db: Kysely<CoreDatabase>, filter: AuditFilter, limit: number): Promise<AuditPage> {
+  const { rows } = await auditQuery(filter, limit + 1).execute(db);
+  const entries = rows.slice(0, limit).map(auditEntry);
+  const more = rows.length > limit;
+  return { entries, next: more ? entries[entries.length - 1]!.cursor : null };
+}
