@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
-import QueryStream from 'pg-query-stream';
+import Cursor from 'pg-cursor';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import { READ_MODEL_SCHEMA } from '../db/schema.ts';
 import { parseInput } from '../http/problem.ts';
 import { AuditChainWriter } from './audit-chain.ts';
-import { type AuditRow, auditEntryLine, auditQuery } from './audit-trail.ts';
+import { ActorDirectory, type AuditRow, auditEntryLine, auditQuery } from './audit-trail.ts';
 
 /**
  * The audit export: the organisation's trail for a time range as a hash-chained NDJSON stream
@@ -50,7 +50,7 @@ export async function countAuditRange(database: Database, range: ExportRange): P
 }
 
 export interface AuditExport {
-  /** the file's text, in chunks of about 64 kB */
+  /** the file's text, in chunks of about 64 kB or a batch of rows */
   readonly readable: Readable;
   /** events written so far, and the hash of the last line written */
   summary(): { events: number; headHash: string };
@@ -65,23 +65,32 @@ export function exportAuditTrail(database: Database, range: ExportRange): AuditE
   const query = auditQuery({ organisationId: range.organisationId, ...(range.from ? { from: range.from } : {}), to: range.to }).compile(database.db);
 
   async function* text(): AsyncGenerator<string> {
+    const actors = new ActorDirectory(database.db);
     const client = await database.pool.connect();
-    const rows = client.query(new QueryStream(query.sql, [...query.parameters], { batchSize: BATCH_ROWS }));
+    const cursor = client.query(new Cursor<AuditRow>(query.sql, [...query.parameters]));
     let finished = false;
+    // The next batch is on its way while this one is hashed and written.
+    let next: Promise<AuditRow[]> | undefined;
     try {
       let chunk = writer.header(header);
-      for await (const row of rows as AsyncIterable<AuditRow>) {
-        chunk += writer.event(auditEntryLine(row));
+      next = cursor.read(BATCH_ROWS);
+      while (next) {
+        const rows: AuditRow[] = await next;
+        next = rows.length === BATCH_ROWS ? cursor.read(BATCH_ROWS) : undefined;
+        await actors.load(rows);
+        for (const row of rows) chunk += writer.event(auditEntryLine(row, actors));
         if (chunk.length >= CHUNK_CHARS) {
           yield chunk;
           chunk = '';
         }
       }
+      await cursor.close();
       yield chunk + writer.end();
       finished = true;
     } finally {
-      // A consumer that went away leaves a cursor open on the connection: close it with it.
-      if (!finished) rows.destroy();
+      // A consumer that went away (or a failed read) leaves the cursor mid-way: drop the connection
+      // with it; the read still in flight then fails, and nobody waits for it.
+      if (!finished) next?.catch(() => {});
       client.release(finished ? undefined : true);
     }
   }

@@ -88,8 +88,6 @@ export interface AuditRow {
   request_id: string;
   ip: string | null;
   user_agent: string | null;
-  actor_email: string | null;
-  actor_name: string | null;
 }
 
 const auditLog = sql.table(`${READ_MODEL_SCHEMA}.audit_log`);
@@ -111,30 +109,59 @@ export function auditQuery(filter: AuditFilter, limit?: number): RawBuilder<Audi
   if (filter.clientId !== undefined) where.push(sql`a.client_id = ${filter.clientId}`);
   if (filter.from) where.push(sql`a.at >= ${filter.from.toISOString()}::timestamptz`);
   if (filter.to) where.push(sql`a.at < ${filter.to.toISOString()}::timestamptz`);
-  // The actor's current email and name: users are ordinary rows (erasable), so they are looked
-  // up, never copied into events. Digits only, so the cast cannot fail on `cli` or `system`.
   return sql<AuditRow>`SELECT a.commit_position, a.prepare_position, a.stream, a.type, a.client_id, a.data, a.actor, a.at,
-           a.correlation_id, a.request_id, a.ip, a.user_agent, u.email AS actor_email, u.name AS actor_name
+           a.correlation_id, a.request_id, a.ip, a.user_agent
       FROM ${auditLog} a
-      LEFT JOIN users u ON u.sub = CASE WHEN a.actor ~ '^[0-9]{1,9}$' THEN a.actor::int END
      WHERE ${sql.join(where, sql` AND `)}
      ORDER BY a.commit_position, a.prepare_position
      ${limit === undefined ? sql`` : sql`LIMIT ${limit}`}`;
 }
 
-function actorOf(row: AuditRow): AuditActor {
-  if (/^[0-9]{1,9}$/.test(row.actor)) return { kind: 'user', sub: Number(row.actor), email: row.actor_email, name: row.actor_name };
-  if (row.actor === 'cli') return { kind: 'cli' };
-  if (row.actor === 'system') return { kind: 'system' };
-  return { kind: 'system', id: row.actor };
+const USER_ACTOR = /^[1-9][0-9]{0,8}$/;
+
+/**
+ * Who the actors are: their current email and name. Users are ordinary rows (erasable), so they
+ * are looked up, never copied into events; an erased user shows its sub with null email and
+ * name. An organisation's trail has few distinct actors, so each is fetched once per request
+ * (a join would look the user up again for every one of a million rows).
+ */
+export class ActorDirectory {
+  readonly #users = new Map<number, { email: string; name: string } | null>();
+  constructor(private readonly db: Kysely<CoreDatabase>) {}
+
+  /** Fetches, in one query, the users among these rows' actors not seen yet. */
+  async load(rows: readonly AuditRow[]): Promise<void> {
+    const unknown = new Set<number>();
+    for (const row of rows) {
+      if (!USER_ACTOR.test(row.actor)) continue;
+      const sub = Number(row.actor);
+      if (!this.#users.has(sub)) unknown.add(sub);
+    }
+    if (unknown.size === 0) return;
+    const found = await this.db.selectFrom('users').select(['sub', 'email', 'name']).where('sub', 'in', [...unknown]).execute();
+    for (const sub of unknown) this.#users.set(sub, null);
+    for (const user of found) this.#users.set(user.sub, { email: user.email, name: user.name });
+  }
+
+  /** The actor of a row whose users were loaded. */
+  actor(raw: string): AuditActor {
+    if (USER_ACTOR.test(raw)) {
+      const sub = Number(raw);
+      const user = this.#users.get(sub);
+      return { kind: 'user', sub, email: user?.email ?? null, name: user?.name ?? null };
+    }
+    if (raw === 'cli') return { kind: 'cli' };
+    if (raw === 'system') return { kind: 'system' };
+    return { kind: 'system', id: raw };
+  }
 }
 
 /** An entry as the export writes it: everything but the paging cursor. */
-export function auditEntryLine(row: AuditRow): Omit<AuditEntry, 'cursor'> {
+export function auditEntryLine(row: AuditRow, actors: ActorDirectory): Omit<AuditEntry, 'cursor'> {
   return {
     type: row.type,
     at: row.at.toISOString(),
-    actor: actorOf(row),
+    actor: actors.actor(row.actor),
     stream: row.stream,
     // pg returns int8 as canonical decimal text: the same as formatPosition of the bigints
     position: `${row.commit_position}/${row.prepare_position}`,
@@ -147,9 +174,9 @@ export function auditEntryLine(row: AuditRow): Omit<AuditEntry, 'cursor'> {
   };
 }
 
-export function auditEntry(row: AuditRow): AuditEntry {
+export function auditEntry(row: AuditRow, actors: ActorDirectory): AuditEntry {
   const cursor = encodeCursor({ commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) });
-  return { cursor, ...auditEntryLine(row) };
+  return { cursor, ...auditEntryLine(row, actors) };
 }
 
 export interface AuditPage {
@@ -160,7 +187,10 @@ export interface AuditPage {
 
 export async function auditPage(db: Kysely<CoreDatabase>, filter: AuditFilter, limit: number): Promise<AuditPage> {
   const { rows } = await auditQuery(filter, limit + 1).execute(db);
-  const entries = rows.slice(0, limit).map(auditEntry);
+  const page = rows.slice(0, limit);
+  const actors = new ActorDirectory(db);
+  await actors.load(page);
+  const entries = page.map((row) => auditEntry(row, actors));
   const more = rows.length > limit;
   return { entries, next: more ? entries[entries.length - 1]!.cursor : null };
 }

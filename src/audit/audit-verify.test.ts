@@ -94,6 +94,9 @@ describe('writing and verifying an audit export', () => {
     expect(verifyAuditExport(ls.join('\r\n') + '\r\n')).toMatchObject({ ok: false, line: 1, problem: 'not_canonical' });
     expect(verifyAuditExport(join([...ls, ls[1]!]))).toMatchObject({ ok: false, line: 5, problem: 'after_end' });
     expect(verifyAuditExport('')).toMatchObject({ ok: false, line: 1, problem: 'truncated' });
+    const loneSurrogate = ls[2]!.replace('"DomainUpdated"', '"\\ud800omainUpdated"');
+    expect(loneSurrogate).not.toBe(ls[2]);
+    expect(verifyAuditExport(join(ls.with(2, loneSurrogate)))).toMatchObject({ ok: false, line: 3, problem: 'bad_json' });
     expect(verifyAuditExport(join(ls.slice(0, 3)).slice(0, -20))).toMatchObject({ ok: false, line: 3, problem: 'bad_json' });
   });
 

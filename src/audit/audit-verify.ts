@@ -102,7 +102,14 @@ export class AuditChainVerifier {
         `prevHash ${body.prevHash.slice(0, 12)}… is not the previous line's hash ${this.#prevHash.slice(0, 12)}…: a line before it was removed, added or moved`,
       );
     }
-    const { canonical, hash: expected } = hashLine(this.#prevHash, body);
+    let canonical: string;
+    let expected: string;
+    try {
+      ({ canonical, hash: expected } = hashLine(this.#prevHash, body));
+    } catch (error) {
+      // JCS refuses what I-JSON excludes (a lone surrogate, a number too large for a double).
+      return void this.#fail(n, 'bad_json', `not I-JSON: ${(error as Error).message}`);
+    }
     if (hash !== expected) return void this.#fail(n, 'hash_mismatch', 'the hash does not match the line: the line was changed');
     // The hash covers the JSON's meaning; this covers its bytes (spacing, escapes, member order).
     if (text !== `${canonical.slice(0, -1)},"hash":"${hash}"}`) {
