@@ -30,14 +30,15 @@ function cli(...args: string[]): Promise<Run> {
 }
 
 beforeAll(async () => {
-  t = await startTestApp();
+  // a projector thread that starts slowly on a busy machine must not fail the sign-up's read-your-writes
+  t = await startTestApp({ env: { WRITE_WAIT_MS: '60000' } });
   dir = await mkdtemp(join(tmpdir(), 'keyledger-audit-cli-'));
   const { caller } = await signUp(t.url);
   const created = await caller.post('/manage/v1/clients', { name: 'Exported' });
   expect(created.status).toBe(201);
   await caller.post(`/manage/v1/clients/${created.body.clientId}/disable`);
   owner = { caller, organisationId: (await caller.get('/manage/v1/account/me')).body.organisation.id };
-});
+}, 180_000);
 afterAll(async () => {
   await t?.close();
   if (dir) await rm(dir, { recursive: true, force: true });

@@ -35,7 +35,8 @@ async function trail(caller: Caller, query = ''): Promise<AuditEntry[]> {
 }
 
 beforeAll(async () => {
-  t = await startTestApp();
+  // a projector thread that starts slowly on a busy machine must not fail the sign-up's read-your-writes
+  t = await startTestApp({ env: { WRITE_WAIT_MS: '60000' } });
   ada = await member('Ada Lovelace');
   bob = await member('Bob Other');
   const shop = await ok(ada.caller.post('/manage/v1/clients', { name: 'Shop' }));
@@ -54,7 +55,7 @@ beforeAll(async () => {
   const other = await ok(bob.caller.post('/manage/v1/clients', { name: 'Elsewhere' }));
   otherClientId = other.clientId;
   secrets.push(other.secret.secret);
-});
+}, 180_000);
 afterAll(async () => {
   await t?.close();
 });

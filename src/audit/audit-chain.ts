@@ -38,7 +38,8 @@ export type ChainRecord =
   | ({ record: 'event' } & AuditEntryLine)
   | { record: 'end'; count: number };
 
-export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+/** hex SHA-256 of the UTF-8 bytes of prevHash followed by the line's canonical JSON */
+const chainHash = (prevHash: string, canonical: string): string => createHash('sha256').update(prevHash, 'utf8').update(canonical, 'utf8').digest('hex');
 
 /** RFC 8785 (JCS) canonical JSON, by the `canonicalize` library: what defines a line, and what `verify` checks. */
 export function canonicalJson(body: object): string {
@@ -65,7 +66,7 @@ export function fastCanonicalJson(body: object): string {
 /** The canonical JSON of a line without its hash, and the hash that chains it to `prevHash`. */
 export function hashLine(prevHash: string, body: object, serialise: (body: object) => string = canonicalJson): { canonical: string; hash: string } {
   const canonical = serialise(body);
-  return { canonical, hash: sha256Hex(prevHash + canonical) };
+  return { canonical, hash: chainHash(prevHash, canonical) };
 }
 
 /** `{…canonical…}` + the hash as its last member. */

@@ -108,6 +108,11 @@ export function auditApi(ctx: AppContext): Router {
     try {
       await pipeline(exported.readable, res);
     } catch (error) {
+      if (!res.headersSent) {
+        // Nothing sent yet (no connection to the database, say): an ordinary problem response.
+        res.removeHeader('Content-Disposition');
+        throw error;
+      }
       // The response is cut short (no end line), so the partial file does not verify.
       if ((error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
         ctx.logger.error({ err: error, organisationId: range.organisationId }, 'audit export failed');
