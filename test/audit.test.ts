@@ -4,6 +4,7 @@ import { type Caller, signUp } from './support/http.ts';
 import { hashSecret } from '../src/clients/secret-format.ts';
 import { verifyAuditExport } from '../src/audit/audit-verify.ts';
 import type { AuditEntry } from '../src/audit/audit-trail.ts';
+import { START, formatPosition } from '../src/eventstore/port.ts';
 
 /** The organisation's audit trail and its export, over real HTTP on a real database. */
 
@@ -25,6 +26,13 @@ async function ok<T = any>(reply: Promise<{ status: number; body: T; text: strin
   const r = await reply;
   if (r.status >= 300) throw new Error(`${r.status} ${r.text}`);
   return r.body;
+}
+
+/** `wanted` appears in `list` in this order, other items allowed between. */
+function subsequence(list: readonly string[], wanted: readonly string[]): boolean {
+  let i = 0;
+  for (const item of list) if (item === wanted[i]) i++;
+  return i === wanted.length;
 }
 
 async function trail(caller: Caller, query = ''): Promise<AuditEntry[]> {
@@ -63,23 +71,32 @@ afterAll(async () => {
 describe('GET /manage/v1/audit', () => {
   it('when an organisation changed its clients and plan, then the trail lists every event oldest first with its actor', async () => {
     const entries = await trail(ada.caller);
-    expect(entries.map((e) => e.type)).toEqual([
-      'OrganisationCreated',
-      'MemberAdded',
-      'PlanActivated',
-      'ClientRegistered',
-      'ClientSecretIssued',
-      'DomainAdded',
-      'SecretLinkedToDomain', // a client's first domain takes its existing secret
-      'ClientSecretIssued',
-      'SecretLinkedToDomain',
-      'ClientSecretRotated',
-      'DomainUpdated',
-      'ClientSecretRevoked',
-      'ClientScopesChanged',
-      'PlanCancelled',
-      'PlanActivated',
-    ]);
+    // exactly the events of the organisation's streams, in the store's order
+    const stored = (await t.app.ctx.store.readAll(START, 10_000)).filter(
+      (e) => e.stream === `organisation-${ada.organisationId}` || e.stream === `client-${shopId}`,
+    );
+    expect(entries.map((e) => [e.type, e.position, e.stream])).toEqual(stored.map((e) => [e.type, formatPosition(e.position), e.stream]));
+    // and among them, in this order, what the scenario did
+    expect(subsequence(
+      entries.map((e) => e.type),
+      [
+        'OrganisationCreated',
+        'MemberAdded',
+        'PlanActivated',
+        'ClientRegistered',
+        'ClientSecretIssued',
+        'DomainAdded',
+        'SecretLinkedToDomain', // a client's first domain takes its existing secret
+        'ClientSecretIssued',
+        'SecretLinkedToDomain',
+        'ClientSecretRotated',
+        'DomainUpdated',
+        'ClientSecretRevoked',
+        'ClientScopesChanged',
+        'PlanCancelled',
+        'PlanActivated',
+      ],
+    )).toBe(true);
     for (const e of entries) {
       expect(e.actor).toEqual({ kind: 'user', sub: ada.sub, email: ada.email, name: 'Ada Lovelace' });
       expect(e.stream).toBe(e.clientId ? `client-${shopId}` : `organisation-${ada.organisationId}`);
@@ -155,7 +172,11 @@ describe('GET /manage/v1/audit', () => {
 
   it("when another organisation reads its trail, then none of this organisation's events is in it, and this organisation's client is 404", async () => {
     const theirs = await trail(bob.caller);
-    expect(theirs.map((e) => e.type)).toEqual(['OrganisationCreated', 'MemberAdded', 'PlanActivated', 'ClientRegistered', 'ClientSecretIssued']);
+    const stored = (await t.app.ctx.store.readAll(START, 10_000)).filter(
+      (e) => e.stream === `organisation-${bob.organisationId}` || e.stream === `client-${otherClientId}`,
+    );
+    expect(theirs.map((e) => e.position)).toEqual(stored.map((e) => formatPosition(e.position)));
+    expect(subsequence(theirs.map((e) => e.type), ['OrganisationCreated', 'MemberAdded', 'PlanActivated', 'ClientRegistered', 'ClientSecretIssued'])).toBe(true);
     expect(theirs.every((e) => e.actor.kind === 'user' && e.actor.sub === bob.sub)).toBe(true);
     expect(JSON.stringify(theirs)).not.toContain(shopId);
     expect(JSON.stringify(theirs)).not.toContain(ada.organisationId);
