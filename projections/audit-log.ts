@@ -1,12 +1,23 @@
 import type { BatchProjection } from './projection.ts';
 import { streamEntityId } from './projection.ts';
 
-/** Fields that never leave the store, even as history (the hash identifies a live secret). */
-const HIDDEN_FIELDS = new Set(['secretHash']);
+/**
+ * Fields that never leave the store, even as history: today only `secretHash` (the hash
+ * identifies a live secret); the rule also catches any later `…Hash`, `…Token`, `…Secret` or
+ * `…Password` field (an invitation's token hash, say) at any depth, so a new event cannot leak
+ * one into the audit trail and its exports by being forgotten here.
+ */
+const isHiddenField = (key: string): boolean => /(hash|token|secret|password)$/i.test(key);
+
+function withoutHiddenFields(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutHiddenFields);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !isHiddenField(key)).map(([key, v]) => [key, withoutHiddenFields(v)]));
+}
 
 export function auditData(data: unknown): Record<string, unknown> {
-  if (typeof data !== 'object' || data === null) return {};
-  return Object.fromEntries(Object.entries(data).filter(([key]) => !HIDDEN_FIELDS.has(key)));
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return {};
+  return withoutHiddenFields(data) as Record<string, unknown>;
 }
 
 /**

@@ -34,6 +34,7 @@ import { signInPartnerApi, SIGN_IN_PAGE_PATH } from './signin/partner-routes.ts'
 import { usersPartnerApi } from './users/partner-routes.ts';
 import { createSupportGateway, type SupportGateway } from './support/gateway.ts';
 import { supportPages } from './support/pages.ts';
+import { auditApi } from './audit/audit-routes.ts';
 
 export interface AppOptions {
   readonly config: Config;
@@ -165,6 +166,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   manage.use(clientsApi(ctx));
   manage.use(accessManagementApi(ctx));
   manage.use(signInManagementApi(ctx));
+  manage.use(auditApi(ctx));
   manage.use((req) => {
     throw new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`);
   });

@@ -10,6 +10,7 @@ import { rebuildReadModels } from '../../projections/rebuild.ts';
 import { clientHistory } from '../clients/queries.ts';
 import { CommandHandler } from '../eventstore/command-handler.ts';
 import { StaffError, changeStaffRole, cliMetadata } from '../support/staff.ts';
+import { addAuditCommands } from '../audit/audit-cli.ts';
 
 interface Connection {
   database: Database;
@@ -131,5 +132,7 @@ for (const [name, grant] of [['grant', true], ['revoke', false]] as const) {
       });
     });
 }
+
+addAuditCommands(program, withConnection);
 
 await program.parseAsync(process.argv);
