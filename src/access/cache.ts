@@ -11,9 +11,17 @@ export interface CachedClient {
   findDomain(sent: string): DomainFacts | undefined;
 }
 
-function cachedClient(snapshot: ClientSnapshot): CachedClient {
+/**
+ * A snapshot with its policies built on demand. Used by the request path (cached per node) and by
+ * replays (src/audit), so both decide with the same code.
+ */
+export function cachedClient(snapshot: ClientSnapshot): CachedClient {
   const policies = new Map<string, ReturnType<typeof buildPolicy>>();
-  const byKey = new Map(snapshot.domains.map((d) => [d.matchKey, d]));
+  // `www.x.com` and `x.com` may both be domains of one client and share a match key: the exact
+  // name wins, so the answer never depends on the order the domains were read in.
+  const byName = new Map(snapshot.domains.map((d) => [d.domain.toLowerCase(), d]));
+  const byKey = new Map<string, DomainFacts>();
+  for (const d of snapshot.domains) if (!byKey.has(d.matchKey) || d.domain === d.matchKey) byKey.set(d.matchKey, d);
   const byId = new Map(snapshot.domains.map((d) => [d.domainId, d]));
   return {
     snapshot,
@@ -27,7 +35,7 @@ function cachedClient(snapshot: ClientSnapshot): CachedClient {
       return policy;
     },
     findDomain(sent) {
-      return byId.get(sent) ?? byKey.get(domainMatchKey(sent));
+      return byId.get(sent) ?? byName.get(sent.toLowerCase()) ?? byKey.get(domainMatchKey(sent));
     },
   };
 }

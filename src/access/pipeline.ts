@@ -1,14 +1,14 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { hasValidSecretFormat } from '../clients/secret-format.ts';
-import { requestIdOf } from '../http/request.ts';
+import { callerRequestIdOf } from '../http/request.ts';
 import { XwmsError } from '../api/envelope.ts';
 import { PLAN_LIMITS, PLAN_NAMES, type PlanName } from '../accounts/plans.ts';
 import type { PolicyCache } from './cache.ts';
-import type { DecisionLog } from './decision-log.ts';
-import { DENIAL_STATUS, type DenialReason, type EndpointKind, decideCall } from './policy.ts';
-import { ipAllowed, parseCallerIp, type SecretFacts } from './snapshot.ts';
+import { type DecisionLog, newDenialId } from './decision-log.ts';
+import { DENIAL_STATUS, type DenialReason, type EndpointKind } from './policy.ts';
+import { evaluateCall, hostOf } from './evaluate.ts';
 
 /** What an endpoint declares it needs. */
 export interface AccessRequirement {
@@ -65,15 +65,7 @@ function header(req: Request, name: string, maxLength: number): string | undefin
   return /^[\x21-\x7e]+$/.test(value) && !value.includes(',') ? value : undefined;
 }
 
-/** Strips an optional `:port` (domain ids and host names never contain a colon). */
-const hostOf = (sent: string) => sent.replace(/:\d{1,5}$/, '');
-
-/** Compares the presented secret's hash with every secret of the client, in constant time. */
-function matchSecret(secrets: readonly SecretFacts[], presented: Buffer): SecretFacts | undefined {
-  let match: SecretFacts | undefined;
-  for (const secret of secrets) if (timingSafeEqual(secret.hash, presented) && !match) match = secret;
-  return match;
-}
+type WithRequirement = Request & { accessRequirement?: AccessRequirement };
 
 export interface AccessPipelineOptions {
   readonly cache: PolicyCache;
@@ -93,15 +85,32 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
     PLAN_NAMES.map((plan) => [plan, new RateLimiterMemory({ points: PLAN_LIMITS[plan].requestsPerMinute, duration: 60, keyPrefix: plan })]),
   ) as Record<PlanName, RateLimiterMemory>;
 
+  /**
+   * Logs a denial under an id of its own, generated here: it is what the caller sees as
+   * `request_id` and `X-Request-Id`, so a caller's own X-Request-Id (kept beside it) can neither
+   * collide with nor hide another denial. `at` is the evaluation time the policy used.
+   */
   function deny(
     req: Request,
     reason: DenialReason,
-    context: { clientId: string | null; domain: string | null; secretSha256: string | null; position: string | null; at: Date },
+    context: {
+      clientId: string | null;
+      domain: string | null;
+      secretSha256: string | null;
+      position: string | null;
+      at: Date;
+      requirement?: AccessRequirement | undefined;
+    },
     headers?: Record<string, string>,
   ): XwmsError {
-    const requestId = requestIdOf(req);
+    const denialId = newDenialId();
+    const requirement = context.requirement ?? (req as WithRequirement).accessRequirement;
+    if (req.res && !req.res.headersSent) req.res.setHeader('X-Request-Id', denialId);
     log.deny({
-      requestId,
+      requestId: denialId,
+      callerRequestId: callerRequestIdOf(req),
+      requirementKind: requirement?.kind ?? null,
+      requirementScope: requirement?.scope ?? null,
       at: context.at,
       clientId: context.clientId,
       domain: context.domain,
@@ -118,6 +127,7 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
   function require(requirement: AccessRequirement): RequestHandler {
     return async (req, _res, next) => {
       const at = now();
+      (req as WithRequirement).accessRequirement = requirement;
       const rawSecret = req.headers['x-client-secret'];
       const secretSha256 =
         typeof rawSecret === 'string' && rawSecret.length > 0 ? createHash('sha256').update(rawSecret.slice(0, 8_192)).digest('hex') : null;
@@ -136,24 +146,21 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
       if (!sentId || !CLIENT_ID.test(sentId) || !sentDomain || !DOMAIN.test(sentDomain) || !hasValidSecretFormat(sentSecret)) {
         throw deny(req, 'missing_credentials', base);
       }
-      // 2. the client exists and is not deleted
+      // 2–12. the client (cached per node) and its policy for this domain (evaluate.ts, shared with replays)
       const cached = cache.get(sentId);
       const client = cached instanceof Promise ? await cached : cached;
-      if (!client || client.snapshot.status === 'deleted') throw deny(req, 'unknown_client', base);
-      const { snapshot } = client;
-      const context = { ...base, position: snapshot.position };
-
-      // 3–12. the client's policy for this domain
-      const domain = client.findDomain(hostOf(sentDomain));
-      const secret = matchSecret(snapshot.secrets, Buffer.from(secretSha256!, 'hex'));
-      const decision = decideCall(client.policyFor(domain), {
-        secretId: secret?.secretId ?? null,
+      const { decision, domain, secret } = evaluateCall(client, {
+        secretSha256: Buffer.from(secretSha256!, 'hex'),
+        domain: sentDomain,
+        ip: req.ip,
         kind: requirement.kind,
-        ipAllowed: domain ? ipAllowed(domain, parseCallerIp(req.ip)) : false,
         scope: requirement.scope ?? null,
         now: at.getTime(),
       });
+      // a deleted client still has a snapshot: its position lets a replay re-derive the denial
+      const context = { ...base, position: client?.snapshot.position ?? null };
       if (!decision.allowed) throw deny(req, decision.reason, context);
+      const { snapshot } = client!;
 
       // 13. the plan's rate limit
       try {
@@ -164,7 +171,13 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
         throw deny(req, 'rate_limited', context, { 'Retry-After': String(seconds) });
       }
 
-      log.allow(snapshot.clientId, domain!.domainId, at);
+      log.allow(snapshot.clientId, domain!.domainId, at, {
+        secretId: secret!.secretId,
+        domain: hostOf(sentDomain).toLowerCase(),
+        ip: req.ip ?? null,
+        kind: requirement.kind,
+        scope: requirement.scope ?? null,
+      });
       (req as Request & { access?: AccessGrant }).access = {
         clientId: snapshot.clientId,
         organisationId: snapshot.organisationId,

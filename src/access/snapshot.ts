@@ -47,7 +47,8 @@ export interface DomainFacts {
 
 export const domainMatchKey = (host: string): string => host.toLowerCase().replace(/^www\./, '');
 
-function parseRange(entry: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
+/** An allowlist entry (address or CIDR range) as [network, prefix bits]. */
+export function parseRange(entry: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
   if (entry.includes('/')) return ipaddr.parseCIDR(entry);
   const address = ipaddr.parse(entry);
   return [address, address.kind() === 'ipv4' ? 32 : 128];

@@ -169,7 +169,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.get('/clients/:clientId', async (req, res) => {
     authorise(accountOf(req), 'read', 'Client');
-    res.json(await clientDetails(database.rm, await clientOf(req)));
+    res.json(await clientDetails(database.rm, await clientOf(req), database.db));
   });
 
   router.patch('/clients/:clientId', async (req, res) => {

@@ -7,6 +7,7 @@ import * as accounts from './migrations/002_accounts.ts';
 import * as access from './migrations/003_access.ts';
 import * as signin from './migrations/004_signin.ts';
 import * as support from './migrations/005_support.ts';
+import * as explain from './migrations/007_explain.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
 
@@ -61,6 +62,7 @@ const CORE_MIGRATIONS: Record<string, Migration> = {
   '003_access': access,
   '004_signin': signin,
   '005_support': support,
+  '007_explain': explain,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
