@@ -22,6 +22,7 @@ import { PolicyCache } from './access/cache.ts';
 import { DecisionLog } from './access/decision-log.ts';
 import { createAccessPipeline, type AccessPipeline } from './access/pipeline.ts';
 import { accessManagementApi } from './access/routes.ts';
+import { auditReplayApi } from './audit/routes.ts';
 import { partnerApi } from './api/routes.ts';
 import { signInManagementApi } from './signin/management.ts';
 import { signInPages } from './signin/pages.ts';
@@ -126,6 +127,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   manage.use(accountsApi(ctx));
   manage.use(clientsApi(ctx));
   manage.use(accessManagementApi(ctx));
+  manage.use(auditReplayApi(ctx));
   manage.use(signInManagementApi(ctx));
   manage.use((req) => {
     throw new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`);

@@ -34,7 +34,7 @@ const passwordSchema = z
 
 const registerBody = z.strictObject({ email: emailSchema, password: passwordSchema, name: nameSchema });
 const loginBody = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
-const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
+export const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, '').slice(0, 16).padEnd(16, '0')}`;
 

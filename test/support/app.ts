@@ -35,5 +35,12 @@ export async function startTestApp(
     ...(options.now ? { now: options.now } : {}),
   });
   const address = await app.listen(0, '127.0.0.1');
+  // A write answers once projected, within WRITE_WAIT_MS; a projector thread still starting on a
+  // busy machine would make the first writes answer early. On a fresh database it must lead:
+  // wait for it (bounded).
+  if ((options.runProjector ?? true) && !options.databaseUrl) {
+    const deadline = Date.now() + 60_000;
+    while (!app.projector.isLeader() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
   return { app, url: `http://127.0.0.1:${address.port}`, databaseUrl, logs, close: () => app.close() };
 }
