@@ -55,7 +55,7 @@ export interface Step {
   readonly delta: number;
 }
 
-const WEIGHTS: Partial<Record<Op, number>> = { delete: 1, addTestUser: 3, removeTestUser: 3, updateDomain: 8, addDomain: 5, link: 5, unlink: 5, rotate: 5, issue: 4, issueExpiring: 4, scopes: 4, cancelPlan: 3, activatePlan: 3 };
+const WEIGHTS: Partial<Record<Op, number>> = { delete: 1, addTestUser: 3, removeTestUser: 3, updateDomain: 8, addDomain: 5, link: 5, unlink: 5, rotate: 5, issue: 4, issueExpiring: 4, scopes: 4, cancelPlan: 2, activatePlan: 4 };
 
 export const stepArbitrary: fc.Arbitrary<Step> = fc.record({
   op: fc.oneof(...OPS.map((op) => ({ arbitrary: fc.constant(op), weight: WEIGHTS[op] ?? 2 }))),
