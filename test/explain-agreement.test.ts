@@ -6,7 +6,7 @@ import { generateSecret } from '../src/clients/secret-format.ts';
 import { CHECK_OF } from '../src/audit/checks.ts';
 import { findDenial, loadActors } from '../src/audit/denials.ts';
 import { explainDecision } from '../src/audit/explain.ts';
-import { readClientHistory } from '../src/audit/history.ts';
+import { historyOf, readClientHistory } from '../src/audit/history.ts';
 import type { Position } from '../src/eventstore/port.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { signUp } from './support/http.ts';
@@ -166,8 +166,8 @@ it(
     const disagreements: string[] = [];
     for (const { request_id } of rows) {
       const denial = (await findDenial(t.app.ctx.database, request_id))!;
-      const history = denial.clientId ? await readClientHistory(t.app.ctx.store, denial.clientId) : { events: [] };
-      const explanation = explainDecision({ denial, events: history.events, actors: await loadActors(t.app.ctx.database, history.events), language: 'en', now: new Date(clock) });
+      const history = denial.clientId ? await readClientHistory(t.app.ctx.store, denial.clientId) : historyOf('', null, []);
+      const explanation = explainDecision({ denial, history, actors: await loadActors(t.app.ctx.database, history.events), language: 'en', now: new Date(clock) });
       const reason = denial.reason as DenialReason;
       counts.set(reason, (counts.get(reason) ?? 0) + 1);
       const failing = explanation.checks.filter((c) => !c.passed);

@@ -5,7 +5,7 @@ import type { EventStore } from '../eventstore/port.ts';
 import { DENIAL_ID } from '../access/decision-log.ts';
 import { type ActorRecord, type DenialRecord, type Explanation, explainDecision } from './explain.ts';
 import type { HistoryEvent } from './fold.ts';
-import { readClientHistory } from './history.ts';
+import { type ClientHistory, type HistoryCache, historyOf, readClientHistory } from './history.ts';
 import type { ExplainLanguage } from './i18n.ts';
 
 /** Loading what `explainDecision` needs: the denial, its client's events, the actors. */
@@ -31,15 +31,14 @@ export async function findDenial(database: Database, requestId: string): Promise
 }
 
 /**
- * Who may read a denial. One of an organisation's clients (deleted ones included): that
- * organisation only. A client id that names no client at all (or none sent): anyone logged in
- * who holds the id — the denial holds nothing of any organisation, the partner API itself
- * already answers `unknown_client` for such an id, and a denial id is unguessable.
+ * Who may read a denial: the organisation its client belongs to (by the client's own events, so
+ * a deleted client's denials stay theirs). A client id that names no client at all (or none
+ * sent): anyone logged in who holds the denial id — the denial holds nothing of any organisation,
+ * the partner API itself already answers `unknown_client` for such an id, and a denial id is
+ * unguessable (`den_` + a UUIDv7).
  */
-export async function denialVisibleTo(database: Database, denial: DenialRecord, organisationId: string): Promise<boolean> {
-  if (!denial.clientId) return true;
-  const client = await database.rm.selectFrom('clients').select('organisation_id').where('client_id', '=', denial.clientId).executeTakeFirst();
-  return client ? client.organisation_id === organisationId : true;
+export function denialVisibleTo(history: Pick<ClientHistory, 'organisationId'>, organisationId: string): boolean {
+  return history.organisationId === null || history.organisationId === organisationId;
 }
 
 export async function loadActors(database: Database, events: readonly HistoryEvent[]): Promise<Map<number, ActorRecord>> {
@@ -62,7 +61,7 @@ export type ExplainOutcome =
  * own or a random one of an allowed request — not a denial.
  */
 export async function explainRequest(
-  deps: { database: Database; store: EventStore },
+  deps: { database: Database; store: EventStore; histories?: HistoryCache },
   requestId: string,
   options: { organisationId?: string; language: ExplainLanguage; now: Date },
 ): Promise<ExplainOutcome> {
@@ -80,8 +79,12 @@ export async function explainRequest(
   }
   const denial = await findDenial(database, requestId);
   if (!denial) return { kind: 'not_found' };
-  if (options.organisationId !== undefined && !(await denialVisibleTo(database, denial, options.organisationId))) return { kind: 'not_found' };
-  const history = denial.clientId ? await readClientHistory(store, denial.clientId) : { events: [] as HistoryEvent[] };
+  const history = !denial.clientId
+    ? historyOf('', null, [])
+    : deps.histories
+      ? await deps.histories.history(denial.clientId)
+      : await readClientHistory(store, denial.clientId);
+  if (options.organisationId !== undefined && !denialVisibleTo(history, options.organisationId)) return { kind: 'not_found' };
   const actors = await loadActors(database, history.events);
-  return { kind: 'explained', explanation: explainDecision({ denial, events: history.events, actors, language: options.language, now: options.now }) };
+  return { kind: 'explained', explanation: explainDecision({ denial, history, actors, language: options.language, now: options.now }) };
 }

@@ -7,8 +7,8 @@ import { formatPosition, parsePosition } from '../eventstore/port.ts';
 import { CHECKS, type CheckResult, credentialsWellFormed, replayDecision, walkChecks } from './checks.ts';
 import { findCause } from './causes.ts';
 import { fixesFor, type FixStep } from './fixes.ts';
-import { accessSnapshotOf, foldHistory, type HistoryEvent } from './fold.ts';
-import { upToPosition, upToTime } from './history.ts';
+import { accessSnapshotOf } from './fold.ts';
+import { type ClientHistory, countUpToPosition, countUpToTime } from './history.ts';
 import { type ExplainLanguage, type ExplainMessageKey, readableTime, say } from './i18n.ts';
 
 /** One logged denial, as the decision log keeps it. */
@@ -76,8 +76,8 @@ export interface Explanation {
 
 export interface ExplainInput {
   readonly denial: DenialRecord;
-  /** the denial's client's stream merged with its organisation's (empty when it never existed) */
-  readonly events: readonly HistoryEvent[];
+  /** the denial's client's stream merged with its organisation's (no events when it never existed) */
+  readonly history: Pick<ClientHistory, 'events' | 'stateAfter'>;
   /** users named as actors in those events, by sub */
   readonly actors: ReadonlyMap<number, ActorRecord>;
   readonly language: ExplainLanguage;
@@ -125,7 +125,8 @@ function actorText(actor: ExplainedActor, language: ExplainLanguage): string {
  * the logged position. Pure: everything it needs is in `input`.
  */
 export function explainDecision(input: ExplainInput): Explanation {
-  const { denial, events, actors, language } = input;
+  const { denial, history, actors, language } = input;
+  const { events } = history;
   const reason: DenialReason = isReason(denial.reason) ? denial.reason : 'invalid_secret';
   const requirement = requirementOf(denial);
   const atMs = denial.at.getTime();
@@ -138,12 +139,13 @@ export function explainDecision(input: ExplainInput): Explanation {
 
   // the replay: the events up to the logged position (or, when none was logged, up to its time)
   const position = denial.position ? parsePosition(denial.position) : undefined;
-  const replayed = position ? upToPosition(events, position) : upToTime(events, atMs);
-  const state = foldHistory(replayed);
+  const count = position ? countUpToPosition(events, position) : countUpToTime(events, atMs);
+  const replayed = events.slice(0, count);
+  const state = history.stateAfter(count);
   const snapshot = accessSnapshotOf(state);
   const cached = snapshot ? cachedClient(snapshot) : undefined;
   const replay = replayDecision(cached, reason === 'missing_credentials' ? undefined : call, reason, { clientId: denial.clientId, domain: denial.domain });
-  const current = foldHistory(events.slice(replayed.length), state);
+  const current = history.stateAfter(events.length);
 
   // the checks, in order, up to the failing one
   const walk = call && secretSha256 ? walkChecks(cached, call) : undefined;

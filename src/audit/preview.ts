@@ -29,7 +29,7 @@ import {
 } from '../clients/routes.ts';
 import type { Position, RecordedEvent } from '../eventstore/port.ts';
 import { accessSnapshotOf, foldHistory, type HistoryEvent, type ReplayState } from './fold.ts';
-import { readClientHistory } from './history.ts';
+import type { HistoryCache } from './history.ts';
 import { type ExplainLanguage, say } from './i18n.ts';
 
 /**
@@ -186,7 +186,14 @@ const WRITES: readonly WriteRoute[] = [
 
 const invalidPath = (message: string) => new ApiError(400, 'validation_failed', 'Invalid request', `path: ${message}`, [{ field: 'path', message }]);
 
-export async function previewChange(ctx: AppContext, account: Account, clientId: string, input: unknown, language: ExplainLanguage): Promise<PreviewResult> {
+export async function previewChange(
+  ctx: AppContext,
+  histories: HistoryCache,
+  account: Account,
+  clientId: string,
+  input: unknown,
+  language: ExplainLanguage,
+): Promise<PreviewResult> {
   const proposal = parseInput(proposalSchema, input);
   const requested = proposal.path.split('?')[0]!;
   let params: string[] | undefined;
@@ -226,8 +233,8 @@ export async function previewChange(ctx: AppContext, account: Account, clientId:
     },
   });
 
-  const history = await readClientHistory(ctx.store, clientId);
-  const before = foldHistory(history.events);
+  const history = await histories.history(clientId);
+  const before = history.stateAfter(history.events.length);
   const owned = before.client;
   if (!owned || owned.organisationId !== account.organisationId || owned.status === 'deleted') {
     throw new ApiError(404, 'not_found', 'Not found', `client ${clientId} was not found`);

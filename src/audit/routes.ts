@@ -3,10 +3,10 @@ import type { AppContext } from '../context.ts';
 import { accountOf, requireAccount } from '../accounts/sessions.ts';
 import { managementAbility } from '../accounts/ability.ts';
 import { ApiError, notFound } from '../http/problem.ts';
-import { ownedClient } from '../clients/queries.ts';
 import { explainRequest } from './denials.ts';
 import { clientStateAt, parseStateQuery } from './state.ts';
 import { previewChange } from './preview.ts';
+import { HistoryCache } from './history.ts';
 import { EXPLAIN_LANGUAGES, type ExplainLanguage, isExplainLanguage } from './i18n.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -32,6 +32,7 @@ const invalid = (field: string, message: string) => new ApiError(400, 'validatio
  */
 export function auditReplayApi(ctx: AppContext): Router {
   const { database, store } = ctx;
+  const histories = new HistoryCache(store);
   const router = Router();
   const requireSession = requireAccount(database.db, database.rm, ctx.now);
   // the clients router may have resolved the session already (it guards every /clients path)
@@ -47,12 +48,13 @@ export function auditReplayApi(ctx: AppContext): Router {
     mayRead(req);
     const account = accountOf(req);
     const clientId = String(req.params.clientId);
-    // another organisation's client does not exist for the caller; a deleted one does
-    if (!(await ownedClient(database.rm, account.organisationId, clientId, { includeDeleted: true }))) throw notFound(`client ${clientId}`);
     const query = parseStateQuery(req.query, ctx.now());
     if ('field' in query) throw invalid(query.field, query.message);
-    const outcome = await clientStateAt({ database, store }, clientId, query);
+    // another organisation's client does not exist for the caller; a deleted one does
+    const outcome = await clientStateAt({ database, store, histories }, clientId, query, account.organisationId);
     switch (outcome.kind) {
+      case 'not_found':
+        throw notFound(`client ${clientId}`);
       case 'state':
         res.json(outcome.state);
         return;
@@ -72,7 +74,7 @@ export function auditReplayApi(ctx: AppContext): Router {
     const requestId = String(req.params.requestId);
     if (!REQUEST_ID.test(requestId)) throw invalid('requestId', 'must be a request id: 1–128 letters, digits, and . _ : -');
     const language = explainLanguage(req);
-    const outcome = await explainRequest({ database, store }, requestId, { organisationId: accountOf(req).organisationId, language, now: ctx.now() });
+    const outcome = await explainRequest({ database, store, histories }, requestId, { organisationId: accountOf(req).organisationId, language, now: ctx.now() });
     switch (outcome.kind) {
       case 'explained':
         res.json(outcome.explanation);
@@ -97,7 +99,7 @@ export function auditReplayApi(ctx: AppContext): Router {
 
   router.post('/clients/:clientId/preview', authenticated, async (req, res) => {
     mayRead(req);
-    res.json(await previewChange(ctx, accountOf(req), String(req.params.clientId), req.body, explainLanguage(req)));
+    res.json(await previewChange(ctx, histories, accountOf(req), String(req.params.clientId), req.body, explainLanguage(req)));
   });
 
   return router;

@@ -2,8 +2,8 @@ import type { Database } from '../db/database.ts';
 import type { FieldProblem } from '../http/problem.ts';
 import { lastUsed, serialiseClientDetails, type ClientDetails } from '../clients/queries.ts';
 import { type EventStore, type Position, comparePositions, formatPosition, parsePosition } from '../eventstore/port.ts';
-import { clientDetailsSourceOf, foldHistory } from './fold.ts';
-import { readClientHistory, upToPosition, upToTime } from './history.ts';
+import { clientDetailsSourceOf } from './fold.ts';
+import { type HistoryCache, countUpToPosition, countUpToTime, readClientHistory } from './history.ts';
 
 /** Time travel: a client as it was at a time or a position, rebuilt from its events. */
 
@@ -46,6 +46,8 @@ export function parseStateQuery(query: { at?: unknown; position?: unknown }, now
 
 export type StateOutcome =
   | { readonly kind: 'state'; readonly state: ClientDetails & { asOf: { at: string; position: string } } }
+  /** another organisation's client, or one that never existed */
+  | { readonly kind: 'not_found' }
   | { readonly kind: 'not_yet_created' }
   | { readonly kind: 'no_such_position' };
 
@@ -54,10 +56,18 @@ export type StateOutcome =
  * position must be one the API showed for this client: one of its events, one of its
  * organisation's, or one its denials were decided at.
  */
-export async function clientStateAt(deps: { database: Database; store: EventStore }, clientId: string, query: StateQuery): Promise<StateOutcome> {
+export async function clientStateAt(
+  deps: { database: Database; store: EventStore; histories?: HistoryCache },
+  clientId: string,
+  query: StateQuery,
+  /** the caller's organisation; undefined = the operator (CLI) */
+  organisationId?: string,
+): Promise<StateOutcome> {
   const { database, store } = deps;
-  const history = await readClientHistory(store, clientId);
-  let events;
+  const history = deps.histories ? await deps.histories.history(clientId) : await readClientHistory(store, clientId);
+  // whose client it is, from its own events: a deleted client stays its organisation's
+  if (history.organisationId === null || (organisationId !== undefined && history.organisationId !== organisationId)) return { kind: 'not_found' };
+  let count;
   if ('position' in query) {
     const known =
       history.events.some((e) => comparePositions(e.position, query.position) === 0) ||
@@ -69,11 +79,11 @@ export async function clientStateAt(deps: { database: Database; store: EventStor
         .limit(1)
         .executeTakeFirst()) !== undefined;
     if (!known) return { kind: 'no_such_position' };
-    events = upToPosition(history.events, query.position);
+    count = countUpToPosition(history.events, query.position);
   } else {
-    events = upToTime(history.events, query.at);
+    count = countUpToTime(history.events, query.at);
   }
-  const state = foldHistory(events);
+  const state = history.stateAfter(count);
   const source = clientDetailsSourceOf(state);
   if (!source || !state.position) return { kind: 'not_yet_created' };
   const asOf = {

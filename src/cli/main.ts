@@ -172,6 +172,9 @@ program
         case 'state':
           console.log(opts.json ? JSON.stringify(outcome.state, null, 2) : clientStateText(outcome.state));
           return;
+        case 'not_found':
+          console.error(`no client ${clientId}`);
+          break;
         case 'not_yet_created':
           console.error(`client ${clientId} did not exist yet then`);
           break;

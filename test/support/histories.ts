@@ -95,7 +95,7 @@ const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
 export class HistoryBuilder {
   readonly clientId = id('kc');
   readonly otherClientId = id('kc');
-  readonly organisationId = id('org');
+  readonly organisationId: string;
   client: ClientAggregateState = null;
   other: ClientAggregateState = null;
   organisation: OrganisationState = initialOrganisationState;
@@ -105,10 +105,15 @@ export class HistoryBuilder {
   readonly types = new Set<string>();
   private members = new Map<number, 'owner' | 'admin' | 'developer' | 'viewer'>([[1, 'owner']]);
 
+  /** `organisation`: an existing organisation to add the client to (its state as folded) */
   constructor(
     public clock: number,
     private readonly actor: (step: number) => string = () => '1',
-  ) {}
+    organisation?: { organisationId: string; state: OrganisationState },
+  ) {
+    this.organisationId = organisation?.organisationId ?? id('org');
+    if (organisation) this.organisation = organisation.state;
+  }
 
   private count = 0;
   private meta(): EventMetadata {
@@ -153,7 +158,7 @@ export class HistoryBuilder {
     return { secretId, secretHash: generated.secretHash, hint: generated.hint };
   }
 
-  /** The organisation with an active plan, the client (and a neighbour in the same organisation). */
+  /** The organisation (unless it exists) with an active plan, the client, and a neighbour in the same organisation. */
   start(plan: PlanName = 'business'): AppendBatch[] {
     const now = new Date(this.clock).toISOString();
     const first = this.newSecret();
