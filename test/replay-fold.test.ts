@@ -12,6 +12,7 @@ import type { EndpointKind } from '../src/access/policy.ts';
 import { clientDetailsSource, serialiseClientDetails } from '../src/clients/queries.ts';
 import { accessSnapshotOf, clientDetailsSourceOf, foldHistory, type HistoryEvent } from '../src/audit/fold.ts';
 import { CLIENT_EVENT_TYPES } from '../src/clients/events.ts';
+import { HistoryCache } from '../src/audit/history.ts';
 import { createTestDatabase } from './support/database.ts';
 import { DOMAIN_POOL, HistoryBuilder, stepArbitrary, type AppendBatch, type Step } from './support/histories.ts';
 
@@ -27,10 +28,13 @@ import { DOMAIN_POOL, HistoryBuilder, stepArbitrary, type AppendBatch, type Step
 
 let database: Database;
 let store: PostgresEventStore;
+/** the per-node cache of histories and folded checkpoints, with a small grid so it is crossed often */
+let cache: HistoryCache;
 let checkpoint: Position = START;
 beforeAll(async () => {
   database = openDatabase(await createTestDatabase(), { max: 4 });
   store = createPostgresEventStore(database.pool);
+  cache = new HistoryCache(store, { every: 3 });
 });
 afterAll(async () => {
   await store?.close();
@@ -161,6 +165,10 @@ it(
             positions += 1;
             expect(normalise(fromEvents)).toEqual(normalise(fromReadModels));
             compareDecisions(builder, fromReadModels, fromEvents, seed);
+            // the same state through the cache: read incrementally, folded from checkpoints
+            const kept = await cache.history(builder.clientId);
+            expect(kept.events.slice(0, folded.length).map((e) => e.id)).toEqual(folded.map((e) => e.id));
+            expect(normalise(accessSnapshotOf(kept.stateAfter(folded.length)))).toEqual(normalise(fromEvents));
             const source = clientDetailsSourceOf(state);
             if (source) expect(serialiseClientDetails(source)).toEqual(serialiseClientDetails(await clientDetailsSource(database.rm, builder.clientId)));
           }

@@ -135,14 +135,19 @@ export class HistoryCache {
   }
 
   private async refresh(entry: Entry): Promise<void> {
-    const fresh = (await this.store.readStream(clientStream(entry.clientId), { fromRevision: entry.nextClientRevision })) as unknown as HistoryEvent[];
-    if (fresh.length > 0) entry.nextClientRevision = fresh.at(-1)!.revision + 1n;
-    entry.organisationId ??= organisationOf(fresh);
-    if (entry.organisationId) {
-      const organisation = (await this.store.readStream(organisationStream(entry.organisationId), { fromRevision: entry.nextOrganisationRevision })) as unknown as HistoryEvent[];
-      if (organisation.length > 0) entry.nextOrganisationRevision = organisation.at(-1)!.revision + 1n;
-      fresh.push(...organisation);
-    }
+    const readOrganisation = (organisationId: string) =>
+      this.store.readStream(organisationStream(organisationId), { fromRevision: entry.nextOrganisationRevision }) as unknown as Promise<HistoryEvent[]>;
+    // once the organisation is known, both streams are read side by side
+    const known = entry.organisationId;
+    const [clientEvents, knownOrganisationEvents] = await Promise.all([
+      this.store.readStream(clientStream(entry.clientId), { fromRevision: entry.nextClientRevision }) as unknown as Promise<HistoryEvent[]>,
+      known ? readOrganisation(known) : Promise.resolve([]),
+    ]);
+    entry.organisationId ??= organisationOf(clientEvents);
+    const organisationEvents = known || !entry.organisationId ? knownOrganisationEvents : await readOrganisation(entry.organisationId);
+    if (clientEvents.length > 0) entry.nextClientRevision = clientEvents.at(-1)!.revision + 1n;
+    if (organisationEvents.length > 0) entry.nextOrganisationRevision = organisationEvents.at(-1)!.revision + 1n;
+    const fresh = [...clientEvents, ...organisationEvents];
     if (fresh.length === 0) return;
     fresh.sort(byPosition);
     const last = entry.events.at(-1);
