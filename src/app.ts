@@ -25,6 +25,7 @@ import { PolicyCache } from './access/cache.ts';
 import { DecisionLog } from './access/decision-log.ts';
 import { createAccessPipeline, type AccessPipeline } from './access/pipeline.ts';
 import { accessManagementApi } from './access/routes.ts';
+import { auditReplayApi } from './audit/routes.ts';
 import { partnerApi } from './api/routes.ts';
 import { isPartnerApiPath, xwmsErrorHandler } from './api/envelope.ts';
 import { refuseCrossOriginWrites, refuseForeignHosts } from './http/origin.ts';
@@ -165,6 +166,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   manage.use(accountsApi(ctx));
   manage.use(clientsApi(ctx));
   manage.use(accessManagementApi(ctx));
+  manage.use(auditReplayApi(ctx));
   manage.use(signInManagementApi(ctx));
   manage.use(auditApi(ctx));
   manage.use((req) => {

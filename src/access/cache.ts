@@ -44,7 +44,11 @@ export function domainFinder(domains: readonly DomainFacts[]): (sent: string) =>
   };
 }
 
-function cachedClient(snapshot: ClientSnapshot): CachedClient {
+/**
+ * A snapshot with its policies built on demand. Used by the request path (cached per node) and by
+ * replays (src/audit), so both decide with the same code.
+ */
+export function cachedClient(snapshot: ClientSnapshot): CachedClient {
   const policies = new Map<string, ReturnType<typeof buildPolicy>>();
   const findDomain = domainFinder(snapshot.domains);
   return {

@@ -1,14 +1,14 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { hasValidSecretFormat } from '../clients/secret-format.ts';
-import { requestIdOf } from '../http/request.ts';
+import { callerRequestIdOf } from '../http/request.ts';
 import { XwmsError } from '../api/envelope.ts';
 import { PLAN_LIMITS, PLAN_NAMES, type PlanName } from '../accounts/plans.ts';
 import type { PolicyCache } from './cache.ts';
-import type { DecisionLog } from './decision-log.ts';
-import { DENIAL_STATUS, type DenialReason, type EndpointKind, decideCall } from './policy.ts';
-import { ipAllowed, parseCallerIp, type SecretFacts } from './snapshot.ts';
+import { type DecisionLog, newDenialId } from './decision-log.ts';
+import { DENIAL_STATUS, type DenialReason, type EndpointKind } from './policy.ts';
+import { evaluateCall, hostOf } from './evaluate.ts';
 import { callerNetwork, FailedAuthThrottle, retryAfterSeconds, type FailedAuthThrottleOptions } from './throttle.ts';
 
 /** What an endpoint declares it needs. */
@@ -72,12 +72,7 @@ function header(req: Request, name: string, maxLength: number): string | undefin
   return /^[\x21-\x7e]+$/.test(value) && !value.includes(',') ? value : undefined;
 }
 
-/** Compares the presented secret's hash with every secret of the client, in constant time. */
-function matchSecret(secrets: readonly SecretFacts[], presented: Buffer): SecretFacts | undefined {
-  let match: SecretFacts | undefined;
-  for (const secret of secrets) if (timingSafeEqual(secret.hash, presented) && !match) match = secret;
-  return match;
-}
+type WithRequirement = Request & { accessRequirement?: AccessRequirement };
 
 export interface AccessPipelineOptions {
   readonly cache: PolicyCache;
@@ -100,6 +95,11 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
     PLAN_NAMES.map((plan) => [plan, new RateLimiterMemory({ points: PLAN_LIMITS[plan].requestsPerMinute, duration: 60, keyPrefix: plan })]),
   ) as Record<PlanName, RateLimiterMemory>;
 
+  /**
+   * Logs a denial under an id of its own, generated here: it is what the caller sees as
+   * `request_id` and `X-Request-Id`, so a caller's own X-Request-Id (kept beside it) can neither
+   * collide with nor hide another denial. `at` is the evaluation time the policy used.
+   */
   function deny(
     req: Request,
     reason: DenialReason,
@@ -111,13 +111,19 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
       at: Date;
       /** whether clientId names an existing client; by default, whether the reason is decided after the lookup */
       clientKnown?: boolean;
+      requirement?: AccessRequirement | undefined;
     },
     headers?: Record<string, string>,
     message: string = MESSAGES[reason],
   ): XwmsError {
-    const requestId = requestIdOf(req);
+    const denialId = newDenialId();
+    const requirement = context.requirement ?? (req as WithRequirement).accessRequirement;
+    if (req.res && !req.res.headersSent) req.res.setHeader('X-Request-Id', denialId);
     log.deny({
-      requestId,
+      requestId: denialId,
+      callerRequestId: callerRequestIdOf(req),
+      requirementKind: requirement?.kind ?? null,
+      requirementScope: requirement?.scope ?? null,
       at: context.at,
       clientId: context.clientId,
       domain: context.domain,
@@ -135,6 +141,7 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
   function require(requirement: AccessRequirement): RequestHandler {
     return async (req, _res, next) => {
       const at = now();
+      (req as WithRequirement).accessRequirement = requirement;
       const rawSecret = req.headers['x-client-secret'];
       const secretSha256 =
         typeof rawSecret === 'string' && rawSecret.length > 0 ? createHash('sha256').update(rawSecret.slice(0, 8_192)).digest('hex') : null;
@@ -169,28 +176,25 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
       }
       const cached = cache.get(sentId);
       const client = cached instanceof Promise ? await cached : cached;
-      if (!client || client.snapshot.status === 'deleted') {
-        if (!reserved) throttle.fail(network);
-        throw deny(req, 'unknown_client', base);
-      }
-      if (reserved) throttle.release(network);
-      const { snapshot } = client;
-      const context = { ...base, position: snapshot.position };
+      if (reserved && client && client.snapshot.status !== 'deleted') throttle.release(network);
 
-      // 3–12. the client's policy for this domain
-      const domain = client.findDomain(sentDomain);
-      const secret = matchSecret(snapshot.secrets, Buffer.from(secretSha256!, 'hex'));
-      const decision = decideCall(client.policyFor(domain), {
-        secretId: secret?.secretId ?? null,
+      // 2–12. the client and its policy for this domain (evaluate.ts, shared with replays)
+      const { decision, domain, secret } = evaluateCall(client, {
+        secretSha256: Buffer.from(secretSha256!, 'hex'),
+        domain: sentDomain,
+        ip: req.ip,
         kind: requirement.kind,
-        ipAllowed: domain ? ipAllowed(domain, parseCallerIp(req.ip)) : false,
         scope: requirement.scope ?? null,
         now: at.getTime(),
       });
+      // a deleted client still has a snapshot: its position lets a replay re-derive the denial
+      const context = { ...base, position: client?.snapshot.position ?? null };
       if (!decision.allowed) {
-        if (decision.reason === 'invalid_secret') throttle.fail(network);
+        // failed authentications count against the caller's network (an unknown id was counted when its lookup was reserved)
+        if (decision.reason === 'invalid_secret' || (decision.reason === 'unknown_client' && !reserved)) throttle.fail(network);
         throw deny(req, decision.reason, context);
       }
+      const { snapshot } = client!;
 
       // 13. the plan's rate limit
       try {
@@ -200,7 +204,13 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
         throw deny(req, 'rate_limited', context, { 'Retry-After': retryAfterSeconds(error.msBeforeNext) });
       }
 
-      log.allow(snapshot.clientId, domain!.domainId, at);
+      log.allow(snapshot.clientId, domain!.domainId, at, {
+        secretId: secret!.secretId,
+        domain: hostOf(sentDomain).toLowerCase(),
+        ip: req.ip ?? null,
+        kind: requirement.kind,
+        scope: requirement.scope ?? null,
+      });
       (req as Request & { access?: AccessGrant }).access = {
         clientId: snapshot.clientId,
         organisationId: snapshot.organisationId,

@@ -5,7 +5,7 @@ import { READ_MODEL_SCHEMA } from '../db/schema.ts';
 import type { PlanName } from '../accounts/plans.ts';
 import { PLAN_LIMITS } from '../accounts/plans.ts';
 import { formatPosition } from '../eventstore/port.ts';
-import { canonicalHost, lookupKeyOfCanonical } from '../clients/domain-name.ts';
+import { canonicalHost, domainLookupKey, lookupKeyOfCanonical } from '../clients/domain-name.ts';
 
 /** Everything the access policy needs about one client, read from the read models in one snapshot. */
 export interface ClientSnapshot {
@@ -48,13 +48,17 @@ export interface DomainFacts {
   readonly ranges: readonly [ipaddr.IPv4 | ipaddr.IPv6, number][];
 }
 
-function parseRange(entry: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
+/** An allowlist entry (address or CIDR range) as [network, prefix bits]. */
+export function parseRange(entry: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
   if (entry.includes('/')) return ipaddr.parseCIDR(entry);
   const address = ipaddr.parse(entry);
   return [address, address.kind() === 'ipv4' ? 32 : 128];
 }
 
 const ms = (d: Date | null) => (d ? d.getTime() : null);
+
+/** The lookup key of any host as sent or stored (replays compare names with it). */
+export const domainMatchKey = (host: string): string => domainLookupKey(host) ?? host.toLowerCase();
 
 /** A domain row's access facts; its host and key come from the one normalisation (clients/domain-name.ts). */
 export function domainFacts(row: {

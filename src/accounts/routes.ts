@@ -35,7 +35,7 @@ const passwordSchema = z
 
 const registerBody = z.strictObject({ email: emailSchema, password: passwordSchema, name: nameSchema });
 const loginBody = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
-const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
+export const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
 
 export function accountsApi(ctx: AppContext): Router {
   const { database, config, commands } = ctx;

@@ -11,6 +11,10 @@ import { clientHistory } from '../clients/queries.ts';
 import { CommandHandler } from '../eventstore/command-handler.ts';
 import { StaffError, changeStaffRole, cliMetadata } from '../support/staff.ts';
 import { addAuditCommands } from '../audit/audit-cli.ts';
+import { explainRequest } from '../audit/denials.ts';
+import { clientStateAt, parseStateQuery } from '../audit/state.ts';
+import { isExplainLanguage } from '../audit/i18n.ts';
+import { clientStateText, explanationText } from '../audit/text.ts';
 
 interface Connection {
   database: Database;
@@ -109,6 +113,81 @@ program
         if (opts.json) console.log(JSON.stringify(e));
         else console.log(`${e.at}  ${e.position.padEnd(16)}  ${e.type.padEnd(26)}  actor=${e.actor}  ${JSON.stringify(e.data)}`);
       }
+    });
+  });
+
+program
+  .command('explain')
+  .argument('<requestId>', 'the denial id: the request_id / X-Request-Id of a refused partner API call (den_…)')
+  .option('--json', 'print the explanation as JSON (the shape of GET /manage/v1/auth-decisions/:requestId/explain)')
+  .option('--lang <language>', 'en or nl', 'en')
+  .description('why a partner API request was refused: the failing check, the event behind it and who made it, and the fix')
+  .action(async (requestId: string, opts: { json?: boolean; lang: string }) => {
+    if (!isExplainLanguage(opts.lang)) {
+      console.error('--lang must be en or nl');
+      process.exitCode = 2;
+      return;
+    }
+    const language = opts.lang;
+    await withConnection(async ({ database, store }) => {
+      const outcome = await explainRequest({ database, store }, requestId, { language, now: new Date() });
+      switch (outcome.kind) {
+        case 'explained':
+          console.log(opts.json ? JSON.stringify(outcome.explanation, null, 2) : explanationText(outcome.explanation));
+          return;
+        case 'not_found':
+          console.error(`no denial ${requestId} in the decision log (denials are kept 30 days)`);
+          break;
+        case 'not_a_denial':
+          console.error(
+            `${requestId} is not a denial id: only refused requests can be explained, and their ids start with den_` +
+              (outcome.denials.length > 0 ? `; it was the caller's own X-Request-Id of ${outcome.denials.join(', ')}` : ''),
+          );
+          break;
+        default: {
+          const _exhaustive: never = outcome;
+          return _exhaustive;
+        }
+      }
+      process.exitCode = 1;
+    });
+  });
+
+program
+  .command('state')
+  .argument('<clientId>', 'the client')
+  .option('--at <time>', 'ISO-8601 with a time zone, e.g. 2026-03-01T10:00:00Z')
+  .option('--position <position>', 'an event-store position shown by the API (commit/prepare), instead of --at')
+  .option('--json', 'print JSON (the shape of GET /manage/v1/clients/:clientId plus asOf)')
+  .description('a client as it was at a time (or position), rebuilt from its events')
+  .action(async (clientId: string, opts: { at?: string; position?: string; json?: boolean }) => {
+    const query = parseStateQuery({ at: opts.at, position: opts.position }, new Date());
+    if ('field' in query) {
+      console.error(`--${query.field} ${query.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    await withConnection(async ({ database, store }) => {
+      const outcome = await clientStateAt({ database, store }, clientId, query);
+      switch (outcome.kind) {
+        case 'state':
+          console.log(opts.json ? JSON.stringify(outcome.state, null, 2) : clientStateText(outcome.state));
+          return;
+        case 'not_found':
+          console.error(`no client ${clientId}`);
+          break;
+        case 'not_yet_created':
+          console.error(`client ${clientId} did not exist yet then`);
+          break;
+        case 'no_such_position':
+          console.error(`--position is not the position of an event of client ${clientId} or its organisation, nor of one of its denials`);
+          break;
+        default: {
+          const _exhaustive: never = outcome;
+          return _exhaustive;
+        }
+      }
+      process.exitCode = 1;
     });
   });
 

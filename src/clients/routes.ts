@@ -9,7 +9,7 @@ import { entityIdFor } from '../eventstore/command-handler.ts';
 import { accountOf, requireAccount, type Account } from '../accounts/sessions.ts';
 import { managementAbility, type ManagementAction, type ManagementSubject } from '../accounts/ability.ts';
 import { PLAN_LIMITS, type PlanLimits, type PlanName } from '../accounts/plans.ts';
-import { clientStream } from './events.ts';
+import { clientStream, type DomainSettings } from './events.ts';
 import { ClientDomainError, decide, type ClientCommand } from './decide.ts';
 import { clientAggregate } from './state.ts';
 import { generateSecret } from './secret-format.ts';
@@ -38,17 +38,17 @@ const newDomainId = () => id('dom');
 const looksLikeSecret = (value: string) => /klsk_[0-9A-Za-z]{20,}/.test(value);
 const safeName = nameSchema.refine((v) => !looksLikeSecret(v), { message: 'looks like a client secret; never put secrets in names' });
 const safeLabel = labelSchema.refine((v) => !looksLikeSecret(v), { message: 'looks like a client secret; never put secrets in labels' });
-const nameBody = z.strictObject({ name: safeName });
+export const nameBody = z.strictObject({ name: safeName });
 const idList = z.array(z.string().min(1).max(100)).max(200);
-const issueSecretBody = z.strictObject({
+export const issueSecretBody = z.strictObject({
   label: safeLabel.optional(),
   expiresAt: z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time' }).optional(),
   domains: idList.optional(),
 });
-const rotateBody = z.strictObject({
+export const rotateBody = z.strictObject({
   graceSeconds: z.number().int('must be a whole number of seconds').min(0).max(30 * 86_400).optional(),
 });
-const uriBody = z.strictObject({ uri: redirectUriSchema });
+export const uriBody = z.strictObject({ uri: redirectUriSchema });
 const domainFields = {
   serverIps: z.array(serverIpSchema).max(100).optional(),
   internalName: internalNameSchema.optional(),
@@ -60,13 +60,29 @@ const domainFields = {
   primary: z.boolean().optional(),
   testMode: z.boolean().optional(),
 };
-const addDomainBody = z.strictObject({ domain: domainSchema, ...domainFields, secrets: idList.optional() });
-const updateDomainBody = z.strictObject({ domain: domainSchema.optional(), ...domainFields });
-const scopesBody = z.strictObject({ scopes: scopesSchema });
-const testUserBody = z.strictObject({ email: z.string().trim().max(254).pipe(z.email('must be an email address')) });
-const subParam = z.coerce.number().int().positive();
+export const addDomainBody = z.strictObject({ domain: domainSchema, ...domainFields, secrets: idList.optional() });
+export const updateDomainBody = z.strictObject({ domain: domainSchema.optional(), ...domainFields });
+export const scopesBody = z.strictObject({ scopes: scopesSchema });
+export const testUserBody = z.strictObject({ email: z.string().trim().max(254).pipe(z.email('must be an email address')) });
+export const subParam = z.coerce.number().int().positive();
 
-const STATUS_BY_KIND = { not_found: 404, conflict: 409, invalid: 400, limit: 403 } as const;
+/** A new domain's settings: what the body gives, defaults for the rest (also used by the impact preview). */
+export function newDomainSettings(body: z.infer<typeof addDomainBody>): DomainSettings {
+  return {
+    domain: body.domain,
+    serverIps: body.serverIps ?? [],
+    internalName: body.internalName ?? null,
+    logo: body.logo ?? null,
+    fallbackUri: body.fallbackUri ?? null,
+    allowLogin: body.allowLogin ?? true,
+    allowApi: body.allowApi ?? true,
+    active: body.active ?? true,
+    primary: body.primary ?? false,
+    testMode: body.testMode ?? false,
+  };
+}
+
+export const STATUS_BY_KIND = { not_found: 404, conflict: 409, invalid: 400, limit: 403 } as const;
 
 /** The management API for clients (DESIGN §8): commands in, read models out. */
 export function clientsApi(ctx: AppContext): Router {
@@ -180,7 +196,7 @@ export function clientsApi(ctx: AppContext): Router {
 
   router.get('/clients/:clientId', async (req, res) => {
     authorise(accountOf(req), 'read', 'Client');
-    res.json(await clientDetails(database.rm, await clientOf(req)));
+    res.json(await clientDetails(database.rm, await clientOf(req), database.db));
   });
 
   router.patch('/clients/:clientId', async (req, res) => {
@@ -325,18 +341,7 @@ export function clientsApi(ctx: AppContext): Router {
     const result = await execute(req, clientId, {
       type: 'AddDomain',
       domainId,
-      settings: {
-        domain: body.domain,
-        serverIps: body.serverIps ?? [],
-        internalName: body.internalName ?? null,
-        logo: body.logo ?? null,
-        fallbackUri: body.fallbackUri ?? null,
-        allowLogin: body.allowLogin ?? true,
-        allowApi: body.allowApi ?? true,
-        active: body.active ?? true,
-        primary: body.primary ?? false,
-        testMode: body.testMode ?? false,
-      },
+      settings: newDomainSettings(body),
       secretIds: body.secrets,
       limits,
       plan,

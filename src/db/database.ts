@@ -10,6 +10,7 @@ import * as signin from './migrations/004_signin.ts';
 import * as support from './migrations/005_support.ts';
 import * as denialCounts from './migrations/006_denial_counts.ts';
 import * as staffRevision from './migrations/011_staff_revision.ts';
+import * as explain from './migrations/007_explain.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
@@ -102,6 +103,7 @@ const CORE_MIGRATIONS: Record<string, Migration> = {
   '005_support': support,
   '006_denial_counts': denialCounts,
   '011_staff_revision': staffRevision,
+  '007_explain': explain,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {

@@ -16,6 +16,12 @@ export const requestId: RequestHandler = (req, res, next) => {
   requestContext.run({ requestId: id }, next);
 };
 
+/** The caller's own X-Request-Id when well-formed, else null (a denial keeps it beside its own id). */
+export function callerRequestIdOf(req: Request): string | null {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : null;
+}
+
 export const requestIdOf = (req: Request): string => (req as Request & { id?: string }).id ?? randomUUID();
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
