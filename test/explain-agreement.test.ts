@@ -25,7 +25,7 @@ let t: TestApp;
 let clock = Date.parse('2026-03-01T09:00:00Z');
 beforeAll(async () => {
   // X-Forwarded-For sets the caller's IP, so the requests can come from anywhere
-  t = await startTestApp({ now: () => new Date(clock), env: { TRUST_PROXY: 'true', LOG_LEVEL: 'warn' } });
+  t = await startTestApp({ now: () => new Date(clock), env: { TRUST_PROXY: 'true', LOG_LEVEL: 'warn', AUTH_FAILURES_PER_IP: '1000000' } });
 });
 afterAll(async () => {
   await t?.close();

@@ -182,7 +182,10 @@ it(
     console.log(`fold vs read models: ${RUNS} histories, ${positions} positions, ${decisions} decisions compared`);
     // every event type of both streams occurred
     const organisationTypes = ['OrganisationCreated', 'MemberAdded', 'MemberRoleChanged', 'MemberRemoved', 'PlanActivated', 'PlanCancelled'];
-    expect([...CLIENT_EVENT_TYPES, ...organisationTypes].filter((t) => !seenTypes.has(t))).toEqual([]);
+    // ClientRegistrationAbandoned only ever stands alone in a stream (it fences a client id whose
+    // creation died: src/clients/quota.ts), so a history of a registered client cannot hold it
+    const possible = CLIENT_EVENT_TYPES.filter((t) => t !== 'ClientRegistrationAbandoned');
+    expect([...possible, ...organisationTypes].filter((t) => !seenTypes.has(t))).toEqual([]);
   },
   600_000,
 );

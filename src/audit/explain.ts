@@ -160,9 +160,12 @@ export function explainDecision(input: ExplainInput): Explanation {
       ...(exists ? [{ check: 'domain_known' as const, passed: domain !== undefined }] : []),
       ...(domain ? [{ check: 'test_user' as const, passed: false }] : []),
     ];
+  } else if (!walk) {
+    // refused before any lookup: the per-address throttle of failed authentications (access/throttle.ts)
+    checks = [{ check: 'rate_limit', passed: false }];
   } else {
-    checks = [{ check: 'credentials_well_formed', passed: true }, ...walk!.checks];
-    if (!walk!.reason) {
+    checks = [{ check: 'credentials_well_formed', passed: true }, ...walk.checks];
+    if (!walk.reason) {
       checks.push({ check: 'rate_limit', passed: reason !== 'rate_limited' });
       if (reason === 'test_user_required') checks.push({ check: 'test_user', passed: false });
     }
