@@ -158,6 +158,7 @@ describe('GET /manage/v1/audit', () => {
       ['actor=robert%27)--', 'actor'],
       ['after=not-a-cursor', 'after'],
       [`after=${Buffer.from('1/2').toString('base64url')}`, 'after'],
+      [`after=${Buffer.from('9223372036854775808.1').toString('base64url')}`, 'after'],
       ['clientId=kc%20x', 'clientId'],
       ['limit=1&limit=2', 'limit'],
       ['sort=desc', '(body)'],

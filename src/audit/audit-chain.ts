@@ -39,7 +39,7 @@ export type ChainRecord =
   | { record: 'end'; count: number };
 
 /** hex SHA-256 of the UTF-8 bytes of prevHash followed by the line's canonical JSON */
-const chainHash = (prevHash: string, canonical: string): string => createHash('sha256').update(prevHash, 'utf8').update(canonical, 'utf8').digest('hex');
+const chainHash = (prevHash: string, canonical: string): string => createHash('sha256').update(prevHash + canonical, 'utf8').digest('hex');
 
 /** RFC 8785 (JCS) canonical JSON, by the `canonicalize` library: what defines a line, and what `verify` checks. */
 export function canonicalJson(body: object): string {

@@ -63,7 +63,8 @@ export interface AuditFilter {
 
 // ---- cursor ----
 
-const CURSOR_TEXT = /^(\d{1,20})\.(\d{1,20})$/;
+const CURSOR_TEXT = /^(\d{1,19})\.(\d{1,19})$/;
+const MAX_BIGINT = 2n ** 63n - 1n;
 
 /** Opaque to callers; a position underneath, so it stays valid under any filter. */
 export const encodeCursor = (p: Position): string => Buffer.from(`${p.commit}.${p.prepare}`).toString('base64url');
@@ -71,7 +72,10 @@ export const encodeCursor = (p: Position): string => Buffer.from(`${p.commit}.${
 export function decodeCursor(cursor: string): Position | undefined {
   if (!/^[A-Za-z0-9_-]{1,60}$/.test(cursor)) return undefined;
   const m = CURSOR_TEXT.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
-  return m ? { commit: BigInt(m[1]!), prepare: BigInt(m[2]!) } : undefined;
+  if (!m) return undefined;
+  const position = { commit: BigInt(m[1]!), prepare: BigInt(m[2]!) };
+  // positions are Postgres bigints: anything larger was not issued here
+  return position.commit <= MAX_BIGINT && position.prepare <= MAX_BIGINT ? position : undefined;
 }
 
 // ---- query ----
