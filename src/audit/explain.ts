@@ -1,6 +1,6 @@
 import { cachedClient } from '../access/cache.ts';
 import { hostOf, type PresentedCall } from '../access/evaluate.ts';
-import { DENIAL_REASONS, DENIAL_STATUS, type DenialReason, type EndpointKind } from '../access/policy.ts';
+import { DENIAL_REASONS, type DenialReason, type EndpointKind } from '../access/policy.ts';
 import { ENDPOINTS } from '../api/routes.ts';
 import { auditData } from '../../projections/audit-log.ts';
 import { formatPosition, parsePosition } from '../eventstore/port.ts';
@@ -85,6 +85,9 @@ export interface ExplainInput {
   readonly now: Date;
 }
 
+/** The actor may open the sentence ("an operator …"). */
+const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
 const isReason = (value: string): value is DenialReason => (DENIAL_REASONS as readonly string[]).includes(value);
 
 /** The endpoint's requirement: as logged, or (older rows) from the route table. */
@@ -118,6 +121,23 @@ function actorText(actor: ExplainedActor, language: ExplainLanguage): string {
   }
 }
 
+/** A reason code the access policy does not know (written by a newer node, say): said plainly. */
+function unexplainable(denial: DenialRecord, language: ExplainLanguage): Explanation {
+  return {
+    requestId: denial.requestId,
+    callerRequestId: denial.callerRequestId,
+    at: denial.at.toISOString(),
+    endpoint: denial.endpoint,
+    presented: { clientId: denial.clientId, domain: denial.domain, ip: denial.ip, secret: { match: denial.secretSha256 ? 'not_this_client' : 'none' } },
+    decision: { allowed: false, reason: denial.reason, status: denial.status, position: denial.position },
+    checks: [],
+    cause: null,
+    fix: [],
+    replay: { reason: 'not_replayable', agrees: false, position: null, basis: `${denial.reason} is not a reason of the access policy (DESIGN §6)` },
+    language,
+  };
+}
+
 /**
  * Why a request was refused (DESIGN §11): the checks in pipeline order up to the failing one,
  * the event that made it fail and who made it, which secret was presented, the smallest change
@@ -127,7 +147,8 @@ function actorText(actor: ExplainedActor, language: ExplainLanguage): string {
 export function explainDecision(input: ExplainInput): Explanation {
   const { denial, history, actors, language } = input;
   const { events } = history;
-  const reason: DenialReason = isReason(denial.reason) ? denial.reason : 'invalid_secret';
+  if (!isReason(denial.reason)) return unexplainable(denial, language);
+  const reason: DenialReason = denial.reason;
   const requirement = requirementOf(denial);
   const atMs = denial.at.getTime();
   const secretSha256 = denial.secretSha256 && /^[0-9a-f]{64}$/.test(denial.secretSha256) ? Buffer.from(denial.secretSha256, 'hex') : null;
@@ -201,7 +222,7 @@ export function explainDecision(input: ExplainInput): Explanation {
             actor,
             data: auditData(found.event.data),
           },
-          summary: say(language, key, { ...found.values, actor: actorText(actor, language), time: readableTime(found.event.metadata.at) }),
+          summary: sentence(say(language, key, { ...found.values, actor: actorText(actor, language), time: readableTime(found.event.metadata.at) })),
         };
       })()
     : null;
@@ -220,7 +241,7 @@ export function explainDecision(input: ExplainInput): Explanation {
     at: denial.at.toISOString(),
     endpoint: denial.endpoint,
     presented: { clientId: denial.clientId, domain: denial.domain, ip: denial.ip, secret: presentedSecret },
-    decision: { allowed: false, reason: denial.reason, status: denial.status ?? DENIAL_STATUS[reason], position: denial.position },
+    decision: { allowed: false, reason, status: denial.status, position: denial.position },
     checks,
     cause,
     fix,
