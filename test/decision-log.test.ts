@@ -142,3 +142,50 @@ describe('a flood of denials (issue 7, finding 8)', () => {
     expect((await countsFor('192.0.2.99')).map((c) => [Number(c.count), Number(c.sampled)])).toEqual([[6, 2]]);
   });
 });
+
+it('keeps the caller’s own request id and the endpoint’s requirement beside a denial', async () => {
+  const log = new DecisionLog(database, createLogger({ level: 'silent' }), { flushEveryMs: 60_000 });
+  log.deny({ ...denial('den_00000000000000000000000000000001'), callerRequestId: 'mine-123', requirementKind: 'api', requirementScope: 'useraddresses' });
+  log.deny(denial('den_00000000000000000000000000000002'));
+  await log.close();
+  const rows = await database.db
+    .selectFrom('auth_denials')
+    .select(['request_id', 'caller_request_id', 'requirement_kind', 'requirement_scope'])
+    .where('request_id', 'like', 'den_0000%')
+    .orderBy('request_id')
+    .execute();
+  expect(rows).toEqual([
+    { request_id: 'den_00000000000000000000000000000001', caller_request_id: 'mine-123', requirement_kind: 'api', requirement_scope: 'useraddresses' },
+    { request_id: 'den_00000000000000000000000000000002', caller_request_id: null, requirement_kind: null, requirement_scope: null },
+  ]);
+});
+
+it('counts distinct allowed callers per hour, with their first and last use, and prunes them with the rest', async () => {
+  const log = new DecisionLog(database, createLogger({ level: 'silent' }), { flushEveryMs: 60_000, retentionDays: 30 });
+  const caller = { secretId: 'sec_1', domain: 'shop.example', ip: '203.0.113.7', kind: 'api' as const, scope: null };
+  log.allow('kc_callers', 'dom_1', new Date('2026-05-01T10:05:00Z'), caller);
+  log.allow('kc_callers', 'dom_1', new Date('2026-05-01T10:55:00Z'), caller);
+  await log.flush();
+  log.allow('kc_callers', 'dom_1', new Date('2026-05-01T10:30:00Z'), caller);
+  log.allow('kc_callers', 'dom_1', new Date('2026-05-01T11:00:00Z'), { ...caller, ip: null });
+  log.allow('kc_callers', 'dom_1', new Date('2026-03-01T00:00:00Z'), { ...caller, scope: 'userinfo', kind: 'login' });
+  await log.flush();
+  const rows = async () =>
+    (await database.db.selectFrom('auth_allow_callers').selectAll().where('client_id', '=', 'kc_callers').orderBy('hour').orderBy('ip').execute()).map((r) => ({
+      hour: r.hour.toISOString(),
+      ip: r.ip,
+      kind: r.kind,
+      scope: r.scope,
+      count: Number(r.count),
+      first: r.first_at.toISOString(),
+      last: r.last_at.toISOString(),
+    }));
+  expect(await rows()).toEqual([
+    { hour: '2026-03-01T00:00:00.000Z', ip: '203.0.113.7', kind: 'login', scope: 'userinfo', count: 1, first: '2026-03-01T00:00:00.000Z', last: '2026-03-01T00:00:00.000Z' },
+    { hour: '2026-05-01T10:00:00.000Z', ip: '203.0.113.7', kind: 'api', scope: '', count: 3, first: '2026-05-01T10:05:00.000Z', last: '2026-05-01T10:55:00.000Z' },
+    { hour: '2026-05-01T11:00:00.000Z', ip: '', kind: 'api', scope: '', count: 1, first: '2026-05-01T11:00:00.000Z', last: '2026-05-01T11:00:00.000Z' },
+  ]);
+  await log.prune(new Date('2026-05-02T00:00:00Z'));
+  expect((await rows()).map((r) => r.hour)).toEqual(['2026-05-01T10:00:00.000Z', '2026-05-01T11:00:00.000Z']);
+  await log.close();
+});

@@ -239,6 +239,20 @@ describe('explain, over HTTP', () => {
     expect(body.replay).toMatchObject({ reason: 'unknown_client', agrees: true });
   });
 
+  it('no secret and no secret hash appears in an explanation, a past state or a preview', async () => {
+    const { createHash } = await import('node:crypto');
+    const texts = [
+      ...(await Promise.all(Object.values(denials).map(async (id) => (await explain(id)).text))),
+      (await ada.caller.get(`/manage/v1/clients/${clientId}/state?at=${new Date(clock).toISOString()}`)).text,
+      (await ada.caller.post(`/manage/v1/clients/${clientId}/preview`, { method: 'DELETE', path: `/clients/${clientId}/secrets/${third.secretId}` })).text,
+    ].join('\n');
+    expect(texts).toContain(third.secretId);
+    for (const secret of [original.secret, rotated.secret, third.secret]) {
+      expect(texts).not.toContain(secret);
+      expect(texts).not.toContain(createHash('sha256').update(secret).digest('hex'));
+    }
+  });
+
   it('each secret and domain shows when it was last used', async () => {
     const p = await partnerSetup(t.url);
     const before = await p.caller.get(`/manage/v1/clients/${p.clientId}`);

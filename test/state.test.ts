@@ -122,6 +122,24 @@ describe('a client at any past time', () => {
     expect((await ada.caller.get(`/manage/v1/clients/${doomed}/state?at=${iso(clock)}`)).body.status).toBe('deleted');
   });
 
+  it('lastUsedAt in a past state is the last use known by then', async () => {
+    const { clientId: used, secret } = (await ada.caller.post('/manage/v1/clients', { name: 'Used' })).body;
+    await ada.caller.post(`/manage/v1/clients/${used}/domains`, { domain: 'used.example.com' });
+    tick();
+    const before = clock;
+    tick(10_000);
+    const firstUse = clock;
+    expect((await callApi(t.url, '/api/whoami', partnerHeaders({ clientId: used, secret: secret.secret, domain: 'used.example.com' }))).status).toBe(200);
+    tick(10_000);
+    expect((await callApi(t.url, '/api/whoami', partnerHeaders({ clientId: used, secret: secret.secret, domain: 'used.example.com' }))).status).toBe(200);
+    await t.app.access.log.flush();
+    const at = async (ms: number) => (await ada.caller.get(`/manage/v1/clients/${used}/state?at=${iso(ms)}`)).body;
+    expect((await at(before)).secrets[0].lastUsedAt).toBeNull();
+    expect((await at(firstUse + 5_000)).secrets[0].lastUsedAt).toBe(iso(firstUse));
+    expect((await at(clock)).secrets[0].lastUsedAt).toBe(iso(clock));
+    expect((await at(clock)).domains[0].lastUsedAt).toBe(iso(clock));
+  });
+
   it('when a denial was logged, then its position is a position state accepts', async () => {
     const refused = await callApi(t.url, '/api/whoami', partnerHeaders({ clientId, secret: 'klsk_x', domain: 'shop.example.com' }));
     expect(refused.status).toBe(401);

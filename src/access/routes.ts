@@ -26,7 +26,7 @@ export function accessManagementApi(ctx: AppContext): Router {
     const { limit, before } = parseInput(query, req.query);
     let q = database.db
       .selectFrom('auth_denials')
-      .select(['request_id', 'at', 'endpoint', 'domain', 'ip', 'reason', 'status', 'position'])
+      .select(['request_id', 'caller_request_id', 'at', 'endpoint', 'domain', 'ip', 'reason', 'status', 'position'])
       .where('client_id', '=', clientId)
       .orderBy('at', 'desc')
       .orderBy('request_id', 'desc')
@@ -46,6 +46,7 @@ export function accessManagementApi(ctx: AppContext): Router {
       clientId,
       failures: rows.map((r) => ({
         requestId: r.request_id,
+        callerRequestId: r.caller_request_id ?? null,
         at: r.at.toISOString(),
         endpoint: r.endpoint,
         domain: r.domain,

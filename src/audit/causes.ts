@@ -3,7 +3,6 @@ import { domainMatchKey, type DomainFacts } from '../access/snapshot.ts';
 import { hostOf } from '../access/evaluate.ts';
 import type { ClientState } from '../clients/state.ts';
 import type { HistoryEvent, ReplayState } from './fold.ts';
-import type { WalkResult } from './checks.ts';
 import { type ExplainMessageKey, readableTime } from './i18n.ts';
 
 /**
@@ -23,7 +22,8 @@ export interface CauseContext {
   /** the events folded for the replay, oldest first */
   readonly events: readonly HistoryEvent[];
   readonly state: ReplayState;
-  readonly walk: WalkResult;
+  /** the client's secret that was presented, if it was one */
+  readonly secretId: string | undefined;
   /** the domain the sent X-Client-Domain named at the time, if any */
   readonly domain: DomainFacts | undefined;
   readonly sentDomain: string | null;
@@ -100,9 +100,8 @@ function domainGone(events: readonly HistoryEvent[], sent: string): Cause | unde
 }
 
 export function findCause(ctx: CauseContext): Cause | null {
-  const { events, state, walk } = ctx;
+  const { events, state, secretId } = ctx;
   const client = state.client;
-  const secretId = walk.secret?.secretId;
   const domain = ctx.domain;
   switch (ctx.reason) {
     case 'unknown_client': {

@@ -1,13 +1,14 @@
 import { cachedClient } from '../access/cache.ts';
 import { hostOf, type PresentedCall } from '../access/evaluate.ts';
-import { DENIAL_REASONS, DENIAL_STATUS, type DenialReason, type EndpointKind } from '../access/policy.ts';
+import { DENIAL_REASONS, type DenialReason, type EndpointKind } from '../access/policy.ts';
 import { ENDPOINTS } from '../api/routes.ts';
 import { auditData } from '../../projections/audit-log.ts';
 import { formatPosition, parsePosition } from '../eventstore/port.ts';
 import { CHECKS, type CheckResult, credentialsWellFormed, replayDecision, walkChecks } from './checks.ts';
 import { findCause } from './causes.ts';
 import { fixesFor, type FixStep } from './fixes.ts';
-import { accessSnapshotOf } from './fold.ts';
+import { accessSnapshotOf, type ReplayState } from './fold.ts';
+import type { ClientSnapshot } from '../access/snapshot.ts';
 import { type ClientHistory, countUpToPosition, countUpToTime } from './history.ts';
 import { type ExplainLanguage, type ExplainMessageKey, readableTime, say } from './i18n.ts';
 
@@ -85,6 +86,9 @@ export interface ExplainInput {
   readonly now: Date;
 }
 
+/** The actor may open the sentence ("an operator …"). */
+const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
 const isReason = (value: string): value is DenialReason => (DENIAL_REASONS as readonly string[]).includes(value);
 
 /** The endpoint's requirement: as logged, or (older rows) from the route table. */
@@ -118,6 +122,42 @@ function actorText(actor: ExplainedActor, language: ExplainLanguage): string {
   }
 }
 
+/** Which secret was presented: one of this client's (and its state then), or not — never whose it is. */
+function presentedSecret(state: ReplayState, snapshot: ClientSnapshot | undefined, hash: string | null, atMs: number): PresentedSecret {
+  if (!hash) return { match: 'none' };
+  const secret = state.client ? [...state.client.secrets.values()].find((s) => s.secretHash === hash) : undefined;
+  if (!secret) return { match: 'not_this_client' };
+  const expired = secret.status === 'active' && secret.expiresAt !== null && Date.parse(secret.expiresAt) <= atMs;
+  const graceUntil = snapshot?.secrets.find((s) => s.secretId === secret.secretId)?.graceUntil ?? null;
+  return {
+    match: 'this_client',
+    secretId: secret.secretId,
+    label: secret.label,
+    hint: secret.hint,
+    state: expired ? 'expired' : secret.status,
+    ...(secret.expiresAt ? { expiresAt: new Date(secret.expiresAt).toISOString() } : {}),
+    ...(secret.status === 'rotated' && graceUntil !== null ? { graceUntil: new Date(graceUntil).toISOString() } : {}),
+    ...(secret.replacedBy ? { replacedBy: secret.replacedBy } : {}),
+  };
+}
+
+/** A reason code the access policy does not know (written by a newer node, say): said plainly. */
+function unexplainable(denial: DenialRecord, presented: Explanation['presented'], language: ExplainLanguage): Explanation {
+  return {
+    requestId: denial.requestId,
+    callerRequestId: denial.callerRequestId,
+    at: denial.at.toISOString(),
+    endpoint: denial.endpoint,
+    presented,
+    decision: { allowed: false, reason: denial.reason, status: denial.status, position: denial.position },
+    checks: [],
+    cause: null,
+    fix: [],
+    replay: { reason: 'not_replayable', agrees: false, position: null, basis: `${denial.reason} is not a reason of the access policy (DESIGN §6)` },
+    language,
+  };
+}
+
 /**
  * Why a request was refused (DESIGN §11): the checks in pipeline order up to the failing one,
  * the event that made it fail and who made it, which secret was presented, the smallest change
@@ -127,15 +167,8 @@ function actorText(actor: ExplainedActor, language: ExplainLanguage): string {
 export function explainDecision(input: ExplainInput): Explanation {
   const { denial, history, actors, language } = input;
   const { events } = history;
-  const reason: DenialReason = isReason(denial.reason) ? denial.reason : 'invalid_secret';
-  const requirement = requirementOf(denial);
   const atMs = denial.at.getTime();
   const secretSha256 = denial.secretSha256 && /^[0-9a-f]{64}$/.test(denial.secretSha256) ? Buffer.from(denial.secretSha256, 'hex') : null;
-  const wellFormed = credentialsWellFormed(denial.clientId, denial.domain);
-  const call: PresentedCall | undefined =
-    wellFormed || (reason === 'test_user_required' && denial.domain !== null)
-      ? { secretSha256, domain: denial.domain!, ip: denial.ip, kind: requirement.kind, scope: requirement.scope, now: atMs }
-      : undefined;
 
   // the replay: the events up to the logged position (or, when none was logged, up to its time)
   const position = denial.position ? parsePosition(denial.position) : undefined;
@@ -143,6 +176,15 @@ export function explainDecision(input: ExplainInput): Explanation {
   const replayed = events.slice(0, count);
   const state = history.stateAfter(count);
   const snapshot = accessSnapshotOf(state);
+  const presented = { clientId: denial.clientId, domain: denial.domain, ip: denial.ip, secret: presentedSecret(state, snapshot, secretSha256 ? denial.secretSha256 : null, atMs) };
+  if (!isReason(denial.reason)) return unexplainable(denial, presented, language);
+  const reason: DenialReason = denial.reason;
+  const requirement = requirementOf(denial);
+  const wellFormed = credentialsWellFormed(denial.clientId, denial.domain);
+  const call: PresentedCall | undefined =
+    wellFormed || (reason === 'test_user_required' && denial.domain !== null)
+      ? { secretSha256, domain: denial.domain!, ip: denial.ip, kind: requirement.kind, scope: requirement.scope, now: atMs }
+      : undefined;
   const cached = snapshot ? cachedClient(snapshot) : undefined;
   const replay = replayDecision(cached, reason === 'missing_credentials' ? undefined : call, reason, { clientId: denial.clientId, domain: denial.domain });
   const current = history.stateAfter(events.length);
@@ -161,8 +203,12 @@ export function explainDecision(input: ExplainInput): Explanation {
       ...(domain ? [{ check: 'test_user' as const, passed: false }] : []),
     ];
   } else if (!walk) {
-    // refused before any lookup: the per-address throttle of failed authentications (access/throttle.ts)
-    checks = [{ check: 'rate_limit', passed: false }];
+    checks =
+      reason === 'rate_limited'
+        ? // refused before any lookup: the per-address throttle of failed authentications (access/throttle.ts)
+          [{ check: 'rate_limit', passed: false }]
+        : // no usable secret hash was logged: nothing past check 1 can be walked
+          [{ check: 'credentials_well_formed', passed: false }];
   } else {
     checks = [{ check: 'credentials_well_formed', passed: true }, ...walk.checks];
     if (!walk.reason) {
@@ -172,26 +218,7 @@ export function explainDecision(input: ExplainInput): Explanation {
   }
   checks.sort((a, b) => CHECKS.indexOf(a.check) - CHECKS.indexOf(b.check));
 
-  // which secret was presented: one of this client's, or not (never whose it is)
-  const presentedSecret = ((): PresentedSecret => {
-    if (!secretSha256) return { match: 'none' };
-    const secret = state.client ? [...state.client.secrets.values()].find((s) => s.secretHash === denial.secretSha256) : undefined;
-    if (!secret) return { match: 'not_this_client' };
-    const expired = secret.status === 'active' && secret.expiresAt !== null && Date.parse(secret.expiresAt) <= atMs;
-    const graceUntil = snapshot?.secrets.find((s) => s.secretId === secret.secretId)?.graceUntil ?? null;
-    return {
-      match: 'this_client',
-      secretId: secret.secretId,
-      label: secret.label,
-      hint: secret.hint,
-      state: expired ? 'expired' : secret.status,
-      ...(secret.expiresAt ? { expiresAt: new Date(secret.expiresAt).toISOString() } : {}),
-      ...(secret.status === 'rotated' && graceUntil !== null ? { graceUntil: new Date(graceUntil).toISOString() } : {}),
-      ...(secret.replacedBy ? { replacedBy: secret.replacedBy } : {}),
-    };
-  })();
-
-  const found = findCause({ reason, events: replayed, state, walk: walk ?? { checks: [], reason: undefined, domain, secret: undefined }, domain, sentDomain: denial.domain, ip: denial.ip, scope: requirement.scope });
+  const found = findCause({ reason, events: replayed, state, secretId: walk?.secret?.secretId, domain, sentDomain: denial.domain, ip: denial.ip, scope: requirement.scope });
   const cause = found
     ? (() => {
         const actor = explainedActor(found.event.metadata.actor, actors);
@@ -204,7 +231,7 @@ export function explainDecision(input: ExplainInput): Explanation {
             actor,
             data: auditData(found.event.data),
           },
-          summary: say(language, key, { ...found.values, actor: actorText(actor, language), time: readableTime(found.event.metadata.at) }),
+          summary: sentence(say(language, key, { ...found.values, actor: actorText(actor, language), time: readableTime(found.event.metadata.at) })),
         };
       })()
     : null;
@@ -222,8 +249,8 @@ export function explainDecision(input: ExplainInput): Explanation {
     callerRequestId: denial.callerRequestId,
     at: denial.at.toISOString(),
     endpoint: denial.endpoint,
-    presented: { clientId: denial.clientId, domain: denial.domain, ip: denial.ip, secret: presentedSecret },
-    decision: { allowed: false, reason: denial.reason, status: denial.status ?? DENIAL_STATUS[reason], position: denial.position },
+    presented,
+    decision: { allowed: false, reason, status: denial.status, position: denial.position },
     checks,
     cause,
     fix,

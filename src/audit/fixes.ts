@@ -92,9 +92,14 @@ export function fixesFor(ctx: FixContext): FixStep[] {
   if (ctx.reason === 'missing_credentials' || !ctx.call) return [{ action: 'check_credentials', summary: say_('fix.checkCredentials') }];
 
   const client = current.client;
-  let snapshot = accessSnapshotOf(current);
-  let call: PresentedCall = ctx.call;
   const base = `/clients/${clientId}`;
+  let snapshot = accessSnapshotOf(current);
+  if (ctx.reason === 'test_user_required' && ctx.call.secretSha256 === null) {
+    // the hosted sign-in page (no secret there): only the domain's test mode matters
+    const domain = snapshot && snapshot.status !== 'deleted' ? cachedClient(snapshot).findDomain(hostOf(ctx.call.domain)) : undefined;
+    return [domain?.testMode ? addTestUser(domain) : { action: 'none', summary: say_('fix.none') }];
+  }
+  let call: PresentedCall = ctx.call;
   const steps: FixStep[] = [];
   const host = hostOf(call.domain).toLowerCase();
 
@@ -107,9 +112,7 @@ export function fixesFor(ctx: FixContext): FixStep[] {
         const plan = snapshot.plan;
         return [{ action: 'slow_down', plan, summary: say_('fix.slowDown', { limit: PLAN_LIMITS[plan].requestsPerMinute.toLocaleString('en-US'), plan }) }];
       }
-      if (ctx.reason === 'test_user_required' && domain?.testMode) {
-        return [{ action: 'add_test_user', domainId: domain.domainId, domain: domain.domain, summary: say_('fix.addTestUser', { domain: domain.domain }), request: { method: 'POST', path: `${base}/test-users` } }];
-      }
+      if (ctx.reason === 'test_user_required' && domain?.testMode) return [addTestUser(domain)];
       return [{ action: 'none', summary: say_('fix.none') }];
     }
     if (!snapshot || !client) {
@@ -239,6 +242,10 @@ export function fixesFor(ctx: FixContext): FixStep[] {
     }
   }
   return steps;
+
+  function addTestUser(domain: DomainFacts): FixStep {
+    return { action: 'add_test_user', domainId: domain.domainId, domain: domain.domain, summary: say_('fix.addTestUser', { domain: domain.domain }), request: { method: 'POST', path: `${base}/test-users` } };
+  }
 
   function domainStep(action: FixAction, key: ExplainMessageKey, domain: DomainFacts, body: Record<string, unknown>, values: Record<string, string> = {}): FixStep {
     return {

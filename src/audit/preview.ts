@@ -1,33 +1,20 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import { ApiError, parseInput } from '../http/problem.ts';
 import type { Account } from '../accounts/sessions.ts';
-import { managementAbility, type ManagementAction, type ManagementSubject } from '../accounts/ability.ts';
+import { managementAbility } from '../accounts/ability.ts';
 import { organisationStream, type OrganisationEvent } from '../accounts/events.ts';
 import { OrganisationDomainError, decideOrganisation } from '../accounts/organisation.ts';
-import { PLAN_LIMITS, type PlanLimits, type PlanName } from '../accounts/plans.ts';
-import { planBody } from '../accounts/routes.ts';
+import { PLAN_LIMITS, type PlanName } from '../accounts/plans.ts';
 import { cachedClient } from '../access/cache.ts';
 import { evaluateCall } from '../access/evaluate.ts';
 import type { DenialReason, EndpointKind } from '../access/policy.ts';
-import { ClientDomainError, decide, type ClientCommand } from '../clients/decide.ts';
+import { ClientDomainError, decide } from '../clients/decide.ts';
 import { clientStream, type ClientEvent } from '../clients/events.ts';
-import {
-  STATUS_BY_KIND,
-  addDomainBody,
-  issueSecretBody,
-  nameBody,
-  newDomainSettings,
-  rotateBody,
-  scopesBody,
-  subParam,
-  testUserBody,
-  updateDomainBody,
-  uriBody,
-} from '../clients/routes.ts';
+import { STATUS_BY_KIND } from '../clients/routes.ts';
 import type { Position, RecordedEvent } from '../eventstore/port.ts';
+import { type Built, WRITES } from './preview-writes.ts';
 import { accessSnapshotOf, foldHistory, type HistoryEvent, type ReplayState } from './fold.ts';
 import type { HistoryCache } from './history.ts';
 import { type ExplainLanguage, say } from './i18n.ts';
@@ -69,120 +56,6 @@ export interface PreviewResult {
   readonly alreadyRefused: readonly PreviewCaller[];
   readonly summary: string;
 }
-
-type OrganisationCommand = { type: 'ActivatePlan'; plan: PlanName } | { type: 'CancelPlan' };
-type Built = { readonly stream: 'client'; readonly command: ClientCommand } | { readonly stream: 'organisation'; readonly command: OrganisationCommand };
-
-/** A stand-in for a secret a proposed issue or rotation would create: never a real one. */
-const PROPOSED = { secretId: 'sec_proposed', secretHash: createHash('sha256').update('keyledger: a proposed secret').digest('hex'), hint: 'klsk_…(new)' };
-
-interface WriteContext {
-  readonly params: readonly string[];
-  readonly body: unknown;
-  readonly now: string;
-  /** the organisation's plan and its limits; 403 plan_inactive without one (as the real write) */
-  limits(): Promise<{ plan: PlanName; limits: PlanLimits }>;
-  userByEmail(email: string): Promise<number>;
-}
-
-interface WriteRoute {
-  readonly method: Proposal['method'];
-  readonly path: RegExp;
-  /** what the real route authorises; `billing` on the organisation for plan changes */
-  readonly action: ManagementAction;
-  readonly subject: ManagementSubject;
-  build(w: WriteContext): Built | Promise<Built>;
-}
-
-const ID = '([A-Za-z0-9_-]{1,100})';
-const path = (pattern: string) => new RegExp(`^${pattern.replaceAll(':id', ID)}/?$`);
-const onClient = (command: ClientCommand): Built => ({ stream: 'client', command });
-
-/** The client writes of DESIGN §8, as src/clients/routes.ts builds their commands — without their side effects. */
-const WRITES: readonly WriteRoute[] = [
-  { method: 'PATCH', path: path('/clients/:id'), action: 'manage', subject: 'Client', build: (w) => onClient({ type: 'RenameClient', name: parseInput(nameBody, w.body).name, now: w.now }) },
-  { method: 'DELETE', path: path('/clients/:id'), action: 'delete', subject: 'Client', build: (w) => onClient({ type: 'DeleteClient', now: w.now }) },
-  { method: 'POST', path: path('/clients/:id/disable'), action: 'manage', subject: 'Client', build: (w) => onClient({ type: 'DisableClient', now: w.now }) },
-  { method: 'POST', path: path('/clients/:id/enable'), action: 'manage', subject: 'Client', build: (w) => onClient({ type: 'EnableClient', now: w.now }) },
-  {
-    method: 'POST',
-    path: path('/clients/:id/secrets'),
-    action: 'manage',
-    subject: 'Secret',
-    async build(w) {
-      const body = parseInput(issueSecretBody, w.body);
-      const { plan, limits } = await w.limits();
-      const expiresAt = body.expiresAt ? new Date(body.expiresAt).toISOString() : null;
-      return onClient({ type: 'IssueSecret', ...PROPOSED, label: body.label, expiresAt, domainIds: body.domains, limits, plan, now: w.now });
-    },
-  },
-  {
-    method: 'POST',
-    path: path('/clients/:id/secrets/:id/rotate'),
-    action: 'manage',
-    subject: 'Secret',
-    build(w) {
-      const { graceSeconds = 0 } = parseInput(rotateBody, w.body);
-      return onClient({ type: 'RotateSecret', secretId: w.params[1]!, newSecretId: PROPOSED.secretId, secretHash: PROPOSED.secretHash, hint: PROPOSED.hint, graceSeconds, now: w.now });
-    },
-  },
-  { method: 'DELETE', path: path('/clients/:id/secrets/:id'), action: 'manage', subject: 'Secret', build: (w) => onClient({ type: 'RevokeSecret', secretId: w.params[1]!, now: w.now }) },
-  ...(['PUT', 'DELETE'] as const).map(
-    (method): WriteRoute => ({
-      method,
-      path: path('/clients/:id/domains/:id/secrets/:id'),
-      action: 'manage',
-      subject: 'Secret',
-      build: (w) => onClient({ type: method === 'PUT' ? 'LinkSecret' : 'UnlinkSecret', domainId: w.params[1]!, secretId: w.params[2]!, now: w.now }),
-    }),
-  ),
-  ...(['POST', 'DELETE'] as const).map(
-    (method): WriteRoute => ({
-      method,
-      path: path('/clients/:id/redirect-uris'),
-      action: 'manage',
-      subject: 'Client',
-      build: (w) => onClient({ type: method === 'POST' ? 'AddRedirectUri' : 'RemoveRedirectUri', uri: parseInput(uriBody, w.body).uri, now: w.now }),
-    }),
-  ),
-  {
-    method: 'POST',
-    path: path('/clients/:id/domains'),
-    action: 'manage',
-    subject: 'Client',
-    async build(w) {
-      const body = parseInput(addDomainBody, w.body);
-      const { plan, limits } = await w.limits();
-      return onClient({ type: 'AddDomain', domainId: 'dom_proposed', settings: newDomainSettings(body), secretIds: body.secrets, limits, plan, now: w.now });
-    },
-  },
-  {
-    method: 'PATCH',
-    path: path('/clients/:id/domains/:id'),
-    action: 'manage',
-    subject: 'Client',
-    build: (w) => onClient({ type: 'UpdateDomain', domainId: w.params[1]!, changes: parseInput(updateDomainBody, w.body), now: w.now }),
-  },
-  { method: 'DELETE', path: path('/clients/:id/domains/:id'), action: 'manage', subject: 'Client', build: (w) => onClient({ type: 'RemoveDomain', domainId: w.params[1]!, now: w.now }) },
-  { method: 'PUT', path: path('/clients/:id/scopes'), action: 'manage', subject: 'Client', build: (w) => onClient({ type: 'ChangeScopes', scopes: parseInput(scopesBody, w.body).scopes, now: w.now }) },
-  {
-    method: 'POST',
-    path: path('/clients/:id/test-users'),
-    action: 'manage',
-    subject: 'Client',
-    build: async (w) => onClient({ type: 'AddTestUser', sub: await w.userByEmail(parseInput(testUserBody, w.body).email), now: w.now }),
-  },
-  {
-    method: 'DELETE',
-    path: path('/clients/:id/test-users/:id'),
-    action: 'manage',
-    subject: 'Client',
-    build: (w) => onClient({ type: 'RemoveTestUser', sub: parseInput(subParam, w.params[1]), now: w.now }),
-  },
-  // the organisation's plan: every client of it is refused without one
-  { method: 'POST', path: path('/account/plan'), action: 'billing', subject: 'Organisation', build: (w) => ({ stream: 'organisation', command: { type: 'ActivatePlan', plan: parseInput(planBody, w.body).plan } }) },
-  { method: 'DELETE', path: path('/account/plan'), action: 'billing', subject: 'Organisation', build: () => ({ stream: 'organisation', command: { type: 'CancelPlan' } }) },
-];
 
 const invalidPath = (message: string) => new ApiError(400, 'validation_failed', 'Invalid request', `path: ${message}`, [{ field: 'path', message }]);
 
