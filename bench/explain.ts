@@ -24,6 +24,7 @@ import { ms, quantile } from './lib.ts';
 import { findDenial } from '../src/audit/denials.ts';
 import { explainDecision } from '../src/audit/explain.ts';
 import { HistoryCache, readClientHistory } from '../src/audit/history.ts';
+import { clientStateAt } from '../src/audit/state.ts';
 
 const args = new Set(process.argv.slice(2));
 if (args.has('--help')) {
@@ -147,6 +148,12 @@ async function main(): Promise<void> {
     console.log(
       `in process, median of 10: read both streams ${ms(quantile(parts.read, 0.5))}, fold them all ${ms(quantile(parts.fold, 0.5))} (cold, once per node and client); explain with the kept checkpoints ${ms(quantile(parts.warm, 0.5))}`,
     );
+
+    const inProcess = await timed(RUNS, async (i) => {
+      const at = first + ((i * 7_919) % 1_000) * ((builder.clock - first) / 1_000);
+      await clientStateAt({ database: app.ctx.database, store: app.ctx.store, histories: cache }, builder.clientId, { at });
+    });
+    console.log(`in process, ${RUNS} runs: state at a random time p50 ${ms(quantile(inProcess, 0.5))}, p99 ${ms(quantile(inProcess, 0.99))}`);
 
     const explain = await timed(RUNS, async () => {
       const reply = await ada.caller.get(`/manage/v1/auth-decisions/${denialId}/explain`);

@@ -111,6 +111,19 @@ describe('impact preview', () => {
     }
   });
 
+  it('when a caller names the domain by its id or in capitals, then a rename refuses only those that used the old name', async () => {
+    const own = (await ada.caller.post('/manage/v1/clients', { name: 'Second' })).body;
+    const { domainId: id } = (await ada.caller.post(`/manage/v1/clients/${own.clientId}/domains`, { domain: 'old.example.com' })).body;
+    const sent = async (domain: string) =>
+      expect((await callApi(t.url, '/api/whoami', partnerHeaders({ clientId: own.clientId, secret: own.secret.secret, domain }, { 'X-Forwarded-For': '192.0.2.1' }))).status).toBe(200);
+    await sent(id);
+    await sent('OLD.example.com:8443');
+    await t.app.access.log.flush();
+    const reply = await ada.caller.post(`/manage/v1/clients/${own.clientId}/preview`, { method: 'PATCH', path: `/clients/${own.clientId}/domains/${id}`, body: { domain: 'new.example.com' } });
+    expect(reply.body.wouldRefuse).toEqual([expect.objectContaining({ domain: 'OLD.example.com', reason: 'unknown_domain' })]);
+    expect(reply.body.stillAllowed).toBe(1);
+  });
+
   it("another organisation's client is 404", async () => {
     const other = await signUp(t.url);
     const reply = await other.caller.post(`/manage/v1/clients/${clientId}/preview`, { method: 'POST', path: `/clients/${clientId}/disable` });

@@ -39,7 +39,7 @@ export interface Denial {
 /** An allowed caller: one combination of secret, domain as sent, IP and endpoint requirement. */
 export interface AllowedCaller {
   readonly secretId: string;
-  /** the host as sent, lower-cased, without a port */
+  /** X-Client-Domain as sent, without a port (a name or a domain id) */
   readonly domain: string;
   readonly ip: string | null;
   readonly kind: EndpointKind;

@@ -206,7 +206,8 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
 
       log.allow(snapshot.clientId, domain!.domainId, at, {
         secretId: secret!.secretId,
-        domain: hostOf(sentDomain).toLowerCase(),
+        // as sent (a domain id is case-sensitive); only the port goes
+        domain: hostOf(sentDomain),
         ip: req.ip ?? null,
         kind: requirement.kind,
         scope: requirement.scope ?? null,

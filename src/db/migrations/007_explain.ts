@@ -23,7 +23,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('hour', 'timestamptz', (c) => c.notNull())
     .addColumn('secret_id', 'text', (c) => c.notNull())
     .addColumn('domain_id', 'text', (c) => c.notNull())
-    // as sent (lower-cased, without a port); '' never occurs: the pipeline requires a domain
+    // X-Client-Domain as sent, without a port: a name or a domain id
     .addColumn('domain', 'text', (c) => c.notNull())
     // '' when the pipeline saw no address; key columns cannot be null
     .addColumn('ip', 'text', (c) => c.notNull())
