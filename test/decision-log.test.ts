@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../src/db/database.ts';
-import { DecisionLog, type Denial } from '../src/access/decision-log.ts';
+import { DecisionLog, mergeCounts, type Denial } from '../src/access/decision-log.ts';
 import { createLogger } from '../src/logger.ts';
 import { createTestDatabase } from './support/database.ts';
 
@@ -188,4 +188,11 @@ it('counts distinct allowed callers per hour, with their first and last use, and
   await log.prune(new Date('2026-05-02T00:00:00Z'));
   expect((await rows()).map((r) => r.hour)).toEqual(['2026-05-01T10:00:00.000Z', '2026-05-01T11:00:00.000Z']);
   await log.close();
+});
+
+it('when a count write failed and new denials of the same group arrive, then the retry adds them up in one row per group (an upsert may not touch a row twice)', () => {
+  const minute = new Date('2026-05-01T10:00:00Z');
+  const row = (count: number, sampled: number, reason = 'invalid_secret') => ({ clientId: 'kc_a', minute, reason, ip: '203.0.113.7', count, sampled });
+  expect(mergeCounts([row(3, 2)], [row(4, 0), row(1, 1, 'unknown_domain')])).toEqual([row(7, 2), row(1, 1, 'unknown_domain')]);
+  expect(mergeCounts([], [row(1, 1)])).toEqual([row(1, 1)]);
 });

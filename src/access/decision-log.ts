@@ -178,7 +178,7 @@ export class DecisionLog {
       this.allows = new Map();
       const callers = this.callers;
       this.callers = new Map();
-      const counts = [...this.unwrittenCounts, ...this.sampler.drain()];
+      const counts = mergeCounts(this.unwrittenCounts, this.sampler.drain());
       this.unwrittenCounts = [];
       try {
         if (batch.length > 0) {
@@ -301,4 +301,20 @@ export class DecisionLog {
     this.dropped += this.queue.length;
     this.queue = [];
   }
+}
+
+/**
+ * Counts kept from a failed write added to the new ones: one row per (client, minute, reason,
+ * address), since an upsert may not touch the same row twice. Sorted, so nodes upserting at once
+ * lock rows in the same order.
+ */
+export function mergeCounts(kept: readonly DenialCount[], fresh: readonly DenialCount[]): DenialCount[] {
+  if (kept.length === 0) return [...fresh];
+  const byKey = new Map<string, DenialCount>();
+  for (const c of [...kept, ...fresh]) {
+    const key = [c.minute.getTime(), c.clientId, c.reason, c.ip].join('\u0000');
+    const seen = byKey.get(key);
+    byKey.set(key, seen ? { ...seen, count: seen.count + c.count, sampled: seen.sampled + c.sampled } : c);
+  }
+  return [...byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
 }

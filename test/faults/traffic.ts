@@ -248,6 +248,7 @@ export async function expectNothingLost(world: World, traffic: Traffic): Promise
       .selectFrom('auth_denial_counts')
       .select((eb) => eb.fn.coalesce(eb.fn.sum<string>('count'), eb.lit(0)).as('n'))
       .executeTakeFirstOrThrow();
-    return Number(counted.n) >= traffic.denials.length;
+    if (Number(counted.n) < traffic.denials.length) throw new Error(`counted ${counted.n} of ${traffic.denials.length} answered refusals`);
+    return true;
   }, 'every answered refusal counted in the decision log');
 }
