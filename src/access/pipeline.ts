@@ -160,7 +160,7 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
       const network = callerNetwork(req.ip);
       const throttled = (ms: number) =>
         deny(req, 'rate_limited', { ...base, clientKnown: false }, { 'Retry-After': retryAfterSeconds(ms) }, THROTTLED_MESSAGE);
-      const wait = await throttle.refusedFor(network);
+      const wait = throttle.refusedFor(network);
       if (wait > 0) throw throttled(wait);
 
       // 1. present and well-formed (a secret with a bad checksum is refused here, before any lookup)

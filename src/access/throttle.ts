@@ -1,6 +1,9 @@
 import ipaddr from 'ipaddr.js';
+import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { parseCallerIp } from './snapshot.ts';
+
+const DOTTED_QUAD = /^(?:::ffff:)?(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i;
 
 /**
  * The key a caller is throttled and its denials grouped by: an IPv4 address, or the /64 of an
@@ -8,6 +11,9 @@ import { parseCallerIp } from './snapshot.ts';
  * rotate). IPv4-mapped IPv6 is its IPv4 address.
  */
 export function callerNetwork(ip: string | null | undefined): string {
+  // the common case without a parse: it runs on every request
+  const quad = ip ? DOTTED_QUAD.exec(ip) : null;
+  if (quad && ipaddr.IPv4.isValidFourPartDecimal(quad[1]!)) return quad[1]!;
   const address = parseCallerIp(ip ?? undefined);
   if (!address) return ip ? 'invalid' : 'unknown';
   if (address.kind() === 'ipv4') return address.toString();
@@ -36,36 +42,48 @@ export interface FailedAuthThrottleOptions {
  */
 export class FailedAuthThrottle {
   private readonly limiter: RateLimiterMemory;
+  /** networks out of budget → when they may try again (ms since epoch); read without a promise on every request */
+  private readonly exhausted: LRUCache<string, number>;
 
   constructor(private readonly options: FailedAuthThrottleOptions) {
     this.limiter = new RateLimiterMemory({ keyPrefix: 'auth-failures', points: options.failures, duration: options.windowSeconds });
+    this.exhausted = new LRUCache({ max: 100_000, ttl: options.windowSeconds * 1000 });
   }
 
   /** Milliseconds the network must wait before it may try again; 0 when it may go on. */
-  async refusedFor(network: string): Promise<number> {
-    const state = await this.limiter.get(network);
-    return state && state.consumedPoints >= this.options.failures ? waitOf(state) : 0;
+  refusedFor(network: string): number {
+    const until = this.exhausted.get(network);
+    return until === undefined ? 0 : Math.max(1_000, until - Date.now());
   }
 
   /** Takes a failure in advance for a lookup that may fail; 0 when taken, else the wait in ms. */
   async reserve(network: string): Promise<number> {
     try {
-      await this.limiter.consume(network, 1);
+      this.note(network, await this.limiter.consume(network, 1));
       return 0;
     } catch (error) {
-      if (error instanceof RateLimiterRes) return waitOf(error);
-      throw error;
+      if (!(error instanceof RateLimiterRes)) throw error;
+      this.note(network, error);
+      return waitOf(error);
     }
   }
 
   /** The reserved lookup found the client: not a failure after all. */
   release(network: string): void {
-    void this.limiter.reward(network, 1);
+    void this.limiter.reward(network, 1).then((state) => {
+      if (state.consumedPoints < this.options.failures) this.exhausted.delete(network);
+    });
   }
 
   /** A failure that took no point in advance. */
   fail(network: string): void {
-    void this.limiter.penalty(network, 1);
+    void this.limiter.penalty(network, 1).then((state) => this.note(network, state));
+  }
+
+  private note(network: string, state: RateLimiterRes): void {
+    if (state.consumedPoints >= this.options.failures) {
+      this.exhausted.set(network, Date.now() + state.msBeforeNext, { ttl: Math.max(1, state.msBeforeNext) });
+    }
   }
 }
 
