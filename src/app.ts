@@ -36,6 +36,8 @@ import { usersPartnerApi } from './users/partner-routes.ts';
 import { createSupportGateway, type SupportGateway } from './support/gateway.ts';
 import { supportPages } from './support/pages.ts';
 import { auditApi } from './audit/audit-routes.ts';
+import { createMailer } from './mail/mailer.ts';
+import { join } from 'node:path';
 
 export interface AppOptions {
   readonly config: Config;
@@ -103,6 +105,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     watcher,
     logger,
     now,
+    mailer: createMailer({
+      smtpUrl: config.SMTP_URL,
+      from: config.MAIL_FROM,
+      outboxDir: join(config.DATA_DIR, 'outbox'),
+      logger: logger.child({ component: 'mail' }),
+    }),
     sessionEnded: (hash) => sessionListeners.forEach((l) => l(hash)),
   };
 
@@ -227,6 +235,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         await decisionLog.close();
         await watcher.stop();
         await store.close();
+        ctx.mailer.close();
         await database.destroy();
       })();
       return closing;
