@@ -1,21 +1,16 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import { ApiError, parseInput } from '../http/problem.ts';
-import { requestIdOf, settle } from '../http/request.ts';
+import { settle } from '../http/request.ts';
 import { handleRequestCommand } from '../http/commands.ts';
-import { entityIdFor } from '../eventstore/command-handler.ts';
-import { nameSchema } from '../clients/validation.ts';
 import { loginBody, registerAccount, registerBody, startSession } from './account-service.ts';
 import { createPasswordCheck } from './login.ts';
 import {
   accountOf,
   clearSessionCookie,
-  createSession,
   deleteSession,
   requireAccount,
-  setSessionCookie,
 } from './sessions.ts';
 import { organisationStream } from './events.ts';
 import { OrganisationDomainError, decideOrganisation, organisationAggregate } from './organisation.ts';

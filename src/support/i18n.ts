@@ -1,5 +1,6 @@
 import { loadCatalogue } from '../web/i18n.ts';
 import type { Language } from './groups.ts';
+import type supportEn from '../web/locales/en/support.json';
 
 const catalogue = loadCatalogue();
 const area = (lang: Language) =>
@@ -9,4 +10,4 @@ const area = (lang: Language) =>
  * The support page's and widget's strings, from the one page catalogue (`src/web/locales/<lang>/support.json`):
  * the socket side (refusal messages) and the widget's JSON configuration read them here.
  */
-export const STRINGS = { en: area('en'), nl: area('nl') } as Record<Language, Record<string, string>>;
+export const STRINGS = { en: area('en'), nl: area('nl') } as Record<Language, Readonly<Record<keyof typeof supportEn, string>>>;
