@@ -9,8 +9,14 @@ import { streamEntityId } from './projection.ts';
 import { compileSegments, executeAll } from './statements.ts';
 
 export const PROJECTION_CHANNEL = 'keyledger_projection';
-/** advisory lock keys (namespace 1262): 2 = batches (shared) against a rebuild's swap (exclusive) */
-export const BATCH_LOCK = 2;
+/**
+ * Advisory lock keys (namespace 1262), one per lane: a lane's batches hold its key while they
+ * run, a rebuild's swap takes every key to pause them all. Taken before the batch's first write
+ * (before it has a transaction id), so a lane waiting here holds back no event reader.
+ */
+export function laneLock(lane: LaneName): number {
+  return 20 + PROJECTION_GROUPS.findIndex((g) => g.name === lane);
+}
 
 /** What a committed batch of one lane changed; sent to every node with NOTIFY. */
 export interface ProjectionChange {
@@ -144,7 +150,7 @@ export async function projectBatch(
     // Positions are bigints and the lane a name of ours: written in as literals, nothing else is.
     const begin = await client.query(
       `BEGIN;
-       SELECT pg_advisory_xact_lock_shared(1262, ${BATCH_LOCK});
+       SELECT pg_advisory_xact_lock(1262, ${laneLock(group.name)});
        SELECT set_config('search_path', ${pg.escapeLiteral(`"${schema}", public`)}, true);
        UPDATE checkpoints SET commit_position = ${position.commit}, prepare_position = ${position.prepare}
         WHERE projection = ${pg.escapeLiteral(group.name)} AND commit_position = ${expected.commit} AND prepare_position = ${expected.prepare}`,

@@ -4,7 +4,7 @@ import { migrateReadModels } from '../src/db/database.ts';
 import { READ_MODEL_SCHEMA } from '../src/db/schema.ts';
 import { type EventStore, type Position, type RecordedEvent, START } from '../src/eventstore/port.ts';
 import { crc32 } from 'node:zlib';
-import { BATCH_LOCK, PROJECTION_CHANNEL, applyEvents, buildStatements, checkpointStatement, encodeChange, useSchema } from './apply.ts';
+import { PROJECTION_CHANNEL, laneLock, applyEvents, buildStatements, checkpointStatement, encodeChange, useSchema } from './apply.ts';
 import { PROJECTION_GROUPS } from './index.ts';
 import { executeAll } from './statements.ts';
 
@@ -100,7 +100,7 @@ export async function rebuildReadModels(
   if (options.swap === false) return { events: done, position, seconds: (performance.now() - started) / 1000 };
 
   await database.rmRaw.transaction().execute(async (trx) => {
-    await sql`SELECT pg_advisory_xact_lock(1262, ${BATCH_LOCK})`.execute(trx);
+    for (const group of PROJECTION_GROUPS) await sql`SELECT pg_advisory_xact_lock(1262, ${laneLock(group.name)})`.execute(trx);
     for (;;) {
       const events = await store.readAll(position, PAGE);
       if (events.length === 0) break;
