@@ -137,11 +137,13 @@ export async function projectBatch(
   group: ProjectionGroup,
   events: readonly RecordedEvent[],
   expected: Position,
+  /** the checkpoint to write (default: the last event's); past `events` when the lane skipped some */
+  to?: Position,
 ): Promise<ProjectionChange | undefined> {
   const fresh = events.filter((e) => comparePositions(e.position, expected) > 0);
-  if (fresh.length === 0) return undefined;
-  const position = fresh[fresh.length - 1]!.position;
-  const change = changeOf(group.name, position, fresh.filter((e) => group.projects(e.stream)));
+  const position = to ?? fresh[fresh.length - 1]?.position;
+  if (!position || comparePositions(position, expected) <= 0) return undefined;
+  const change = changeOf(group.name, position, group.invalidatesPolicies ? fresh : []);
   const notify = sql`SELECT pg_notify(${PROJECTION_CHANNEL}, ${encodeChange(change)})`;
   const statements = buildStatements(database.rmRaw, fresh, group, notify);
   const client = await database.pool.connect();

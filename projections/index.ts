@@ -19,6 +19,8 @@ export interface ProjectionGroup {
   readonly projections: readonly Projection[];
   /** whether events of `stream` change this group's tables (read-your-writes waits on these lanes) */
   readonly projects: (stream: string) => boolean;
+  /** its notifications name the changed clients and organisations (the policy caches drop them) */
+  readonly invalidatesPolicies: boolean;
 }
 
 export type LaneName = 'policy' | 'audit' | 'support';
@@ -31,9 +33,10 @@ export const PROJECTION_GROUPS: readonly ProjectionGroup[] = [
     name: 'policy',
     projections: [organisationsProjection, clientsProjection, secretsProjection, domainsProjection, clientSettingsProjection],
     projects: isClientOrOrganisation,
+    invalidatesPolicies: true,
   },
-  { name: 'audit', projections: [auditLogProjection], projects: (stream) => !stream.startsWith('ticket-') },
-  { name: 'support', projections: [ticketsProjection], projects: (stream) => stream.startsWith('ticket-') },
+  { name: 'audit', projections: [auditLogProjection], projects: (stream) => !stream.startsWith('ticket-'), invalidatesPolicies: false },
+  { name: 'support', projections: [ticketsProjection], projects: (stream) => stream.startsWith('ticket-'), invalidatesPolicies: false },
 ];
 
 export const LANES: readonly LaneName[] = PROJECTION_GROUPS.map((g) => g.name);

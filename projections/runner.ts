@@ -3,9 +3,9 @@ import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { READ_MODEL_SCHEMA } from '../src/db/schema.ts';
 import type { Database } from '../src/db/database.ts';
-import { type EventStore, type Position, type Subscription } from '../src/eventstore/port.ts';
+import { type EventStore, type Position, type RecordedEvent, type Subscription, comparePositions } from '../src/eventstore/port.ts';
 import { type LaneName, PROJECTION_GROUPS, type ProjectionGroup } from './index.ts';
-import { CheckpointMoved, type ProjectionChange, ensureCheckpoints, projectBatch } from './apply.ts';
+import { CheckpointMoved, type ProjectionChange, changeOf, ensureCheckpoints, projectBatch } from './apply.ts';
 
 export {
   CheckpointMoved,
@@ -19,6 +19,8 @@ export {
 
 /** advisory lock key (namespace 1262): 1 = the active projector */
 const LEADER_LOCK = 1;
+/** a lane skips the transaction of a batch it has nothing in, writing its checkpoint at least this often */
+const SKIP_WRITE_MS = 1_000;
 
 /** Whether some node holds the projector's leader lock in this database (the read models are being kept up). */
 export async function projectorLeads(db: Kysely<unknown>): Promise<boolean> {
@@ -84,26 +86,63 @@ export function createProjector(options: ProjectorOptions): Projector {
   };
 
   function follow(group: ProjectionGroup, from: Position): void {
-    let expected = from;
-    const subscription = store.subscribeAll(from, {
-      onEvents: async (events) => {
-        const started = performance.now();
-        try {
-          const change = await projectBatch(database, READ_MODEL_SCHEMA, group, events, expected);
-          const newest = events[events.length - 1]!;
-          expected = newest.position;
-          if (change) {
-            options.onBatch?.(change, { lane: group.name, events: events.length, ms: performance.now() - started, newestEventAt: newest.metadata.at, position: change.position });
-          }
-        } catch (error) {
-          if (!(error instanceof CheckpointMoved)) throw error;
-          logger.info({ lane: group.name, checkpoint: error.actual }, 'checkpoint moved; resubscribing');
-          resubscribe(group, error.actual);
+    /** what the lane's checkpoint row holds */
+    let stored = from;
+    /** the newest event the lane has seen (past `stored` while it skips batches it has nothing in) */
+    let seen = from;
+    let lastWrite = performance.now();
+    let flushTimer: NodeJS.Timeout | undefined;
+    // One batch or flush at a time per lane: the flush timer must not race a batch.
+    let chain: Promise<unknown> = Promise.resolve();
+    const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+      const next = chain.then(work, work);
+      chain = next.catch(() => {});
+      return next;
+    };
+
+    async function write(events: readonly RecordedEvent[], to: Position, started: number): Promise<void> {
+      clearTimeout(flushTimer);
+      try {
+        const change = await projectBatch(database, READ_MODEL_SCHEMA, group, events, stored, to);
+        stored = seen = to;
+        lastWrite = performance.now();
+        const newest = events[events.length - 1];
+        if (change) {
+          options.onBatch?.(change, {
+            lane: group.name,
+            events: events.length,
+            ms: performance.now() - started,
+            newestEventAt: newest?.metadata.at ?? new Date().toISOString(),
+            position: change.position,
+          });
         }
-      },
+      } catch (error) {
+        if (!(error instanceof CheckpointMoved)) throw error;
+        logger.info({ lane: group.name, checkpoint: error.actual }, 'checkpoint moved; resubscribing');
+        resubscribe(group, error.actual);
+      }
+    }
+
+    const subscription = store.subscribeAll(from, {
+      onEvents: (events) =>
+        exclusive(async () => {
+          const started = performance.now();
+          const newest = events[events.length - 1]!;
+          // Nothing for this lane (ticket traffic on the policy lane, say): no transaction, only
+          // this node learns the position now; the checkpoint row follows within a second.
+          if (!events.some((e) => group.projects(e.stream)) && performance.now() - lastWrite < SKIP_WRITE_MS) {
+            seen = newest.position;
+            options.onBatch?.(changeOf(group.name, seen, []), { lane: group.name, events: events.length, ms: 0, newestEventAt: newest.metadata.at, position: seen });
+            clearTimeout(flushTimer);
+            flushTimer = setTimeout(() => void exclusive(() => (comparePositions(seen, stored) > 0 ? write([], seen, performance.now()) : Promise.resolve())).catch((error: unknown) => quietly(error, `checkpoint flush failed (${group.name})`)), SKIP_WRITE_MS);
+            flushTimer.unref();
+            return;
+          }
+          await write(events, newest.position, started);
+        }),
       onError: (error) => quietly(error, `projection batch failed (${group.name}); retrying`),
     });
-    subscriptions.set(group.name, subscription);
+    subscriptions.set(group.name, { stop: async () => { clearTimeout(flushTimer); await subscription.stop(); } });
   }
 
   function resubscribe(group: ProjectionGroup, from: Position): void {
