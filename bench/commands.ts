@@ -34,7 +34,8 @@ interface Running {
 
 async function startApp(options: BenchOptions, database: string): Promise<Running> {
   const databaseUrl = await createDatabase(options.adminUrl, database);
-  const config = loadConfig({ LOG_LEVEL: 'silent' });
+  // a long bound on read-your-writes: on a loaded machine the setup's writes must not be answered unprojected
+  const config = loadConfig({ LOG_LEVEL: 'silent', WRITE_WAIT_MS: '30000' });
   const app = await createApp({ config, databaseUrl, logger: createLogger({ level: 'silent' }) });
   try {
     const { port } = await app.listen(0, '127.0.0.1');
