@@ -1,4 +1,4 @@
-import type { BatchProjection } from './projection.ts';
+import type { Projection } from './projection.ts';
 import { streamEntityId } from './projection.ts';
 
 /**
@@ -21,59 +21,46 @@ export function auditData(data: unknown): Record<string, unknown> {
 }
 
 /**
+ /**
  * audit_log: every event but support tickets', with its metadata, secret hashes removed — one
- * insert per batch. Support conversations are user content with their own read models
- * (projections/tickets.ts).
+ * set-based insert per batch. Support conversations are user content with their own read
+ * models (projections/tickets.ts). A client's later events carry no organisation: the group
+ * keeps its own client → organisation map (audit_client_organisations), so it needs no other
+ * group's tables and can run on its own lane.
  */
-export const auditLogProjection: BatchProjection = {
+export const auditLogProjection: Projection = {
   name: 'audit-log',
-  projectBatch(batch, db) {
-    const events = batch.filter((event) => !event.stream.startsWith('ticket-'));
-    if (events.length === 0) return [];
-    const first = events[0]!.position;
-    return [
-      db
-        .insertInto('audit_log')
-        .values(
-          events.map((event) => {
-            const clientId = streamEntityId(event.stream, 'client') ?? null;
-            const organisationId =
-              streamEntityId(event.stream, 'organisation') ??
-              (event.type === 'ClientRegistered' || event.type === 'ClientRegistrationAbandoned' ? event.data.organisationId : null);
-            const m = event.metadata;
-            return {
-              commit_position: event.position.commit.toString(),
-              prepare_position: event.position.prepare.toString(),
-              event_id: event.id,
-              stream: event.stream,
-              stream_revision: event.revision.toString(),
-              type: event.type,
-              client_id: clientId,
-              // filled from `clients` below when the event does not name it
-              organisation_id: organisationId,
-              data: JSON.stringify(auditData(event.data)),
-              actor: m.actor,
-              at: m.at,
-              correlation_id: m.correlationId,
-              causation_id: m.causationId,
-              request_id: m.requestId,
-              ip: m.ip,
-              user_agent: m.userAgent,
-            };
-          }),
-        )
-        .onConflict((oc) => oc.columns(['commit_position', 'prepare_position']).doNothing()),
-      // A client's later events carry no organisation: one join for the whole batch (a subquery
-      // per row cost ten times as much).
-      db
-        .updateTable('audit_log')
-        .from('clients')
-        .set((eb) => ({ organisation_id: eb.ref('clients.organisation_id') }))
-        .whereRef('audit_log.client_id', '=', 'clients.client_id')
-        .where('audit_log.organisation_id', 'is', null)
-        .where((eb) =>
-          eb(eb.refTuple('audit_log.commit_position', 'audit_log.prepare_position'), '>=', eb.tuple(first.commit.toString(), first.prepare.toString())),
-        ),
-    ];
+  project(event, changes) {
+    if (event.stream.startsWith('ticket-')) return;
+    const clientId = streamEntityId(event.stream, 'client') ?? null;
+    let organisationId =
+      streamEntityId(event.stream, 'organisation') ??
+      (event.type === 'ClientRegistered' || event.type === 'ClientRegistrationAbandoned' ? event.data.organisationId : null);
+    if (clientId !== null && event.type === 'ClientRegistered') {
+      changes.insert('audit_client_organisations', { client_id: clientId, organisation_id: event.data.organisationId });
+    } else if (clientId !== null && organisationId === null) {
+      // registered earlier in this batch: not in the table yet when the batch's insert reads it
+      organisationId = (changes.inserted('audit_client_organisations', { client_id: clientId })?.organisation_id as string | undefined) ?? null;
+    }
+    const m = event.metadata;
+    changes.insert('audit_log', {
+      commit_position: event.position.commit,
+      prepare_position: event.position.prepare,
+      event_id: event.id,
+      stream: event.stream,
+      stream_revision: event.revision,
+      type: event.type,
+      client_id: clientId,
+      // NULL: filled by the insert from audit_client_organisations
+      organisation_id: organisationId,
+      data: auditData(event.data),
+      actor: m.actor,
+      at: m.at,
+      correlation_id: m.correlationId,
+      causation_id: m.causationId,
+      request_id: m.requestId,
+      ip: m.ip,
+      user_agent: m.userAgent,
+    });
   },
 };

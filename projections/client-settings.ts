@@ -4,36 +4,25 @@ import { eventTime, streamEntityId } from './projection.ts';
 /** redirect_uris, client_scopes and test_users. */
 export const clientSettingsProjection: Projection = {
   name: 'client-settings',
-  project(event, db) {
+  project(event, changes) {
     const clientId = streamEntityId(event.stream, 'client');
-    if (!clientId) return [];
+    if (!clientId) return;
     const at = eventTime(event);
     switch (event.type) {
       case 'RedirectUriAdded':
-        return [
-          db
-            .insertInto('redirect_uris')
-            .values({ client_id: clientId, uri: event.data.uri, added_at: at })
-            .onConflict((oc) => oc.columns(['client_id', 'uri']).doNothing()),
-        ];
+        return changes.insert('redirect_uris', { client_id: clientId, uri: event.data.uri, added_at: at });
       case 'RedirectUriRemoved':
-        return [db.deleteFrom('redirect_uris').where('client_id', '=', clientId).where('uri', '=', event.data.uri)];
-      case 'ClientScopesChanged': {
-        const clear = db.deleteFrom('client_scopes').where('client_id', '=', clientId);
-        if (event.data.scopes.length === 0) return [clear];
-        return [clear, db.insertInto('client_scopes').values(event.data.scopes.map((scope) => ({ client_id: clientId, scope })))];
-      }
+        return changes.delete('redirect_uris', { client_id: clientId, uri: event.data.uri });
+      case 'ClientScopesChanged':
+        changes.deleteWhere('client_scopes', 'client_id', clientId);
+        for (const scope of event.data.scopes) changes.insert('client_scopes', { client_id: clientId, scope });
+        return;
       case 'TestUserAdded':
-        return [
-          db
-            .insertInto('test_users')
-            .values({ client_id: clientId, user_sub: event.data.sub, added_at: at })
-            .onConflict((oc) => oc.columns(['client_id', 'user_sub']).doNothing()),
-        ];
+        return changes.insert('test_users', { client_id: clientId, user_sub: event.data.sub, added_at: at });
       case 'TestUserRemoved':
-        return [db.deleteFrom('test_users').where('client_id', '=', clientId).where('user_sub', '=', event.data.sub)];
+        return changes.delete('test_users', { client_id: clientId, user_sub: event.data.sub });
       default:
-        return [];
+        return;
     }
   },
 };

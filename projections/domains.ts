@@ -1,13 +1,9 @@
 import type { DomainSettings } from '../src/clients/events.ts';
-import type { ClientDomainsTable } from '../src/db/schema.ts';
+import type { Changes, Row, Value } from './changes.ts';
 import type { Projection } from './projection.ts';
 import { eventTime, streamEntityId } from './projection.ts';
 
-type DomainColumns = Omit<ClientDomainsTable, 'domain_id' | 'client_id' | 'created_at' | 'updated_at' | 'server_ips'> & {
-  server_ips: string;
-};
-
-const COLUMN: { [K in keyof DomainSettings]: keyof DomainColumns } = {
+const COLUMN = {
   domain: 'domain',
   serverIps: 'server_ips',
   internalName: 'internal_name',
@@ -18,48 +14,45 @@ const COLUMN: { [K in keyof DomainSettings]: keyof DomainColumns } = {
   active: 'active',
   primary: 'primary',
   testMode: 'test_mode',
-};
+} as const satisfies { [K in keyof DomainSettings]: string };
 
-function toColumns(settings: Partial<DomainSettings>): Partial<DomainColumns> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(settings) as [keyof DomainSettings, unknown][]) {
+function toColumns(settings: Partial<DomainSettings>): Changes<'client_domains'> {
+  const out: Record<string, Value> = {};
+  for (const [key, value] of Object.entries(settings) as [keyof DomainSettings, Value | undefined][]) {
     if (value === undefined) continue;
-    out[COLUMN[key]] = key === 'serverIps' ? JSON.stringify(value) : value;
+    out[COLUMN[key]] = value;
   }
-  return out as Partial<DomainColumns>;
+  return out;
 }
 
 /** client_domains with their switches; removing a domain also drops its links. */
 export const domainsProjection: Projection = {
   name: 'domains',
-  project(event, db) {
+  project(event, changes) {
     const clientId = streamEntityId(event.stream, 'client');
-    if (!clientId) return [];
+    if (!clientId) return;
     const at = eventTime(event);
     switch (event.type) {
       case 'DomainAdded': {
         const { domainId, ...settings } = event.data;
-        return [
-          db
-            .insertInto('client_domains')
-            .values({ domain_id: domainId, client_id: clientId, ...(toColumns(settings) as DomainColumns), created_at: at, updated_at: at })
-            .onConflict((oc) => oc.column('domain_id').doNothing()),
-        ];
+        return changes.insert('client_domains', {
+          internal_name: null,
+          logo: null,
+          fallback_uri: null,
+          ...toColumns(settings),
+          domain_id: domainId,
+          client_id: clientId,
+          created_at: at,
+          updated_at: at,
+        } as Row<'client_domains'>);
       }
       case 'DomainUpdated':
-        return [
-          db
-            .updateTable('client_domains')
-            .set({ ...toColumns(event.data.changes), updated_at: at })
-            .where('domain_id', '=', event.data.domainId),
-        ];
+        return changes.update('client_domains', { domain_id: event.data.domainId }, { ...toColumns(event.data.changes), updated_at: at });
       case 'DomainRemoved':
-        return [
-          db.deleteFrom('secret_links').where('domain_id', '=', event.data.domainId),
-          db.deleteFrom('client_domains').where('domain_id', '=', event.data.domainId),
-        ];
+        changes.deleteWhere('secret_links', 'domain_id', event.data.domainId);
+        return changes.delete('client_domains', { domain_id: event.data.domainId });
       default:
-        return [];
+        return;
     }
   },
 };

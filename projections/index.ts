@@ -1,4 +1,4 @@
-import type { BatchProjection, Projection } from './projection.ts';
+import type { Projection } from './projection.ts';
 import { organisationsProjection } from './organisations.ts';
 import { clientsProjection } from './clients.ts';
 import { secretsProjection } from './secrets.ts';
@@ -7,15 +7,53 @@ import { clientSettingsProjection } from './client-settings.ts';
 import { auditLogProjection } from './audit-log.ts';
 import { ticketsProjection } from './tickets.ts';
 
-/** Applied event by event, in order. */
-export const READ_MODEL_PROJECTIONS: readonly Projection[] = [
-  organisationsProjection,
-  clientsProjection,
-  secretsProjection,
-  domainsProjection,
-  clientSettingsProjection,
-  ticketsProjection,
+/**
+ * A projection group: read models that share one checkpoint and one lane (its own reader and
+ * its own transactions). Groups never read each other's tables, so a busy or new group never
+ * holds back another: support traffic cannot delay a policy change, and a new group catches
+ * up from position zero while the others serve.
+ */
+export interface ProjectionGroup {
+  /** the checkpoint's name, and the lane's name in notifications and waits */
+  readonly name: LaneName;
+  readonly projections: readonly Projection[];
+  /** whether events of `stream` change this group's tables (read-your-writes waits on these lanes) */
+  readonly projects: (stream: string) => boolean;
+  /** its notifications name the changed clients and organisations (the policy caches drop them) */
+  readonly invalidatesPolicies: boolean;
+}
+
+export type LaneName = 'policy' | 'audit' | 'support';
+
+const isClientOrOrganisation = (stream: string) => stream.startsWith('client-') || stream.startsWith('organisation-');
+
+export const PROJECTION_GROUPS: readonly ProjectionGroup[] = [
+  {
+    // everything the access pipeline decides from: its lane carries the policy invalidations
+    name: 'policy',
+    projections: [organisationsProjection, clientsProjection, secretsProjection, domainsProjection, clientSettingsProjection],
+    projects: isClientOrOrganisation,
+    invalidatesPolicies: true,
+  },
+  { name: 'audit', projections: [auditLogProjection], projects: (stream) => !stream.startsWith('ticket-'), invalidatesPolicies: false },
+  { name: 'support', projections: [ticketsProjection], projects: (stream) => stream.startsWith('ticket-'), invalidatesPolicies: false },
 ];
 
-/** Applied once per batch, after the others (the audit log reads a client's organisation from `clients`). */
-export const BATCH_PROJECTIONS: readonly BatchProjection[] = [auditLogProjection];
+export const LANES: readonly LaneName[] = PROJECTION_GROUPS.map((g) => g.name);
+
+/** The lanes whose read models change with a write to `stream`: a read-your-writes wait needs only these. */
+export function lanesOf(stream: string): LaneName[] {
+  return PROJECTION_GROUPS.filter((g) => g.projects(stream)).map((g) => g.name);
+}
+
+/** What a management write (clients, organisations, accounts) can change: not the support lane. */
+export const MANAGEMENT_LANES: readonly LaneName[] = ['policy', 'audit'];
+
+/** What a ticket write changes. */
+export const SUPPORT_LANES: readonly LaneName[] = ['support'];
+
+export function groupNamed(name: LaneName): ProjectionGroup {
+  const group = PROJECTION_GROUPS.find((g) => g.name === name);
+  if (!group) throw new Error(`no projection group ${name}`);
+  return group;
+}

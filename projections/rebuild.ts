@@ -4,8 +4,9 @@ import { migrateReadModels } from '../src/db/database.ts';
 import { READ_MODEL_SCHEMA } from '../src/db/schema.ts';
 import { type EventStore, type Position, type RecordedEvent, START } from '../src/eventstore/port.ts';
 import { crc32 } from 'node:zlib';
-import { PROJECTION_CHANNEL, applyEvents, buildStatements, checkpointStatement, encodeChange, useSchema } from './runner.ts';
-import { executeInOrder } from './statements.ts';
+import { PROJECTION_CHANNEL, laneLock, applyEvents, buildStatements, checkpointStatement, encodeChange, useSchema } from './apply.ts';
+import { PROJECTION_GROUPS } from './index.ts';
+import { executeAll } from './statements.ts';
 
 export interface RebuildProgress {
   readonly done: number;
@@ -68,15 +69,16 @@ export async function rebuildReadModels(
     reading = store.readAll(position, PAGE);
     const lanes = Array.from({ length: LANES }, () => [] as RecordedEvent[]);
     for (const event of events) lanes[crc32(event.stream) % LANES]!.push(event);
+    // the same set-based statements as the live projector, every group's
     const work = lanes
       .filter((lane) => lane.length > 0)
-      .map((lane) => buildStatements(database.rmRaw, lane, undefined, { checkpoint: false }));
+      .map((lane) => PROJECTION_GROUPS.flatMap((group) => buildStatements(database.rmRaw, lane, group)));
     await applying;
     applying = Promise.all(
       work.map((statements) =>
         database.rmRaw.transaction().execute(async (trx) => {
           await useSchema(trx, target);
-          await executeInOrder(trx, statements);
+          await executeAll(trx, statements);
         }),
       ),
     );
@@ -88,18 +90,17 @@ export async function rebuildReadModels(
     );
   }
   await applying;
-  if (done > 0) {
-    await database.rmRaw.transaction().execute(async (trx) => {
-      await useSchema(trx, target);
-      await executeInOrder(trx, [checkpointStatement(database.rmRaw, position)]);
-    });
-  }
+  // every lane's checkpoint, even at START: the live lanes compare-and-set it after the swap
+  await database.rmRaw.transaction().execute(async (trx) => {
+    await useSchema(trx, target);
+    await executeAll(trx, PROJECTION_GROUPS.map((group) => checkpointStatement(trx, group.name, position)));
+  });
   for (const index of deferred.rows) await sql.raw(index.indexdef).execute(database.db);
 
   if (options.swap === false) return { events: done, position, seconds: (performance.now() - started) / 1000 };
 
   await database.rmRaw.transaction().execute(async (trx) => {
-    await sql`SELECT pg_advisory_xact_lock(1262, 2)`.execute(trx);
+    for (const group of PROJECTION_GROUPS) await sql`SELECT pg_advisory_xact_lock(1262, ${laneLock(group.name)})`.execute(trx);
     for (;;) {
       const events = await store.readAll(position, PAGE);
       if (events.length === 0) break;
@@ -111,8 +112,10 @@ export async function rebuildReadModels(
     await sql`ALTER SCHEMA ${sql.id(READ_MODEL_SCHEMA)} RENAME TO ${sql.id(retired)}`.execute(trx);
     await sql`ALTER SCHEMA ${sql.id(target)} RENAME TO ${sql.id(READ_MODEL_SCHEMA)}`.execute(trx);
     await sql`DROP SCHEMA ${sql.id(retired)} CASCADE`.execute(trx);
-    const change = encodeChange({ position, clientIds: [], organisationIds: [], all: true });
-    await sql`SELECT pg_notify(${PROJECTION_CHANNEL}, ${change})`.execute(trx);
+    for (const group of PROJECTION_GROUPS) {
+      const change = encodeChange({ lane: group.name, position, clientIds: [], organisationIds: [], all: true });
+      await sql`SELECT pg_notify(${PROJECTION_CHANNEL}, ${change})`.execute(trx);
+    }
   });
   options.onProgress?.({ done, total: done });
   return { events: done, position, seconds: (performance.now() - started) / 1000 };

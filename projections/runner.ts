@@ -1,56 +1,26 @@
 import pg from 'pg';
-import { type CompiledQuery, type Kysely, type Transaction, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { ReadModelDatabase } from '../src/db/schema.ts';
 import { READ_MODEL_SCHEMA } from '../src/db/schema.ts';
 import type { Database } from '../src/db/database.ts';
-import { type EventStore, type Position, type RecordedEvent, type Subscription, START, comparePositions } from '../src/eventstore/port.ts';
-import type { KnownEvent, Projection } from './projection.ts';
-import { streamEntityId } from './projection.ts';
-import { BATCH_PROJECTIONS, READ_MODEL_PROJECTIONS } from './index.ts';
-import { executeInOrder } from './statements.ts';
+import { type EventStore, type Position, type RecordedEvent, type Subscription, comparePositions } from '../src/eventstore/port.ts';
+import { type LaneName, PROJECTION_GROUPS, type ProjectionGroup } from './index.ts';
+import { CheckpointMoved, type ProjectionChange, changeOf, ensureCheckpoints, projectBatch } from './apply.ts';
 
-export const CHECKPOINT_NAME = 'read_models';
-export const PROJECTION_CHANNEL = 'keyledger_projection';
-/** advisory lock keys (namespace 1262): 1 = the active projector, 2 = one batch at a time */
+export {
+  CheckpointMoved,
+  PROJECTION_CHANNEL,
+  type ProjectionChange,
+  decodeChange,
+  encodeChange,
+  projectBatch,
+  readCheckpoints,
+} from './apply.ts';
+
+/** advisory lock key (namespace 1262): 1 = the active projector */
 const LEADER_LOCK = 1;
-const BATCH_LOCK = 2;
-
-/** What a committed batch changed; sent to every node with NOTIFY. */
-export interface ProjectionChange {
-  readonly position: Position;
-  readonly clientIds: readonly string[];
-  readonly organisationIds: readonly string[];
-  /** every cached policy is stale (rebuild swapped the read models) */
-  readonly all: boolean;
-}
-
-export function encodeChange(change: ProjectionChange): string {
-  const payload = JSON.stringify({
-    c: change.position.commit.toString(),
-    p: change.position.prepare.toString(),
-    clients: change.clientIds,
-    orgs: change.organisationIds,
-    all: change.all,
-  });
-  // NOTIFY payloads are limited to 8000 bytes: past that, tell everyone to drop everything.
-  if (Buffer.byteLength(payload) < 7_900) return payload;
-  return JSON.stringify({ c: change.position.commit.toString(), p: change.position.prepare.toString(), clients: [], orgs: [], all: true });
-}
-
-export function decodeChange(payload: string): ProjectionChange | undefined {
-  try {
-    const v = JSON.parse(payload) as { c: string; p: string; clients: string[]; orgs: string[]; all: boolean };
-    return {
-      position: { commit: BigInt(v.c), prepare: BigInt(v.p) },
-      clientIds: v.clients,
-      organisationIds: v.orgs,
-      all: v.all,
-    };
-  } catch {
-    return undefined;
-  }
-}
+/** a lane skips the transaction of a batch it has nothing in, writing its checkpoint at least this often */
+const SKIP_WRITE_MS = 1_000;
 
 /** Whether some node holds the projector's leader lock in this database (the read models are being kept up). */
 export async function projectorLeads(db: Kysely<unknown>): Promise<boolean> {
@@ -63,125 +33,16 @@ export async function projectorLeads(db: Kysely<unknown>): Promise<boolean> {
   return rows[0]?.leading ?? false;
 }
 
-export class CheckpointMoved extends Error {
-  constructor(readonly actual: Position) {
-    super('the stored checkpoint moved (a rebuild swapped the read models)');
-  }
-}
-
-export async function readCheckpoint(db: Kysely<ReadModelDatabase>): Promise<Position> {
-  const row = await db
-    .selectFrom('checkpoints')
-    .select(['commit_position', 'prepare_position'])
-    .where('projection', '=', CHECKPOINT_NAME)
-    .executeTakeFirst();
-  return row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : START;
-}
-
-/**
- * Applies events to the read models in `schema` inside `trx`, checkpoint included. Events at or
- * before the stored checkpoint are skipped, so a replay changes nothing. Throws CheckpointMoved
- * when `expected` is given and the stored checkpoint is elsewhere.
- */
-export async function applyEvents(
-  trx: Transaction<ReadModelDatabase>,
-  schema: string,
-  events: readonly RecordedEvent[],
-  options: {
-    expected?: Position;
-    projections?: readonly Projection[];
-    /** the caller already set the search_path (with its lock, in one round trip) */
-    schemaSet?: boolean;
-    /** statements to run after the read models, in the same round trip */
-    then?: (applied: RecordedEvent[], position: Position) => CompiledQuery[];
-  } = {},
-): Promise<{ position: Position; applied: RecordedEvent[] } | undefined> {
-  // Unqualified names, resolved by the transaction's search_path: cheaper to build than a
-  // schema-rewriting plugin, and the same statements serve the live schema and a rebuild's.
-  if (!options.schemaSet) await useSchema(trx, schema);
-  const db: Kysely<ReadModelDatabase> = trx;
-  const row = await db
-    .selectFrom('checkpoints')
-    .select(['commit_position', 'prepare_position'])
-    .where('projection', '=', CHECKPOINT_NAME)
-    .forUpdate()
-    .executeTakeFirst();
-  const current = row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : START;
-  if (options.expected && comparePositions(current, options.expected) !== 0) throw new CheckpointMoved(current);
-  const fresh = events.filter((e) => comparePositions(e.position, current) > 0);
-  if (fresh.length === 0) return undefined;
-  const position = fresh[fresh.length - 1]!.position;
-  await executeInOrder(trx, [...buildStatements(db, fresh, options.projections), ...(options.then?.(fresh, position) ?? [])]);
-  return { position, applied: fresh };
-}
-
-/** Sets the transaction's search_path to the read-model schema the statements are meant for. */
-export async function useSchema(trx: Transaction<ReadModelDatabase>, schema: string): Promise<void> {
-  await sql`SELECT set_config('search_path', ${`"${schema}", public`}, true)`.execute(trx);
-}
-
-/** Every statement that brings the read models and the checkpoint up to `events` (unqualified names). */
-export function buildStatements(
-  db: Kysely<ReadModelDatabase>,
-  events: readonly RecordedEvent[],
-  projections: readonly Projection[] = READ_MODEL_PROJECTIONS,
-  options: { checkpoint?: boolean } = {},
-): CompiledQuery[] {
-  const statements: CompiledQuery[] = [];
-  for (const event of events) {
-    for (const projection of projections) {
-      for (const statement of projection.project(event as KnownEvent, db)) statements.push(statement.compile());
-    }
-  }
-  for (const projection of BATCH_PROJECTIONS) {
-    for (const statement of projection.projectBatch(events as KnownEvent[], db)) statements.push(statement.compile());
-  }
-  if (options.checkpoint !== false) statements.push(checkpointStatement(db, events[events.length - 1]!.position));
-  return statements;
-}
-
-export function checkpointStatement(db: Kysely<ReadModelDatabase>, position: Position): CompiledQuery {
-  return db
-    .insertInto('checkpoints')
-    .values({ projection: CHECKPOINT_NAME, commit_position: position.commit.toString(), prepare_position: position.prepare.toString() })
-    .onConflict((oc) =>
-      oc.column('projection').doUpdateSet({ commit_position: position.commit.toString(), prepare_position: position.prepare.toString() }),
-    )
-    .compile();
-}
-
-export function changeOf(position: Position, events: readonly RecordedEvent[]): ProjectionChange {
-  const clientIds = new Set<string>();
-  const organisationIds = new Set<string>();
-  for (const e of events) {
-    const clientId = streamEntityId(e.stream, 'client');
-    if (clientId) clientIds.add(clientId);
-    const organisationId = streamEntityId(e.stream, 'organisation');
-    if (organisationId) organisationIds.add(organisationId);
-  }
-  return { position, clientIds: [...clientIds], organisationIds: [...organisationIds], all: false };
-}
-
-/** One batch, in one transaction: the batch lock, the read models, the checkpoint and the NOTIFY. */
-export async function projectBatch(
-  rmRaw: Kysely<ReadModelDatabase>,
-  events: readonly RecordedEvent[],
-  expected: Position,
-): Promise<ProjectionChange | undefined> {
-  // Round trips: BEGIN; lock + search_path; checkpoint; read models + checkpoint + NOTIFY; COMMIT.
-  return await rmRaw.transaction().execute(async (trx) => {
-    await sql`SELECT pg_advisory_xact_lock(1262, ${BATCH_LOCK}), set_config('search_path', ${`"${READ_MODEL_SCHEMA}", public`}, true)`.execute(trx);
-    let change: ProjectionChange | undefined;
-    const result = await applyEvents(trx, READ_MODEL_SCHEMA, events, {
-      expected,
-      schemaSet: true,
-      then: (applied, position) => {
-        change = changeOf(position, applied);
-        return [sql`SELECT pg_notify(${PROJECTION_CHANNEL}, ${encodeChange(change)})`.compile(trx)];
-      },
-    });
-    return result ? change : undefined;
-  });
+/** One committed batch of one lane, for metrics (projection lag and batch size per group). */
+export interface BatchReport {
+  readonly lane: LaneName;
+  /** events read in the batch (all of them advance the lane's checkpoint) */
+  readonly events: number;
+  /** milliseconds from the batch's start to its commit */
+  readonly ms: number;
+  /** `metadata.at` of the batch's newest event: now minus this is the lane's lag */
+  readonly newestEventAt: string;
+  readonly position: Position;
 }
 
 export interface Projector {
@@ -195,22 +56,25 @@ export interface ProjectorOptions {
   readonly store: EventStore;
   readonly logger: Logger;
   /** called after each committed batch on this node (before other nodes hear of it) */
-  readonly onBatch?: (change: ProjectionChange) => void;
+  readonly onBatch?: (change: ProjectionChange, report: BatchReport) => void;
   readonly standbyRetryMs?: number;
+  /** the lanes to run (default: every group); a group without a checkpoint starts from zero */
+  readonly groups?: readonly ProjectionGroup[];
 }
 
 /**
- * The projector: the node holding the leader advisory lock subscribes from the stored
- * checkpoint and projects; the others stand by and retry. Losing the lock connection stops
- * projecting at once (the lock is gone with it).
+ * The projector: the node holding the leader advisory lock runs one lane per projection group,
+ * each subscribed from its own checkpoint, each with its own transactions; the others stand by
+ * and retry. Losing the lock connection stops projecting at once (the lock is gone with it).
  */
 export function createProjector(options: ProjectorOptions): Projector {
   const { database, store, logger } = options;
+  const groups = options.groups ?? PROJECTION_GROUPS;
   const retryMs = options.standbyRetryMs ?? 1_000;
   let running = false;
   let leader = false;
   let lockClient: pg.Client | undefined;
-  let subscription: Subscription | undefined;
+  const subscriptions = new Map<LaneName, Subscription>();
   let retryTimer: NodeJS.Timeout | undefined;
   // While the database is away every retry fails the same way: one warning a minute says so.
   let lastWarning = 0;
@@ -221,30 +85,78 @@ export function createProjector(options: ProjectorOptions): Projector {
     logger[loud ? 'warn' : 'debug']({ err: error }, message);
   };
 
-  async function follow(from: Position): Promise<void> {
-    let expected = from;
-    subscription = store.subscribeAll(from, {
-      onEvents: async (events) => {
-        try {
-          const change = await projectBatch(database.rmRaw, events, expected);
-          expected = events[events.length - 1]!.position;
-          if (change) options.onBatch?.(change);
-        } catch (error) {
-          if (!(error instanceof CheckpointMoved)) throw error;
-          logger.info({ checkpoint: error.actual }, 'checkpoint moved; resubscribing');
-          void resubscribe(error.actual);
+  function follow(group: ProjectionGroup, from: Position): void {
+    /** what the lane's checkpoint row holds */
+    let stored = from;
+    /** the newest event the lane has seen (past `stored` while it skips batches it has nothing in) */
+    let seen = from;
+    let lastWrite = performance.now();
+    let flushTimer: NodeJS.Timeout | undefined;
+    // One batch or flush at a time per lane: the flush timer must not race a batch.
+    let chain: Promise<unknown> = Promise.resolve();
+    const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+      const next = chain.then(work, work);
+      chain = next.catch(() => {});
+      return next;
+    };
+
+    async function write(events: readonly RecordedEvent[], to: Position, started: number): Promise<void> {
+      clearTimeout(flushTimer);
+      try {
+        const change = await projectBatch(database, READ_MODEL_SCHEMA, group, events, stored, to);
+        stored = seen = to;
+        lastWrite = performance.now();
+        const newest = events[events.length - 1];
+        if (change) {
+          options.onBatch?.(change, {
+            lane: group.name,
+            events: events.length,
+            ms: performance.now() - started,
+            newestEventAt: newest?.metadata.at ?? new Date().toISOString(),
+            position: change.position,
+          });
         }
-      },
-      onError: (error) => quietly(error, 'projection batch failed; retrying'),
+      } catch (error) {
+        if (!(error instanceof CheckpointMoved)) throw error;
+        logger.info({ lane: group.name, checkpoint: error.actual }, 'checkpoint moved; resubscribing');
+        resubscribe(group, error.actual);
+      }
+    }
+
+    const subscription = store.subscribeAll(from, {
+      onEvents: (events) =>
+        exclusive(async () => {
+          const started = performance.now();
+          const newest = events[events.length - 1]!;
+          // Nothing for this lane (ticket traffic on the policy lane, say): no transaction, only
+          // this node learns the position now; the checkpoint row follows within a second.
+          if (!events.some((e) => group.projects(e.stream)) && performance.now() - lastWrite < SKIP_WRITE_MS) {
+            seen = newest.position;
+            options.onBatch?.(changeOf(group.name, seen, []), { lane: group.name, events: events.length, ms: 0, newestEventAt: newest.metadata.at, position: seen });
+            clearTimeout(flushTimer);
+            flushTimer = setTimeout(() => void exclusive(() => (comparePositions(seen, stored) > 0 ? write([], seen, performance.now()) : Promise.resolve())).catch((error: unknown) => quietly(error, `checkpoint flush failed (${group.name})`)), SKIP_WRITE_MS);
+            flushTimer.unref();
+            return;
+          }
+          await write(events, newest.position, started);
+        }),
+      onError: (error) => quietly(error, `projection batch failed (${group.name}); retrying`),
     });
+    subscriptions.set(group.name, { stop: async () => { clearTimeout(flushTimer); await subscription.stop(); } });
   }
 
-  async function resubscribe(from: Position): Promise<void> {
-    const old = subscription;
-    subscription = undefined;
+  function resubscribe(group: ProjectionGroup, from: Position): void {
+    const old = subscriptions.get(group.name);
+    subscriptions.delete(group.name);
     // stop() waits for the running batch, which is the one that called us: do not await it here.
     void old?.stop();
-    if (running && leader) await follow(from);
+    if (running && leader) follow(group, from);
+  }
+
+  async function stopLanes(): Promise<void> {
+    const old = [...subscriptions.values()];
+    subscriptions.clear();
+    await Promise.all(old.map((s) => s.stop()));
   }
 
   async function tryLead(): Promise<void> {
@@ -266,7 +178,8 @@ export function createProjector(options: ProjectorOptions): Projector {
       held.on('end', () => void lostLead(held));
       held.on('error', () => void lostLead(held));
       logger.info('projector: leading');
-      await follow(await readCheckpoint(database.rm));
+      const checkpoints = await ensureCheckpoints(database.rm, groups);
+      for (const group of groups) follow(group, checkpoints.get(group.name)!);
     } catch (error) {
       quietly(error, 'projector: could not take the lead');
       // The lock lives as long as its connection: give it up, or this node would stand by behind itself.
@@ -283,9 +196,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     leader = false;
     lockClient = undefined;
     client?.end().catch(() => {});
-    const old = subscription;
-    subscription = undefined;
-    await old?.stop();
+    await stopLanes();
     if (running) {
       logger.warn('projector: lost the lead; standing by');
       schedule();
@@ -307,9 +218,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     async stop() {
       running = false;
       clearTimeout(retryTimer);
-      const old = subscription;
-      subscription = undefined;
-      await old?.stop();
+      await stopLanes();
       leader = false;
       const client = lockClient;
       lockClient = undefined;

@@ -1,16 +1,23 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config.ts';
-import type { Projector, ProjectionChange } from './runner.ts';
+import { EventEmitter } from 'node:events';
+import type { BatchReport, Projector, ProjectionChange } from './runner.ts';
 
 export type ProjectorThreadMessage =
-  | { type: 'batch'; change: ProjectionChange }
+  | { type: 'batch'; change: ProjectionChange; report: BatchReport }
   | { type: 'leader'; leading: boolean }
   | { type: 'stopped' };
 
 export interface ProjectorThread extends Projector {
   /** an append happened on this node: wake the projector's reader now */
   appended(): void;
+  /**
+   * Every batch committed by this node's projector thread, per lane: `batches.on('batch',
+   * (report) => …)` gives the lane, its batch size, the batch's duration and the newest event's
+   * time (for projection-lag and batch-size metrics).
+   */
+  readonly batches: EventEmitter<{ batch: [BatchReport] }>;
 }
 
 /**
@@ -31,6 +38,7 @@ export function createProjectorThread(options: {
   let poked = false;
   let restart: NodeJS.Timeout | undefined;
   let stopped: (() => void) | undefined;
+  const batches = new EventEmitter<{ batch: [BatchReport] }>();
 
   function spawn(): void {
     const w = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
@@ -38,7 +46,10 @@ export function createProjectorThread(options: {
     });
     worker = w;
     w.on('message', (message: ProjectorThreadMessage) => {
-      if (message.type === 'batch') options.onBatch(message.change);
+      if (message.type === 'batch') {
+        options.onBatch(message.change);
+        batches.emit('batch', message.report);
+      }
       else if (message.type === 'leader') leading = message.leading;
       else stopped?.();
     });
@@ -73,6 +84,7 @@ export function createProjectorThread(options: {
       await w.terminate().catch(() => {});
     },
     isLeader: () => leading,
+    batches,
     appended() {
       if (poked || !worker) return;
       poked = true;

@@ -3,16 +3,22 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from '../src/db/database.ts';
 import { type Position, START, comparePositions } from '../src/eventstore/port.ts';
-import { type ProjectionChange, PROJECTION_CHANNEL, decodeChange, readCheckpoint } from './runner.ts';
+import { type ProjectionChange, PROJECTION_CHANNEL, decodeChange, readCheckpoints } from './apply.ts';
+import { LANES, type LaneName } from './index.ts';
 
 export interface ProjectionWatcher {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** the newest checkpoint this node knows the read models have reached */
-  position(): Position;
-  /** resolves true once the read models reached `position`, false after `timeoutMs` */
-  waitFor(position: Position, timeoutMs: number): Promise<boolean>;
-  /** a batch committed here or on another node */
+  /** the newest checkpoint this node knows `lane` (default: the policy lane) has reached */
+  position(lane?: LaneName): Position;
+  /** whether every one of `lanes` (default: all) reached `position` */
+  reached(position: Position, lanes?: readonly LaneName[]): boolean;
+  /**
+   * Resolves true once every one of `lanes` (default: all) reached `position`, false after
+   * `timeoutMs`. A write waits only for the lanes that project its stream (`lanesOf`).
+   */
+  waitFor(position: Position, timeoutMs: number, lanes?: readonly LaneName[]): Promise<boolean>;
+  /** a batch of one lane committed here or on another node */
   onChange(listener: (change: ProjectionChange) => void): () => void;
   /** the notification channel dropped or came back: whatever was cached from it is suspect */
   onReset(listener: (connected: boolean) => void): () => void;
@@ -31,7 +37,11 @@ export function createProjectionWatcher(database: Database, logger: Logger, opti
   const heartbeatMs = options.heartbeatMs ?? 5_000;
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  let known: Position = START;
+  const known = new Map<LaneName, Position>(LANES.map((lane) => [lane, START]));
+  const reached = (position: Position, lanes: readonly LaneName[] = LANES) =>
+    lanes.every((lane) => comparePositions(known.get(lane) ?? START, position) >= 0);
+  // One shared wake-up: a lane's advance settles, in one pass, every wait it completes.
+  const waiting = new Set<{ position: Position; lanes: readonly LaneName[]; done: (value: boolean) => void }>();
   let client: pg.Client | undefined;
   let up = false;
   let running = false;
@@ -39,7 +49,6 @@ export function createProjectionWatcher(database: Database, logger: Logger, opti
 
   // Notifications can be lost with their connection: while anyone waits, one shared timer also
   // looks at the checkpoint table (rarely while notifications flow, often while they do not).
-  let waiters = 0;
   let poll: NodeJS.Timeout | undefined;
   function startPolling(): void {
     if (poll) return;
@@ -51,23 +60,25 @@ export function createProjectionWatcher(database: Database, logger: Logger, opti
     poll = undefined;
   }
 
-  function learn(position: Position): void {
-    if (comparePositions(position, known) <= 0) return;
-    known = position;
-    events.emit('position', known);
+  function learn(lane: LaneName, position: Position): boolean {
+    if (comparePositions(position, known.get(lane) ?? START) <= 0) return false;
+    known.set(lane, position);
+    for (const waiter of waiting) if (reached(waiter.position, waiter.lanes)) waiter.done(true);
+    return true;
   }
 
   function advance(change: ProjectionChange): void {
-    learn(change.position);
+    learn(change.lane, change.position);
     events.emit('change', change);
   }
 
-  /** Learns the checkpoint from the table. What changed is unknown then: caches must drop everything. */
+  /** Learns the checkpoints from the table. What changed is unknown then: caches must drop everything. */
   async function refresh(): Promise<void> {
-    const position = await readCheckpoint(database.rm);
-    if (comparePositions(position, known) <= 0) return;
-    learn(position);
-    events.emit('change', { position, clientIds: [], organisationIds: [], all: true } satisfies ProjectionChange);
+    const checkpoints = await readCheckpoints(database.rm);
+    for (const [lane, position] of checkpoints) {
+      if (!learn(lane, position)) continue;
+      events.emit('change', { lane, position, clientIds: [], organisationIds: [], all: true } satisfies ProjectionChange);
+    }
   }
 
   // A LISTEN connection can die silently (a partition leaves it half-open): unless it answers a
@@ -142,7 +153,8 @@ export function createProjectionWatcher(database: Database, logger: Logger, opti
       up = false;
       await c?.end().catch(() => {});
     },
-    position: () => known,
+    position: (lane = 'policy') => known.get(lane) ?? START,
+    reached,
     connected: () => up,
     advance,
     onChange(listener) {
@@ -153,29 +165,25 @@ export function createProjectionWatcher(database: Database, logger: Logger, opti
       events.on('reset', listener);
       return () => events.off('reset', listener);
     },
-    async waitFor(position, timeoutMs) {
-      if (comparePositions(known, position) >= 0) return true;
+    async waitFor(position, timeoutMs, lanes = LANES) {
+      if (reached(position, lanes)) return true;
       return await new Promise<boolean>((resolve) => {
-        let settled = false;
-        const finish = (value: boolean) => {
-          if (settled) return;
-          settled = true;
-          events.off('position', onPosition);
-          clearTimeout(timer);
-          waiters -= 1;
-          if (waiters === 0) stopPolling();
-          resolve(value);
+        const waiter = {
+          position,
+          lanes,
+          done: (value: boolean) => {
+            if (!waiting.delete(waiter)) return;
+            clearTimeout(timer);
+            if (waiting.size === 0) stopPolling();
+            resolve(value);
+          },
         };
-        const onPosition = (p: Position) => {
-          if (comparePositions(p, position) >= 0) finish(true);
-        };
-        events.on('position', onPosition);
-        waiters += 1;
+        waiting.add(waiter);
         startPolling();
         const timer = setTimeout(() => {
           refresh()
             .catch(() => {})
-            .finally(() => finish(comparePositions(known, position) >= 0));
+            .finally(() => waiter.done(reached(position, lanes)));
         }, timeoutMs);
       });
     },

@@ -15,7 +15,7 @@ const store = createEventStore(config, database, logger);
 const port = parentPort!;
 const send = (message: ProjectorThreadMessage) => port.postMessage(message);
 
-const projector = createProjector({ database, store, logger, onBatch: (change) => send({ type: 'batch', change }) });
+const projector = createProjector({ database, store, logger, onBatch: (change, report) => send({ type: 'batch', change, report }) });
 let leading = false;
 const leadership = setInterval(() => {
   if (projector.isLeader() !== leading) {

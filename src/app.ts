@@ -8,7 +8,6 @@ import type { Kysely } from 'kysely';
 import { type Config, databaseTimeouts, trustProxySetting } from './config.ts';
 import { createDatabaseProbe, migrate, openDatabase } from './db/database.ts';
 import type { Position } from './eventstore/port.ts';
-import { comparePositions } from './eventstore/port.ts';
 import { CommandHandler } from './eventstore/command-handler.ts';
 import { type Projector, projectorLeads } from '../projections/runner.ts';
 import { createProjectorThread, type ProjectorThread } from '../projections/threaded.ts';
@@ -154,7 +153,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  const isReady = () => comparePositions(watcher.position(), startupHead) >= 0;
+  const isReady = () => watcher.reached(startupHead);
   // One query says both that the database answers and that some node projects: without a
   // projector, writes would be stored but never reach the read models.
   const probe = createDatabaseProbe(() => projectorLeads(database.db as Kysely<unknown>));

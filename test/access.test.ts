@@ -371,7 +371,7 @@ describe('a denial flood before authentication (issue 7, finding 8)', () => {
 
       expect(await cache.get(unknown)).toBeUndefined();
       expect(cache.willQuery(unknown)).toBe(false);
-      for (const listener of changes) listener({ position: START, clientIds: [unknown], organisationIds: [], all: false });
+      for (const listener of changes) listener({ lane: 'policy', position: START, clientIds: [unknown], organisationIds: [], all: false });
       expect(cache.willQuery(unknown)).toBe(true); // a client with that id appeared
     } finally {
       cache.stop();

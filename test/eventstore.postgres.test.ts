@@ -54,3 +54,71 @@ describe('postgres event log specifics', () => {
     }
   });
 });
+
+describe('group commit', () => {
+  it('when appends queue behind a commit, then they go together, each with its own revision check and outcome', async () => {
+    const database = openDatabase(await createTestDatabase(), { max: 4 });
+    // one commit at a time: everything sent while the first is under way waits and goes as one group
+    const store = createPostgresEventStore(database.pool, { groupCommit: { maxInFlight: 1 } });
+    const groups: number[] = [];
+    store.appendReports.on('append', (r) => groups.push(r.group));
+    try {
+      const [a, b] = [newEvent('A'), newEvent('B')];
+      await store.append('gc-dup', [a], { expectedRevision: 'no_stream' });
+      const first = store.append('gc-first', [newEvent('First')], { expectedRevision: 'no_stream' });
+      const outcomes = await Promise.allSettled([
+        store.append('gc-1', [newEvent('One')], { expectedRevision: 'no_stream' }),
+        store.append('gc-2', [newEvent('Two'), newEvent('Three')], { expectedRevision: 'no_stream' }),
+        // the same stream twice in one group: the second sees the first
+        store.append('gc-1', [newEvent('Four')], { expectedRevision: 0n }),
+        // a stale revision: refused alone
+        store.append('gc-2', [newEvent('Stale')], { expectedRevision: 5n }),
+        // a retry of a stored append: a duplicate
+        store.append('gc-dup', [a], { expectedRevision: 'no_stream' }),
+        // stored and new ids mixed: refused alone, nothing of it written
+        store.append('gc-dup', [a, b], { expectedRevision: 'any' }),
+      ]);
+      await first;
+      const [one, two, four, stale, dup, mixed] = outcomes;
+      expect(one).toMatchObject({ status: 'fulfilled', value: { nextRevision: 0n, duplicate: false } });
+      expect(two).toMatchObject({ status: 'fulfilled', value: { nextRevision: 1n } });
+      expect(four).toMatchObject({ status: 'fulfilled', value: { nextRevision: 1n } });
+      expect(stale).toMatchObject({ status: 'rejected', reason: { name: 'WrongExpectedVersion', actual: 1n } });
+      expect(dup).toMatchObject({ status: 'fulfilled', value: { duplicate: true, nextRevision: 0n } });
+      expect(mixed).toMatchObject({ status: 'rejected', reason: { message: expect.stringMatching(/some event ids are already stored/) } });
+      expect(groups).toContain(6);
+      expect((await store.readStream('gc-1')).map((e) => e.type)).toEqual(['One', 'Four']);
+      expect((await store.readStream('gc-2')).map((e) => e.type)).toEqual(['Two', 'Three']);
+      expect((await store.readStream('gc-dup')).map((e) => e.type)).toEqual(['A']);
+      // one transaction: the group's events share a commit position, in per-stream order
+      const all = await store.readAll({ commit: -1n, prepare: -1n }, 100);
+      const grouped = all.filter((e) => ['One', 'Two', 'Three', 'Four'].includes(e.type));
+      expect(new Set(grouped.map((e) => e.position.commit)).size).toBe(1);
+      expect(grouped.map((e) => e.type)).toEqual(['One', 'Two', 'Three', 'Four']);
+    } finally {
+      await store.close();
+      await database.destroy();
+    }
+  });
+
+  it('when one append of a group carries a value Postgres refuses, then only that one fails', async () => {
+    const database = openDatabase(await createTestDatabase(), { max: 4 });
+    const store = createPostgresEventStore(database.pool, { groupCommit: { maxInFlight: 1 } });
+    try {
+      const first = store.append('gc-bad-0', [newEvent('First')], { expectedRevision: 'no_stream' });
+      const [good, bad, other] = await Promise.allSettled([
+        store.append('gc-bad-1', [newEvent('Good')], { expectedRevision: 'no_stream' }),
+        store.append('gc-bad-2', [{ ...newEvent('Bad'), data: { text: 'a\u0000b' } }], { expectedRevision: 'no_stream' }),
+        store.append('gc-bad-3', [newEvent('Other')], { expectedRevision: 'no_stream' }),
+      ]);
+      await first;
+      expect(good.status).toBe('fulfilled');
+      expect(bad.status).toBe('rejected');
+      expect(other.status).toBe('fulfilled');
+      expect(await store.readStream('gc-bad-2')).toEqual([]);
+    } finally {
+      await store.close();
+      await database.destroy();
+    }
+  });
+});

@@ -5,6 +5,9 @@ import { openDatabase, type Database } from '../src/db/database.ts';
 import { createPostgresEventStore, type PostgresEventStore } from '../src/eventstore/postgres.ts';
 import { START, type Position, type RecordedEvent } from '../src/eventstore/port.ts';
 import { projectBatch } from '../projections/runner.ts';
+import { ensureCheckpoints } from '../projections/apply.ts';
+import { PROJECTION_GROUPS } from '../projections/index.ts';
+import { READ_MODEL_SCHEMA } from '../src/db/schema.ts';
 import { loadClientSnapshot, type ClientSnapshot } from '../src/access/snapshot.ts';
 import { cachedClient } from '../src/access/cache.ts';
 import { evaluateCall } from '../src/access/evaluate.ts';
@@ -34,6 +37,7 @@ let checkpoint: Position = START;
 beforeAll(async () => {
   database = openDatabase(await createTestDatabase(), { max: 4 });
   store = createPostgresEventStore(database.pool);
+  await ensureCheckpoints(database.rm, PROJECTION_GROUPS);
   cache = new HistoryCache(store, { every: 3 });
 });
 afterAll(async () => {
@@ -155,7 +159,7 @@ it(
         const check = async (recorded: RecordedEvent[]) => {
           for (const event of recorded) {
             // the read models one event at a time, with the real projections
-            await projectBatch(database.rmRaw, [event], previous(event));
+            for (const group of PROJECTION_GROUPS) await projectBatch(database, READ_MODEL_SCHEMA, group, [event], previous(event));
             if (event.stream !== `client-${builder.clientId}` && event.stream !== `organisation-${builder.organisationId}`) continue;
             folded.push(event as unknown as HistoryEvent);
             seenTypes.add(event.type);

@@ -115,6 +115,8 @@ export class PolicyCache {
     this.trusted = watcher.connected();
     this.unsubscribe.push(
       watcher.onChange((change) => {
+        // only the policy lane writes what policies are built from
+        if (change.lane !== 'policy') return;
         if (change.all) return this.clear();
         for (const id of change.clientIds) this.invalidate(id);
         if (change.organisationIds.length > 0) {

@@ -110,7 +110,7 @@ export async function loadClientSnapshot(database: Database, clientId: string): 
         rm.selectFrom('client_domains').selectAll().where('client_id', '=', clientId).orderBy('created_at').orderBy('domain_id').execute(),
         rm.selectFrom('client_scopes').select('scope').where('client_id', '=', clientId).execute(),
         rm.selectFrom('test_users').select('user_sub').where('client_id', '=', clientId).execute(),
-        sql<{ commit_position: string; prepare_position: string }>`SELECT commit_position, prepare_position FROM ${sql.id(READ_MODEL_SCHEMA)}.checkpoints LIMIT 1`.execute(trx),
+        sql<{ commit_position: string; prepare_position: string }>`SELECT commit_position, prepare_position FROM ${sql.id(READ_MODEL_SCHEMA)}.checkpoints WHERE projection = 'policy'`.execute(trx),
       ]);
       const plan = (client.plan as PlanName | null) ?? null;
       const cp = checkpoint.rows[0];

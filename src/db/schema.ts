@@ -262,6 +262,12 @@ export interface AuditLogTable {
   user_agent: string | null;
 }
 
+/** the audit group's own client → organisation map (later client events name no organisation) */
+export interface AuditClientOrganisationsTable {
+  client_id: string;
+  organisation_id: string;
+}
+
 export interface TicketsTable {
   ticket_id: string;
   subject: string;
@@ -299,6 +305,7 @@ export interface ReadModelDatabase {
   client_scopes: ClientScopesTable;
   test_users: TestUsersTable;
   audit_log: AuditLogTable;
+  audit_client_organisations: AuditClientOrganisationsTable;
   tickets: TicketsTable;
   ticket_messages: TicketMessagesTable;
 }

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   ANY,
@@ -32,6 +33,7 @@ import type {
   SubscribeToAllOptions,
 } from '@eventstore/db-client';
 import {
+  type AppendReport,
   type AppendResult,
   type EventMetadata,
   type EventStore,
@@ -151,12 +153,12 @@ class MissingPositionError extends Error {
  * (types or streams starting with `$`), non-JSON events and events without Keyledger metadata are
  * not Keyledger's and are skipped by every read (a warning is logged for the last kind).
  *
- * `duplicate` on append: before writing, the adapter reads where a retry of the same command would
- * have left its events (from `expectedRevision + 1`, from 0 for `no_stream`, the last
- * `RETRY_LOOKBACK + n` events for `any`/`stream_exists`). When every event id is already there, in
- * order, nothing is sent and the stored events are reported with `duplicate: true`. Otherwise the
- * append goes to the server, whose own id-based idempotency still covers a concurrent identical
- * retry — that race alone reports `duplicate: false` for an append that wrote nothing.
+ * Appends are one round trip (a multi-event write reads its last event's position back). The
+ * server's id-based idempotency makes a retried append write nothing; `duplicate: true` is
+ * reported when the server refuses a retry's revision and its events are found stored where
+ * the retry would have left them (from `expectedRevision + 1`, from 0 for `no_stream`, the
+ * last `RETRY_LOOKBACK + n` events for `any`/`stream_exists`). A retry the server accepts
+ * idempotently reports `duplicate: false`, as it writes nothing either way.
  */
 export function createEsdbEventStore(connectionString: string, opts: EsdbEventStoreOptions = {}): EventStore {
   const client: EsdbClient = opts.client ?? EventStoreDBClient.connectionString(connectionString);
@@ -227,36 +229,60 @@ export function createEsdbEventStore(connectionString: string, opts: EsdbEventSt
     return undefined;
   }
 
+  /** A refused revision may be a retry of a write that went through (the stream moved on since): then it is a duplicate. */
+  async function refused(stream: string, events: readonly NewEvent[], expected: ExpectedRevision, actual: bigint | undefined): Promise<AppendResult> {
+    const stored = await findStored(stream, events, expected);
+    if (stored) return { nextRevision: stored.revision, position: stored.position, duplicate: true };
+    throw new WrongExpectedVersion(stream, expected, actual);
+  }
+
+  /**
+   * One round trip: the append's reply gives the next expected revision and, for a single
+   * event, its position. Only a multi-event write reads its last event's position back (the
+   * reply names the write's first), and only a refused revision looks for a stored retry.
+   */
+  async function appendOnce(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    let result: EsdbAppendResult;
+    try {
+      result = await client.appendToStream(
+        stream,
+        events.map((e) => jsonEvent({ id: e.id, type: e.type, data: e.data as JSONType, metadata: e.metadata })),
+        { expectedRevision: toEsdbExpected(expectedRevision) },
+      );
+    } catch (error) {
+      if (error instanceof WrongExpectedVersionError) return await refused(stream, events, expectedRevision, actualRevision(error.actualVersion));
+      throw error;
+    }
+    if (!result.success) return await refused(stream, events, expectedRevision, actualRevision(result.nextExpectedRevision));
+    const nextRevision = result.nextExpectedRevision;
+    const replied = realPosition(result.position);
+    if (events.length === 1 && replied) return { nextRevision, position: replied, duplicate: false };
+    const [last] = await readStreamEvents(stream, { fromRevision: nextRevision, maxCount: 1, direction: FORWARDS });
+    const position = last?.revision === nextRevision ? last.position : replied;
+    if (!position) throw new MissingPositionError(stream, nextRevision);
+    return { nextRevision, position, duplicate: false };
+  }
+
+  const appendReports = new EventEmitter<{ append: [AppendReport] }>();
+
   const store: EventStore = {
     kind: 'esdb',
 
+    appendReports,
+
     async append(stream, events, { expectedRevision }): Promise<AppendResult> {
       if (events.length === 0) throw new Error('append needs at least one event');
-      const stored = await findStored(stream, events, expectedRevision);
-      if (stored) return { nextRevision: stored.revision, position: stored.position, duplicate: true };
-
-      let result: EsdbAppendResult;
+      const started = performance.now();
+      const report = (outcome: AppendReport['outcome']) =>
+        appendReports.emit('append', { stream, events: events.length, outcome, ms: performance.now() - started, group: 1 });
       try {
-        result = await client.appendToStream(
-          stream,
-          events.map((e) => jsonEvent({ id: e.id, type: e.type, data: e.data as JSONType, metadata: e.metadata })),
-          { expectedRevision: toEsdbExpected(expectedRevision) },
-        );
+        const result = await appendOnce(stream, events, expectedRevision);
+        report(result.duplicate ? 'duplicate' : 'appended');
+        return result;
       } catch (error) {
-        if (error instanceof WrongExpectedVersionError) {
-          throw new WrongExpectedVersion(stream, expectedRevision, actualRevision(error.actualVersion));
-        }
+        report(error instanceof WrongExpectedVersion ? 'conflict' : 'failed');
         throw error;
       }
-      if (!result.success) throw new WrongExpectedVersion(stream, expectedRevision, actualRevision(result.nextExpectedRevision));
-
-      const nextRevision = result.nextExpectedRevision;
-      // The append reply's position is not reliably the last event's $all position (multi-event
-      // writes, idempotent replies): take the one the stream read reports, as readStream will.
-      const [last] = await readStreamEvents(stream, { fromRevision: nextRevision, maxCount: 1, direction: FORWARDS });
-      const position = last?.revision === nextRevision ? last.position : realPosition(result.position);
-      if (!position) throw new MissingPositionError(stream, nextRevision);
-      return { nextRevision, position, duplicate: false };
     },
 
     async readStream(stream, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {

@@ -107,8 +107,21 @@ export interface Subscription {
   stop(): Promise<void>;
 }
 
+/** One finished append, for metrics (append latency and conflicts). */
+export interface AppendReport {
+  readonly stream: string;
+  readonly events: number;
+  readonly outcome: 'appended' | 'duplicate' | 'conflict' | 'failed';
+  /** from the call to its answer, queueing for a group commit included */
+  readonly ms: number;
+  /** appends committed together with this one (1 without group commit) */
+  readonly group: number;
+}
+
 export interface EventStore {
   readonly kind: 'postgres' | 'esdb';
+  /** `appendReports.on('append', (report) => …)`: every append's outcome and latency */
+  readonly appendReports: import('node:events').EventEmitter<{ append: [AppendReport] }>;
   append(stream: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
   /** Events of one stream, oldest first. An unknown stream reads as empty. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
+import { type GroupCommitOptions, createGroupCommit } from './group-commit.ts';
 import {
+  type AppendReport,
   type AppendResult,
   type EventMetadata,
   type EventStore,
@@ -43,11 +45,6 @@ function toRecorded(row: EventRow): RecordedEvent {
   };
 }
 
-function expectedArgs(expected: ExpectedRevision): [mode: number, revision: string | null] {
-  if (typeof expected === 'bigint') return [0, expected.toString()];
-  return [{ no_stream: 1, stream_exists: 2, any: 3 }[expected], null];
-}
-
 // START (-1/-1) sorts before every real (xid8, sequence) pair; xid8 cannot be negative.
 const positionArgs = (p: Position): [string, string] => [p.commit < 0n ? '0' : p.commit.toString(), p.prepare.toString()];
 
@@ -63,6 +60,7 @@ export interface PostgresEventStoreOptions {
   /** how long an idle subscription waits before polling when no notification arrives */
   readonly idlePollMs?: number;
   readonly batchSize?: number;
+  readonly groupCommit?: GroupCommitOptions;
   /** the LISTEN connection's settings (name, timeouts); defaults to the pool's connection string */
   readonly listenerConfig?: pg.ClientConfig;
 }
@@ -158,45 +156,28 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
     return rows[0]?.pending ?? false;
   }
 
+  // Two identical appends racing need no retry: kl_append skips stored ids and reports the loser as a duplicate.
+  const groupCommit = createGroupCommit(pool, announceAppend, options.groupCommit);
+  const appendReports = new EventEmitter<{ append: [AppendReport] }>();
+
   const store: PostgresEventStore = {
     kind: 'postgres',
     poke: () => wake.emit('append'),
 
+    appendReports,
+
     async append(stream, events, { expectedRevision }): Promise<AppendResult> {
       if (events.length === 0) throw new Error('append needs at least one event');
-      const [mode, expected] = expectedArgs(expectedRevision);
-      const args = [
-        stream,
-        mode,
-        expected,
-        events.map((e) => e.id),
-        events.map((e) => e.type),
-        events.map((e) => JSON.stringify(e.data)),
-        events.map((e) => JSON.stringify(e.metadata)),
-      ];
-      // A named statement: parsed and planned once per connection.
-      const call = () =>
-        pool.query<{ out_status: number; out_revision: string | null; out_commit: string | null; out_position: string | null }>({
-          name: 'kl_append',
-          text: 'SELECT * FROM kl_append($1, $2, $3, $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])',
-          values: args,
-        });
-      // Two identical appends racing need no retry here: kl_append skips stored ids and reports the loser as a duplicate.
-      const row = (await call()).rows[0]!;
-      switch (row.out_status) {
-        case 0:
-        case 1: {
-          if (row.out_status === 0) announceAppend();
-          return {
-            nextRevision: BigInt(row.out_revision!),
-            position: { commit: BigInt(row.out_commit!), prepare: BigInt(row.out_position!) },
-            duplicate: row.out_status === 1,
-          };
-        }
-        case 2:
-          throw new WrongExpectedVersion(stream, expectedRevision, row.out_revision === null ? undefined : BigInt(row.out_revision));
-        default:
-          throw new Error(`append to ${stream}: some event ids are already stored and some are not (a reused id?)`);
+      const started = performance.now();
+      const report = (outcome: AppendReport['outcome'], group: number) =>
+        appendReports.emit('append', { stream, events: events.length, outcome, ms: performance.now() - started, group });
+      try {
+        const { result, group } = await groupCommit.append(stream, events, expectedRevision);
+        report(result.duplicate ? 'duplicate' : 'appended', group);
+        return result;
+      } catch (error) {
+        report(error instanceof WrongExpectedVersion ? 'conflict' : 'failed', 1);
+        throw error;
       }
     },
 

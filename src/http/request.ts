@@ -4,6 +4,7 @@ import type { EventMetadata, Position } from '../eventstore/port.ts';
 import { formatPosition } from '../eventstore/port.ts';
 import { requestContext } from '../logger.ts';
 import type { AppContext } from '../context.ts';
+import { MANAGEMENT_LANES } from '../../projections/index.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
@@ -47,7 +48,7 @@ export function metadataFor(req: Request, actor: string, now: Date): EventMetada
  */
 export async function settle(ctx: AppContext, position: Position | undefined): Promise<{ position: string | null; projected: boolean }> {
   if (!position) return { position: null, projected: true };
-  const projected = await ctx.watcher.waitFor(position, ctx.config.WRITE_WAIT_MS);
+  const projected = await ctx.watcher.waitFor(position, ctx.config.WRITE_WAIT_MS, MANAGEMENT_LANES);
   if (!projected) ctx.logger.warn({ position: formatPosition(position) }, 'write answered before the read models reached it');
   return { position: formatPosition(position), projected };
 }

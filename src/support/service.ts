@@ -5,6 +5,7 @@ import type { CoreDatabase, ReadModelDatabase } from '../db/schema.ts';
 import type { CommandHandler } from '../eventstore/command-handler.ts';
 import { type EventMetadata, type Position, formatPosition } from '../eventstore/port.ts';
 import type { ProjectionWatcher } from '../../projections/watcher.ts';
+import { SUPPORT_LANES } from '../../projections/index.ts';
 import { type SupportActor, supportAbility, ticketSubject } from './ability.ts';
 import { type AuthorRole, type TicketEvent, type TicketStatus, ticketStream } from './events.ts';
 import { isSupportGroup } from './groups.ts';
@@ -209,7 +210,7 @@ export class TicketService {
   }
 
   private async settle(position: Position): Promise<void> {
-    const projected = await this.deps.watcher.waitFor(position, this.deps.writeWaitMs);
+    const projected = await this.deps.watcher.waitFor(position, this.deps.writeWaitMs, SUPPORT_LANES);
     if (!projected) this.deps.logger.warn({ position: formatPosition(position) }, 'support write answered before the read models reached it');
   }
 

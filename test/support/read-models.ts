@@ -12,6 +12,7 @@ export const READ_MODEL_TABLES = [
   'client_scopes',
   'test_users',
   'audit_log',
+  'audit_client_organisations',
   'tickets',
   'ticket_messages',
 ] as const;
