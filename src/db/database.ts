@@ -11,8 +11,10 @@ import * as support from './migrations/005_support.ts';
 import * as denialCounts from './migrations/006_denial_counts.ts';
 import * as staffRevision from './migrations/011_staff_revision.ts';
 import * as explain from './migrations/007_explain.ts';
+import * as endUserAccounts from './migrations/080_end_user_accounts.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
+import * as userAccountReadModels from '../../projections/migrations/080_user_accounts.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
 
 export type { DatabaseTimeouts } from './connections.ts';
@@ -104,11 +106,13 @@ const CORE_MIGRATIONS: Record<string, Migration> = {
   '006_denial_counts': denialCounts,
   '011_staff_revision': staffRevision,
   '007_explain': explain,
+  '080_end_user_accounts': endUserAccounts,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
   '001_read_models': readModels,
   '002_support': supportReadModels,
+  '080_user_accounts': userAccountReadModels,
 };
 
 async function runMigrator(migrator: Migrator): Promise<void> {
