@@ -1,13 +1,13 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import { ApiError, parseInput } from '../http/problem.ts';
-import { requestIdOf, settle } from '../http/request.ts';
+import { settle } from '../http/request.ts';
 import { handleRequestCommand } from '../http/commands.ts';
-import { entityIdFor } from '../eventstore/command-handler.ts';
 import { nameSchema } from '../clients/validation.ts';
-import { hashPassword } from './passwords.ts';
+import { WeakPasswordError, registerUser, weakPasswordProblem } from '../account/registration.ts';
+import { WEAK_PASSWORD_MESSAGES } from '../account/password-policy.ts';
+import { chooseLanguage } from '../signin/i18n.ts';
 import { createPasswordCheck } from './login.ts';
 import {
   accountOf,
@@ -53,44 +53,17 @@ export function accountsApi(ctx: AppContext): Router {
 
   router.post('/account/register', async (req, res) => {
     const body = parseInput(registerBody, req.body);
-    const passwordHash = await hashPassword(body.password);
-    // Derived from the request's key: a second registration with one X-Request-Id targets the same
-    // organisation and is refused as a duplicate (and its user row rolled back), never a second one.
-    const organisationId = entityIdFor('org', 16, 'registration', requestIdOf(req));
-    const now = ctx.now();
-    // One pooled connection at a time: a transaction held open while the append waits for a
-    // second connection deadlocks once a burst of registrations holds the whole pool. The row
-    // goes first (its unique email index settles races, with no event written for a refusal),
-    // then the organisation's events; if the append fails, the row is taken back.
-    const inserted = await database.db
-      .insertInto('users')
-      .values({ email: body.email, name: body.name, password_hash: passwordHash, organisation_id: organisationId, created_at: now })
-      .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
-      .returning('sub')
-      .executeTakeFirst();
-    if (!inserted) throw new ApiError(409, 'email_taken', 'Email taken', 'an account with this email already exists');
+    const language = chooseLanguage(undefined, (languages) => req.acceptsLanguages(languages));
     let outcome;
     try {
-      // a second registration with this X-Request-Id is a duplicate (409): its row is taken back below
-      outcome = await handleRequestCommand(
-        commands,
-        req,
-        { stream: organisationStream(organisationId), aggregate: organisationAggregate },
-        { type: 'CreateOrganisation', actor: String(inserted.sub), at: now },
-        (state) =>
-          decideOrganisation({ type: 'CreateOrganisation', organisationId, name: `${body.name}'s organisation`, ownerSub: inserted.sub }, state),
-      );
+      outcome = await registerUser(ctx, req, { ...body, language, via: 'manage', organisation: true }, { mailExisting: false });
     } catch (error) {
-      await database.db
-        .deleteFrom('users')
-        .where('sub', '=', inserted.sub)
-        .execute()
-        .catch((undo: unknown) => ctx.logger.error({ err: undo, sub: inserted.sub }, 'registration failed and its user row could not be removed'));
+      if (error instanceof WeakPasswordError) throw weakPasswordProblem(error.reason, WEAK_PASSWORD_MESSAGES.en[error.reason]);
       throw error;
     }
-    const result = { sub: inserted.sub, position: outcome.append?.position };
-    const settled = await settle(ctx, result.position);
-    res.status(201).json({ sub: result.sub, email: body.email, name: body.name, organisationId, ...settled });
+    if (outcome.kind === 'exists') throw new ApiError(409, 'email_taken', 'Email taken', 'an account with this email already exists');
+    const settled = await settle(ctx, outcome.position);
+    res.status(201).json({ sub: outcome.sub, email: body.email, name: body.name, organisationId: outcome.organisationId, ...settled });
   });
 
   router.post('/account/login', async (req, res) => {
