@@ -74,6 +74,14 @@ export const auditLogProjection: BatchProjection = {
         .where((eb) =>
           eb(eb.refTuple('audit_log.commit_position', 'audit_log.prepare_position'), '>=', eb.tuple(first.commit.toString(), first.prepare.toString())),
         ),
+      // An erased user's IP addresses and browsers leave every entry they made (the entries stay:
+      // they are the organisations' record of what changed; the actor is a number nobody maps
+      // to a person any more). After the insert, so entries of the same batch are scrubbed too.
+      ...events.flatMap((event) =>
+        event.type === 'UserErased'
+          ? [db.updateTable('audit_log').set({ ip: null, user_agent: null }).where('actor', '=', String(event.data.sub))]
+          : [],
+      ),
     ];
   },
 };

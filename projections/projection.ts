@@ -3,6 +3,7 @@ import type { RecordedEvent } from '../src/eventstore/port.ts';
 import type { ReadModelDatabase } from '../src/db/schema.ts';
 import type { ClientEvent } from '../src/clients/events.ts';
 import type { OrganisationEvent } from '../src/accounts/events.ts';
+import type { UserEvent } from '../src/account/events.ts';
 
 /**
  * A read model: a pure mapping from one event to the statements that bring its tables up to
@@ -26,7 +27,7 @@ export interface BatchProjection {
   projectBatch(events: readonly KnownEvent[], db: Kysely<ReadModelDatabase>): Compilable[];
 }
 
-export type KnownEvent = Omit<RecordedEvent, 'type' | 'data'> & (ClientEvent | OrganisationEvent);
+export type KnownEvent = Omit<RecordedEvent, 'type' | 'data'> & (ClientEvent | OrganisationEvent | UserEvent);
 
 /** The id in `client-<id>` / `organisation-<id>` streams. */
 export function streamEntityId(stream: string, prefix: 'client' | 'organisation'): string | undefined {
