@@ -1,4 +1,4 @@
-import type { Language } from '../signin/i18n.ts';
+import type { Language } from '../web/i18n.ts';
 
 /** The mails of end-user accounts, in English and Dutch. `{link}` is the single-use link. */
 export type AccountMailKind = 'verify-email' | 'account-exists' | 'reset-password' | 'reset-no-account';

@@ -1,5 +1,5 @@
 import type { AppContext } from '../context.ts';
-import type { Language } from '../signin/i18n.ts';
+import type { Language } from '../web/i18n.ts';
 import { type AccountMailKind, accountMail } from './mail-text.ts';
 
 /**

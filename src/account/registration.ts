@@ -11,7 +11,7 @@ import { hashPassword } from '../accounts/passwords.ts';
 import { organisationStream } from '../accounts/events.ts';
 import { decideOrganisation, organisationAggregate } from '../accounts/organisation.ts';
 import { userStream } from '../support/staff.ts';
-import type { Language } from '../signin/i18n.ts';
+import type { Language } from '../web/i18n.ts';
 import { type RegistrationRoute, type UserAccountCommand, decideUserAccount, userAccountAggregate } from './events.ts';
 import { type WeakPasswordReason, weakPasswordReason } from './password-policy.ts';
 import { issueLink } from './links.ts';
@@ -33,6 +33,8 @@ export interface Registration {
   readonly organisation: boolean;
   /** a hosted sign-in under way: the verification link continues it */
   readonly signInToken?: string | undefined;
+  /** the idempotency key (default: the request's X-Request-Id) */
+  readonly key?: string | undefined;
 }
 
 export type RegistrationOutcome =
@@ -77,7 +79,7 @@ export async function registerUser(ctx: AppContext, req: Request, input: Registr
   const passwordHash = await hashPassword(input.password);
   // Derived from the request's key: a second registration with one X-Request-Id targets the same
   // organisation and is refused as a duplicate (and its user row rolled back), never a second one.
-  const organisationId = input.organisation ? entityIdFor('org', 16, 'registration', requestIdOf(req)) : null;
+  const organisationId = input.organisation ? entityIdFor('org', 16, 'registration', input.key ?? requestIdOf(req)) : null;
   const now = ctx.now();
   // One pooled connection at a time: the row goes first (its unique email index settles races,
   // with no event written for a refusal), then the events; if an append fails, the row is taken back.
@@ -109,7 +111,7 @@ export async function registerUser(ctx: AppContext, req: Request, input: Registr
         ctx.commands,
         req,
         { stream: organisationStream(organisationId), aggregate: organisationAggregate },
-        { type: 'CreateOrganisation', actor: String(sub), at: now },
+        { type: 'CreateOrganisation', actor: String(sub), at: now, ...(input.key ? { key: input.key } : {}) },
         (state) => decideOrganisation({ type: 'CreateOrganisation', organisationId, name: `${input.name}'s organisation`, ownerSub: sub }, state),
       );
       position = outcome.append?.position;

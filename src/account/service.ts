@@ -6,7 +6,7 @@ import { hashPassword, verifyPassword } from '../accounts/passwords.ts';
 import type { SessionUser } from '../accounts/sessions.ts';
 import type { Position } from '../eventstore/port.ts';
 import { READ_MODEL_SCHEMA } from '../db/schema.ts';
-import type { Language } from '../signin/i18n.ts';
+import type { Language } from '../web/i18n.ts';
 import { consumeLink, checkLink, type LinkCheck, issueLink } from './links.ts';
 import { sendAccountMail } from './mailing.ts';
 import { linkBase, recordOnUserStream } from './registration.ts';

@@ -1,13 +1,13 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import { ApiError, parseInput } from '../http/problem.ts';
-import { settle } from '../http/request.ts';
+import { requestIdOf, settle } from '../http/request.ts';
 import { handleRequestCommand } from '../http/commands.ts';
+import { entityIdFor } from '../eventstore/command-handler.ts';
 import { nameSchema } from '../clients/validation.ts';
-import { WeakPasswordError, registerUser, weakPasswordProblem } from '../account/registration.ts';
-import { WEAK_PASSWORD_MESSAGES } from '../account/password-policy.ts';
-import { chooseLanguage } from '../signin/i18n.ts';
+import { loginBody, registerAccount, registerBody, startSession } from './account-service.ts';
 import { createPasswordCheck } from './login.ts';
 import {
   accountOf,
@@ -22,19 +22,6 @@ import { OrganisationDomainError, decideOrganisation, organisationAggregate } fr
 import { PLAN_LIMITS, PLAN_NAMES, type PlanName } from './plans.ts';
 import { managementAbility } from './ability.ts';
 
-const emailSchema = z
-  .string()
-  .trim()
-  .max(254, 'must be at most 254 characters')
-  .pipe(z.email('must be an email address'))
-  .transform((e) => e.toLowerCase());
-const passwordSchema = z
-  .string()
-  .min(10, 'must be at least 10 characters')
-  .max(256, 'must be at most 256 characters');
-
-const registerBody = z.strictObject({ email: emailSchema, password: passwordSchema, name: nameSchema });
-const loginBody = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
 export const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
 
 export function accountsApi(ctx: AppContext): Router {
@@ -53,17 +40,9 @@ export function accountsApi(ctx: AppContext): Router {
 
   router.post('/account/register', async (req, res) => {
     const body = parseInput(registerBody, req.body);
-    const language = chooseLanguage(undefined, (languages) => req.acceptsLanguages(languages));
-    let outcome;
-    try {
-      outcome = await registerUser(ctx, req, { ...body, language, via: 'manage', organisation: true }, { mailExisting: false });
-    } catch (error) {
-      if (error instanceof WeakPasswordError) throw weakPasswordProblem(error.reason, WEAK_PASSWORD_MESSAGES.en[error.reason]);
-      throw error;
-    }
-    if (outcome.kind === 'exists') throw new ApiError(409, 'email_taken', 'Email taken', 'an account with this email already exists');
-    const settled = await settle(ctx, outcome.position);
-    res.status(201).json({ sub: outcome.sub, email: body.email, name: body.name, organisationId: outcome.organisationId, ...settled });
+    const registered = await registerAccount(ctx, req, body);
+    const settled = await settle(ctx, registered.position);
+    res.status(201).json({ sub: registered.sub, email: body.email, name: body.name, organisationId: registered.organisationId, ...settled });
   });
 
   router.post('/account/login', async (req, res) => {
@@ -74,11 +53,7 @@ export function accountsApi(ctx: AppContext): Router {
       throw new ApiError(401, 'invalid_credentials', 'Invalid credentials', 'the email or password is wrong');
     }
     const { user } = outcome;
-    const session = await createSession(database.db, user.sub, config.SESSION_TTL_HOURS, ctx.now(), {
-      ip: req.ip ?? null,
-      userAgent: req.get('user-agent')?.slice(0, 512) ?? null,
-    });
-    setSessionCookie(res, session.token, session.expiresAt, secureCookie(req));
+    const session = await startSession(ctx, req, res, user.sub);
     res.json({ sub: user.sub, email: user.email, name: user.name, expiresAt: session.expiresAt.toISOString() });
   });
 
