@@ -27,6 +27,10 @@ export interface UsersTable {
   birth_date: ColumnType<Date | null, string | null | undefined, string | null>;
   /** ISO 3166-1 alpha-2 */
   country: string | null;
+  gender: Added<'male' | 'female' | 'other'>;
+  second_email: Added<string>;
+  preferred_language: Added<'en' | 'nl'>;
+  profile_updated_at: Added<Date>;
 }
 
 export interface SessionsTable {
@@ -91,11 +95,21 @@ export interface AuthAllowCallersTable {
 }
 
 export interface AddressesTable {
-  address_id: string;
+  /** numeric, as XWMS's (identity) */
+  id: Generated<number>;
   user_sub: number;
-  label: string | null;
-  name: string;
-  company: string | null;
+  /** XWMS `type`, e.g. "billing" */
+  type: string | null;
+  /** the address's own name ("Home") */
+  name: string | null;
+  firstname: string | null;
+  lastname: string | null;
+  company_name: string | null;
+  email: string | null;
+  phone: string | null;
+  tax_nr: string | null;
+  registration_nr: string | null;
+  access_code: string | null;
   street: string;
   house_number: string | null;
   addition: string | null;
@@ -104,10 +118,18 @@ export interface AddressesTable {
   state: string | null;
   /** ISO 3166-1 alpha-2 */
   country: string;
-  phone: string | null;
   is_default: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface UserSocialsTable {
+  user_sub: number;
+  /** order on the profile, from 0 */
+  position: number;
+  platform: string;
+  username: string;
+  url: string | null;
 }
 
 export type SignInTokenStatus = 'pending' | 'approved' | 'denied' | 'used' | 'void';
@@ -148,6 +170,7 @@ export interface CoreDatabase {
   auth_denial_counts: AuthDenialCountsTable;
   auth_allow_callers: AuthAllowCallersTable;
   addresses: AddressesTable;
+  user_socials: UserSocialsTable;
   signin_tokens: SignInTokensTable;
   server_keys: ServerKeysTable;
   client_users: ClientUsersTable;
