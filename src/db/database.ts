@@ -89,14 +89,15 @@ export function createDatabaseProbe<T>(check: () => Promise<T>): () => Promise<{
       }));
 }
 
-class StaticProvider implements MigrationProvider {
+export class StaticProvider implements MigrationProvider {
   constructor(private readonly migrations: Record<string, Migration>) {}
   async getMigrations(): Promise<Record<string, Migration>> {
     return this.migrations;
   }
 }
 
-const CORE_MIGRATIONS: Record<string, Migration> = {
+/** exported for migration tests */
+export const CORE_MIGRATIONS: Record<string, Migration> = {
   '001_event_log': eventLog,
   '002_accounts': accounts,
   '003_access': access,
