@@ -6,6 +6,7 @@ import { domainsProjection } from './domains.ts';
 import { clientSettingsProjection } from './client-settings.ts';
 import { auditLogProjection } from './audit-log.ts';
 import { ticketsProjection } from './tickets.ts';
+import { listingsProjection } from './listings.ts';
 
 /** Applied event by event, in order. */
 export const READ_MODEL_PROJECTIONS: readonly Projection[] = [
@@ -14,6 +15,7 @@ export const READ_MODEL_PROJECTIONS: readonly Projection[] = [
   secretsProjection,
   domainsProjection,
   clientSettingsProjection,
+  listingsProjection,
   ticketsProjection,
 ];
 

@@ -33,6 +33,7 @@ import { signInManagementApi } from './signin/management.ts';
 import { signInPages } from './signin/pages.ts';
 import { signInPartnerApi, SIGN_IN_PAGE_PATH } from './signin/partner-routes.ts';
 import { usersPartnerApi } from './users/partner-routes.ts';
+import { hostedRedirects } from './signin/hosted-redirects.ts';
 import { createSupportGateway, type SupportGateway } from './support/gateway.ts';
 import { supportPages } from './support/pages.ts';
 import { auditApi } from './audit/audit-routes.ts';
@@ -181,6 +182,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       ...(options.partnerApiExtensions ?? []).map((extend) => (router: express.Router) => extend(router, pipeline)),
     ]),
   );
+  app.use(hostedRedirects());
   app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline));
   app.use('/support', supportPages(ctx));
 

@@ -14,6 +14,7 @@ import * as explain from './migrations/007_explain.ts';
 import * as xwmsProfileAddresses from './migrations/040_xwms_profile_addresses.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
+import * as clientListings from '../../projections/migrations/040_client_listings.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
 
 export type { DatabaseTimeouts } from './connections.ts';
@@ -112,6 +113,7 @@ export const CORE_MIGRATIONS: Record<string, Migration> = {
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
   '001_read_models': readModels,
   '002_support': supportReadModels,
+  '040_client_listings': clientListings,
 };
 
 async function runMigrator(migrator: Migrator): Promise<void> {

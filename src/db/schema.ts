@@ -310,6 +310,20 @@ export interface TicketMessagesTable {
   at: Timestamp;
 }
 
+export interface ClientListingsTable {
+  client_id: string;
+  /** numeric id of the directory entry (the position of the event that first listed it) */
+  project_id: Int8;
+  listed: boolean;
+  title: string;
+  description: string;
+  categories: Json<string[]>;
+  image: string | null;
+  direct_redirect: boolean;
+  published_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface ReadModelDatabase {
   checkpoints: CheckpointsTable;
   organisations: OrganisationsTable;
@@ -321,6 +335,7 @@ export interface ReadModelDatabase {
   redirect_uris: RedirectUrisTable;
   client_scopes: ClientScopesTable;
   test_users: TestUsersTable;
+  client_listings: ClientListingsTable;
   audit_log: AuditLogTable;
   tickets: TicketsTable;
   ticket_messages: TicketMessagesTable;
