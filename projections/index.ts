@@ -7,6 +7,7 @@ import { clientSettingsProjection } from './client-settings.ts';
 import { auditLogProjection } from './audit-log.ts';
 import { ticketsProjection } from './tickets.ts';
 import { userAccountsProjection } from './user-accounts.ts';
+import { listingsProjection } from './listings.ts';
 
 /** Applied event by event, in order. */
 export const READ_MODEL_PROJECTIONS: readonly Projection[] = [
@@ -15,6 +16,7 @@ export const READ_MODEL_PROJECTIONS: readonly Projection[] = [
   secretsProjection,
   domainsProjection,
   clientSettingsProjection,
+  listingsProjection,
   ticketsProjection,
   userAccountsProjection,
 ];

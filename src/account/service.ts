@@ -11,7 +11,8 @@ import { consumeLink, checkLink, type LinkCheck, issueLink } from './links.ts';
 import { sendAccountMail } from './mailing.ts';
 import { linkBase, recordOnUserStream } from './registration.ts';
 import { type WeakPasswordReason, weakPasswordReason } from './password-policy.ts';
-import { changedFields, type ProfileInput, readProfile, writeProfile } from './profile.ts';
+import { changedFields } from './profile.ts';
+import { type ProfileUpdate, readProfile, setEmailVerified, updateProfile as writeProfile } from '../users/profile-store.ts';
 
 /** The refusals of the account service: a closed set, each shown on a page in en/nl. */
 export type AccountRefusal = 'wrong_password' | 'weak_password' | 'member_of_organisation' | 'not_found';
@@ -45,7 +46,7 @@ async function endSessions(ctx: AppContext, sub: number, keep?: string): Promise
 export async function verifyEmail(ctx: AppContext, req: Request, token: unknown): Promise<LinkCheck & { position?: Position | undefined }> {
   const used = await consumeLink(ctx.database.db, token, 'verify_email', ctx.now());
   if (used.kind !== 'valid') return used;
-  await ctx.database.db.updateTable('users').set({ email_verified: true }).where('sub', '=', used.sub).execute();
+  await setEmailVerified(ctx.database.db, used.sub, true);
   const outcome = await recordOnUserStream(ctx, req, used.sub, { type: 'VerifyEmail', sub: used.sub });
   return { ...used, position: outcome.append?.position };
 }
@@ -107,12 +108,13 @@ export async function changePassword(ctx: AppContext, req: Request, user: Sessio
   return outcome.append?.position;
 }
 
-export async function updateProfile(ctx: AppContext, req: Request, user: SessionUser, profile: ProfileInput): Promise<Position | undefined> {
+/** A validated profile change (profileUpdateSchema), written through the profile store; `ProfileUpdated` names the fields. */
+export async function updateProfile(ctx: AppContext, req: Request, user: SessionUser, profile: ProfileUpdate): Promise<Position | undefined> {
   const before = await readProfile(ctx.database.db, user.sub);
   if (!before) throw new AccountError('not_found');
   const fields = changedFields(before, profile);
   if (fields.length === 0) return undefined;
-  await writeProfile(ctx.database.db, user.sub, profile);
+  await writeProfile(ctx.database.db, user.sub, profile, ctx.now());
   const outcome = await recordOnUserStream(ctx, req, user.sub, { type: 'RecordProfileUpdate', sub: user.sub, fields });
   return outcome.append?.position;
 }

@@ -96,8 +96,6 @@ function httpUrl(what: string, options: { allowFragment: boolean }) {
 export const redirectUriSchema = httpUrl('redirect URI', { allowFragment: false });
 export const fallbackUriSchema = httpUrl('fallback URI', { allowFragment: true }).nullable();
 export const logoSchema = httpUrl('logo URL', { allowFragment: true }).nullable();
-/** a link on a user's profile (picture, social profile) */
-export const profileUrlSchema = (what: string) => httpUrl(what, { allowFragment: true });
 
 // ---------------------------------------------------------------------------------------------
 // Domains

@@ -31,18 +31,10 @@ export interface UsersTable {
   birth_date: ColumnType<Date | null, string | null | undefined, string | null>;
   /** ISO 3166-1 alpha-2 */
   country: string | null;
-  gender: Added<string>;
+  gender: Added<'male' | 'female' | 'other'>;
   second_email: Added<string>;
-  /** `en` | `nl`: the language of the pages and mail the user gets */
-  preferred_language: Added<string>;
-}
-
-export interface UserSocialsTable {
-  user_sub: number;
-  position: number;
-  platform: string;
-  username: string;
-  url: string | null;
+  preferred_language: Added<'en' | 'nl'>;
+  profile_updated_at: Added<Date>;
 }
 
 /** An uploaded profile picture, re-encoded; served at /account/pictures/<picture_id> */
@@ -126,11 +118,21 @@ export interface AuthAllowCallersTable {
 }
 
 export interface AddressesTable {
-  address_id: string;
+  /** numeric, as XWMS's (identity) */
+  id: Generated<number>;
   user_sub: number;
-  label: string | null;
-  name: string;
-  company: string | null;
+  /** XWMS `type`, e.g. "billing" */
+  type: string | null;
+  /** the address's own name ("Home") */
+  name: string | null;
+  firstname: string | null;
+  lastname: string | null;
+  company_name: string | null;
+  email: string | null;
+  phone: string | null;
+  tax_nr: string | null;
+  registration_nr: string | null;
+  access_code: string | null;
   street: string;
   house_number: string | null;
   addition: string | null;
@@ -139,10 +141,18 @@ export interface AddressesTable {
   state: string | null;
   /** ISO 3166-1 alpha-2 */
   country: string;
-  phone: string | null;
   is_default: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface UserSocialsTable {
+  user_sub: number;
+  /** order on the profile, from 0 */
+  position: number;
+  platform: string;
+  username: string;
+  url: string | null;
 }
 
 export type SignInTokenStatus = 'pending' | 'approved' | 'denied' | 'used' | 'void';
@@ -183,10 +193,10 @@ export interface CoreDatabase {
   auth_denial_counts: AuthDenialCountsTable;
   auth_allow_callers: AuthAllowCallersTable;
   addresses: AddressesTable;
+  user_socials: UserSocialsTable;
   signin_tokens: SignInTokensTable;
   server_keys: ServerKeysTable;
   client_users: ClientUsersTable;
-  user_socials: UserSocialsTable;
   user_pictures: UserPicturesTable;
   account_links: AccountLinksTable;
 }
@@ -336,6 +346,20 @@ export interface UserAccountsTable {
   erased_at: Timestamp | null;
 }
 
+export interface ClientListingsTable {
+  client_id: string;
+  /** numeric id of the directory entry (the position of the event that first listed it) */
+  project_id: Int8;
+  listed: boolean;
+  title: string;
+  description: string;
+  categories: Json<string[]>;
+  image: string | null;
+  direct_redirect: boolean;
+  published_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface ReadModelDatabase {
   user_accounts: UserAccountsTable;
   checkpoints: CheckpointsTable;
@@ -348,6 +372,7 @@ export interface ReadModelDatabase {
   redirect_uris: RedirectUrisTable;
   client_scopes: ClientScopesTable;
   test_users: TestUsersTable;
+  client_listings: ClientListingsTable;
   audit_log: AuditLogTable;
   tickets: TicketsTable;
   ticket_messages: TicketMessagesTable;
