@@ -414,8 +414,8 @@ export function accountPages(ctx: AppContext, pages: PageLayer): Router {
 
   router.post('/sessions/sign-out', (req, res) =>
     withUser(req, res, async (user) => {
-      await signOutSession(ctx, req, user, text((req.body as Record<string, unknown>)?.session, 100));
-      res.redirect(303, `/account?notice=sessionSignedOut&lang=${pageLocals(res).lang}`);
+      const signedOut = await signOutSession(ctx, req, user, text((req.body as Record<string, unknown>)?.session, 100));
+      res.redirect(303, `/account?${signedOut ? 'notice=sessionSignedOut&' : ''}lang=${pageLocals(res).lang}`);
     }),
   );
 
