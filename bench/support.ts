@@ -293,7 +293,8 @@ async function serverProcess(opts: Options): Promise<void> {
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       for (let row = queue.shift(); row; row = queue.shift()) {
-        const { organisation_id: organisationId, sub } = row;
+        const { sub } = row;
+        const organisationId = row.organisation_id!;
         const outcome = await commands.handle(
           organisationStream(organisationId),
           organisationAggregate,

@@ -81,7 +81,11 @@ export function buildStatements(db: Kysely<any>, events: readonly RecordedEvent[
     if (!group.projects(event.stream)) continue;
     for (const projection of group.projections) projection.project(event as KnownEvent, changes);
   }
-  return compileSegments(db, changes.segments, tail);
+  const projected = events.filter((event) => group.projects(event.stream)) as unknown as KnownEvent[];
+  const after = group.projections.flatMap((projection) => projection.afterBatch?.(projected) ?? []);
+  if (after.length === 0) return compileSegments(db, changes.segments, tail);
+  // the NOTIFY rides on the last statement: after these, still inside the batch's transaction
+  return [...compileSegments(db, changes.segments), ...after.map((statement) => statement.compile(db)), ...(tail ? [tail.compile(db)] : [])];
 }
 
 export function checkpointStatement(db: Kysely<any>, lane: LaneName, position: Position): CompiledQuery {

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Projection } from './projection.ts';
 import { streamEntityId } from './projection.ts';
 
@@ -62,5 +63,20 @@ export const auditLogProjection: Projection = {
       ip: m.ip,
       user_agent: m.userAgent,
     });
+  },
+  // An erased user's IP addresses and browsers leave every entry they made (the entries stay:
+  // they are the organisations' record of what changed; the actor is a number nobody maps to a
+  // person any more). After the batch's inserts, so entries of the same batch are scrubbed too.
+  afterBatch(events) {
+    const erased = events.flatMap((event) => (event.type === 'UserErased' ? [String(event.data.sub)] : []));
+    if (erased.length === 0) return [];
+    return [sql`UPDATE audit_log SET ip = NULL, user_agent = NULL WHERE actor = ANY(${erased}::text[]) AND (ip IS NOT NULL OR user_agent IS NOT NULL)`];
+  },
+  // a rebuild applies streams side by side: scrub once every stream is in
+  afterRebuild() {
+    return [
+      sql`UPDATE audit_log SET ip = NULL, user_agent = NULL
+           WHERE actor IN (SELECT user_sub::text FROM user_accounts WHERE status = 'erased') AND (ip IS NOT NULL OR user_agent IS NOT NULL)`,
+    ];
   },
 };

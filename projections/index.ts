@@ -6,6 +6,8 @@ import { domainsProjection } from './domains.ts';
 import { clientSettingsProjection } from './client-settings.ts';
 import { auditLogProjection } from './audit-log.ts';
 import { ticketsProjection } from './tickets.ts';
+import { userAccountsProjection } from './user-accounts.ts';
+import { listingsProjection } from './listings.ts';
 
 /**
  * A projection group: read models that share one checkpoint and one lane (its own reader and
@@ -31,11 +33,12 @@ export const PROJECTION_GROUPS: readonly ProjectionGroup[] = [
   {
     // everything the access pipeline decides from: its lane carries the policy invalidations
     name: 'policy',
-    projections: [organisationsProjection, clientsProjection, secretsProjection, domainsProjection, clientSettingsProjection],
+    projections: [organisationsProjection, clientsProjection, secretsProjection, domainsProjection, clientSettingsProjection, listingsProjection],
     projects: isClientOrOrganisation,
     invalidatesPolicies: true,
   },
-  { name: 'audit', projections: [auditLogProjection], projects: (stream) => !stream.startsWith('ticket-'), invalidatesPolicies: false },
+  // user streams: the account life cycle, and the erasure that scrubs the audit log (same lane)
+  { name: 'audit', projections: [auditLogProjection, userAccountsProjection], projects: (stream) => !stream.startsWith('ticket-'), invalidatesPolicies: false },
   { name: 'support', projections: [ticketsProjection], projects: (stream) => stream.startsWith('ticket-'), invalidatesPolicies: false },
 ];
 

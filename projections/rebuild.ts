@@ -93,6 +93,8 @@ export async function rebuildReadModels(
   // every lane's checkpoint, even at START: the live lanes compare-and-set it after the swap
   await database.rmRaw.transaction().execute(async (trx) => {
     await useSchema(trx, target);
+    // statements over several streams' rows (an erasure's scrub), now that every stream is in
+    for (const group of PROJECTION_GROUPS) for (const projection of group.projections) for (const statement of projection.afterRebuild?.() ?? []) await statement.execute(trx);
     await executeAll(trx, PROJECTION_GROUPS.map((group) => checkpointStatement(trx, group.name, position)));
   });
   for (const index of deferred.rows) await sql.raw(index.indexdef).execute(database.db);

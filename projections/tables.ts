@@ -154,4 +154,31 @@ export const TABLES: { readonly [T in TableName]: TableSpec<T> } = {
       at: 'timestamptz',
     },
   },
+  client_listings: {
+    key: ['client_id'],
+    columns: {
+      client_id: 'text',
+      project_id: 'bigint',
+      listed: 'boolean',
+      title: 'text',
+      description: 'text',
+      categories: 'jsonb',
+      image: 'text',
+      direct_redirect: 'boolean',
+      published_at: 'timestamptz',
+      updated_at: 'timestamptz',
+    },
+  },
+  user_accounts: {
+    key: ['user_sub'],
+    columns: {
+      user_sub: 'integer',
+      status: 'text',
+      registered_at: 'timestamptz',
+      email_verified_at: 'timestamptz',
+      password_changed_at: 'timestamptz',
+      profile_updated_at: 'timestamptz',
+      erased_at: 'timestamptz',
+    },
+  },
 };

@@ -32,6 +32,9 @@ import { signInManagementApi } from './signin/management.ts';
 import { signInPages } from './signin/pages.ts';
 import { signInPartnerApi, SIGN_IN_PAGE_PATH } from './signin/partner-routes.ts';
 import { usersPartnerApi } from './users/partner-routes.ts';
+import { hostedRedirects } from './signin/hosted-redirects.ts';
+import { accountPages } from './account/pages.ts';
+import { pictureFiles, pictureUpload } from './account/picture-routes.ts';
 import { createSupportGateway, type SupportGateway } from './support/gateway.ts';
 import { supportPages } from './support/pages.ts';
 import { auditApi } from './audit/audit-routes.ts';
@@ -195,6 +198,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.use('/assets', pages.assets);
   app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   app.use('/dashboard', dashboardPages(ctx, pages));
+  app.use('/account', pictureFiles(ctx), pictureUpload(ctx), accountPages(ctx, pages));
+  app.use(hostedRedirects());
   app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline, pages));
   app.use('/support', supportPages(ctx, pages));
 

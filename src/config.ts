@@ -60,6 +60,10 @@ const schema = z.object({
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   /** outgoing mail server, e.g. smtp://user:pass@mail.example.com:587; unset: mail goes to DATA_DIR/outbox */
   SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL, e.g. smtp://mail.example.com:587').optional(),
+  /** sign-up and password-reset requests per caller IP per hour (each sends a mail) */
+  ACCOUNT_REQUESTS_PER_IP_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  /** sign-up and password-reset mails per email address per hour */
+  ACCOUNT_MAILS_PER_EMAIL_PER_HOUR: z.coerce.number().int().min(1).max(1_000).default(3),
   /** the From of outgoing mail */
   MAIL_FROM: z.string().min(3).default('Keyledger <no-reply@localhost>'),
 }).superRefine((config, ctx) => {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
@@ -60,6 +61,13 @@ async function main(): Promise<void> {
   app = await createApp({ config, databaseUrl, logger });
   const address = await app.listen(config.PORT, config.HOST);
   logger.info({ port: address.port, eventStore: app.ctx.store.kind }, `Keyledger listening on http://localhost:${address.port}`);
+  if (app.ctx.mailer.mode === 'outbox') {
+    // Without SMTP, verification and reset mails are not sent: say where they go.
+    logger.warn(
+      { outbox: join(config.DATA_DIR, 'outbox') },
+      `SMTP_URL is not set: outgoing mail (email verification, password reset) is written to ${join(config.DATA_DIR, 'outbox')} as .eml files and announced in this log, not sent`,
+    );
+  }
 }
 
 await main();

@@ -58,7 +58,7 @@ describe('the access pipeline allows', () => {
     expect(reply.status).toBe(200);
     expect(reply.body.data.application.name).toBe('Keyledger');
     expect(reply.body.data.client).toEqual({ ip: '127.0.0.1', user_agent: 'xwms-sdk-test' });
-    expect(reply.body.data.api.endpoints.map((e: { path: string }) => e.path)).toContain('/api/whoami');
+    expect(reply.body.data.api.endpoints.whoami).toBe(`${t.url}/api/whoami`);
   });
 });
 

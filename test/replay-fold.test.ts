@@ -108,6 +108,7 @@ const EVERY_EVENT_TYPE: Step[] = [
   step('removeUri'),
   step('updateDomain', 1_000, 2, 0, 0),
   step('scopes', 1_000, 3),
+  step('listing', 1_000, 1),
   step('addTestUser'),
   step('removeTestUser'),
   step('rename', 1_000, 1),

@@ -162,7 +162,7 @@ describe('sign-in tokens and a disable written at the same time', () => {
     const token = await approvedToken(partner, user);
     const otherDomain = new XwmsLikeClient({ ...partner.sdk.config, domain: 'other.example.com' });
     expect((await sdkFailure(otherDomain.verifyToken(token))).body.code).toBe('invalid_token');
-    expect((await partner.sdk.verifyToken(token)).data.sub).toBe(user.sub);
+    expect((await partner.sdk.verifyToken(token)).data.sub).toBe(String(user.sub));
   });
 
   it('when its redirect URI is removed, then the hosted page no longer sends anyone there', async () => {

@@ -44,23 +44,42 @@ export class XwmsLikeClient {
     return json;
   }
 
+  /** XwmsClient.get: query parameters, the same headers, and the same error rule. */
+  async get(endpoint: string, query: Record<string, unknown> = {}): Promise<{ status: string; message: string; data: any }> {
+    const url = new URL(endpoint, this.config.apiUri);
+    for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+    const response = await fetch(url.toString(), { method: 'GET', headers: this.headers() });
+    const json = JSON.parse(await response.text());
+    if (!response.ok) throw new SdkError(`API request to ${endpoint} failed: ${json?.message || response.statusText}`, response.status, json);
+    return json;
+  }
+
   authenticateUser(payload: Record<string, unknown> = {}) {
     return this.post('sign-token', payload);
   }
-  verifyToken(token: string) {
-    return this.post('sign-token-verify', { token });
+  verifyToken(token: string, payload: Record<string, unknown> = {}) {
+    return this.post('sign-token-verify', { token, ...payload });
   }
   getUserInfo(sub: string | number, payload: Record<string, unknown> = {}) {
     return this.post('get/user/info', { sub: Number(sub), ...payload });
   }
-  getUserAddress(sub: string | number) {
-    return this.post('get/user/address', { sub: Number(sub) });
+  getUserAddress(sub: string | number, payload: Record<string, unknown> = {}) {
+    return this.post('get/user/address', { sub: Number(sub), ...payload });
   }
-  userAddressCrud(sub: string | number, action: string, options: { addressId?: string; address?: Record<string, unknown> } = {}) {
+  userAddressCrud(sub: string | number, action: string, options: { addressId?: number; address?: Record<string, unknown> } = {}) {
     return this.post('user/address', { sub: Number(sub), action, address_id: options.addressId, address: options.address });
   }
   getCountries(payload: Record<string, unknown> = {}) {
     return this.post('global/countries', payload);
+  }
+  info() {
+    return this.get('info');
+  }
+  getGlobalInfo() {
+    return this.get('info');
+  }
+  getProjects() {
+    return this.get('global/projects');
   }
 }
 

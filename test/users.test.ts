@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { createEndUser, createPartner, sdkFailure, signedInUser, XwmsLikeClient } from './signin-support.ts';
+import { profileUpdateSchema, setEmailVerified, updateProfile } from '../src/users/profile-store.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -10,12 +11,16 @@ afterAll(async () => {
   await t?.close();
 });
 
-const setProfile = (sub: number, profile: Record<string, unknown>) =>
-  t.app.ctx.database.db.updateTable('users').set(profile).where('sub', '=', sub).execute();
+// No profile page yet (issue #10 part 1): the profile is written straight through the store the pages will use.
+const setProfile = async (sub: number, profile: Record<string, unknown>) => {
+  expect(await updateProfile(t.app.ctx.database.db, sub, profileUpdateSchema.parse(profile), new Date())).toBe(true);
+};
 
 const address = {
-  label: 'Home',
-  name: 'Grace Hopper',
+  type: 'shipping',
+  name: 'Home',
+  firstname: 'Grace',
+  lastname: 'Hopper',
   street: 'Keizersgracht',
   house_number: '123',
   addition: 'B',
@@ -29,11 +34,21 @@ describe('get/user/info', () => {
   it('with userinfo: every profile field; sub may be a number or a numeric string', async () => {
     const partner = await createPartner(t.url, { scopes: ['userinfo'] });
     const user = await signedInUser(t.url, partner, 'Grace Hopper');
-    await setProfile(user.sub, { given_name: 'Grace', family_name: 'Hopper', picture: 'https://img.example/g.png', email_verified: true, birth_date: '1906-12-09', country: 'US' });
+    await setProfile(user.sub, {
+      given_name: 'Grace',
+      family_name: 'Hopper',
+      picture: 'https://img.example/g.png',
+      birth_date: '1906-12-09',
+      country: 'USA',
+      gender: 'female',
+      second_email: 'grace@navy.example',
+      socials: [{ platform: 'github', username: 'ghopper', url: 'https://github.com/ghopper' }, { platform: 'x', username: 'grace' }],
+    });
+    await setEmailVerified(t.app.ctx.database.db, user.sub, true);
     for (const sub of [user.sub, String(user.sub), ` ${user.sub}`]) {
       const reply = await partner.sdk.post('get/user/info', { sub, socials: true });
       expect(reply.data.user).toEqual({
-        sub: user.sub,
+        sub: String(user.sub),
         name: 'Grace Hopper',
         email: user.email,
         given_name: 'Grace',
@@ -41,10 +56,17 @@ describe('get/user/info', () => {
         email_verified: true,
         picture: 'https://img.example/g.png',
         birth_date: '1906-12-09',
+        gender: 'female',
+        second_email: 'grace@navy.example',
         country: 'US',
-        socials: [],
+        socials: [
+          { platform: 'github', username: 'ghopper', url: 'https://github.com/ghopper' },
+          { platform: 'x', username: 'grace', url: null },
+        ],
       });
     }
+    // without socials: true, no socials key
+    expect((await partner.sdk.getUserInfo(user.sub)).data.user).not.toHaveProperty('socials');
     // and sign-token-verify now carries the profile too
     const again = await partner.sdk.verifyToken(await (await import('./signin-support.ts')).approvedToken(partner, user));
     expect(again.data).toMatchObject({ given_name: 'Grace', family_name: 'Hopper', email_verified: true, picture: 'https://img.example/g.png' });
@@ -56,7 +78,7 @@ describe('get/user/info', () => {
     await setProfile(user.sub, { given_name: 'Grace', country: 'NL', birth_date: '1990-01-02' });
     const { data } = await partner.sdk.getUserInfo(user.sub);
     expect(data.user).toEqual({
-      sub: user.sub,
+      sub: String(user.sub),
       name: user.name,
       email: user.email,
       given_name: null,
@@ -64,6 +86,8 @@ describe('get/user/info', () => {
       email_verified: null,
       picture: null,
       birth_date: null,
+      gender: null,
+      second_email: null,
       country: null,
     });
   });
@@ -87,7 +111,7 @@ describe('get/user/info', () => {
     expect((await partner.owner.post(`/manage/v1/clients/${partner.clientId}/test-users`, { email: tester.email })).status).toBe(201);
     const { sub } = tester;
     await partner.sdk.verifyToken(await (await import('./signin-support.ts')).approvedToken(partner, tester));
-    expect((await partner.sdk.getUserInfo(sub)).data.user.sub).toBe(sub);
+    expect((await partner.sdk.getUserInfo(sub)).data.user.sub).toBe(String(sub));
 
     // the same client's live domain signed a user in; the test domain may not read them
     const live = await partner.owner.post(`/manage/v1/clients/${partner.clientId}/domains`, { domain: 'shop.example.com' });
@@ -95,7 +119,7 @@ describe('get/user/info', () => {
     await partner.owner.post(`/manage/v1/clients/${partner.clientId}/redirect-uris`, { uri: 'https://shop.example.com/cb' });
     const liveSdk = new XwmsLikeClient({ ...partner.sdk.config, domain: 'shop.example.com', redirectUri: 'https://shop.example.com/cb' });
     const customer = await signedInUser(t.url, { ...partner, sdk: liveSdk, domain: 'shop.example.com', redirectUri: 'https://shop.example.com/cb' });
-    expect((await liveSdk.getUserInfo(customer.sub)).data.user.sub).toBe(customer.sub);
+    expect((await liveSdk.getUserInfo(customer.sub)).data.user.sub).toBe(String(customer.sub));
     const refused = await sdkFailure(partner.sdk.getUserInfo(customer.sub));
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('test_user_required');
@@ -136,26 +160,56 @@ describe('addresses', () => {
     const created = await partner.sdk.userAddressCrud(user.sub, 'create', { address });
     expect(created.status).toBe('success');
     const home = created.data.address;
-    expect(home).toMatchObject({ ...address, country: 'NL', country_name: 'Netherlands', is_default: true, company: null, state: null });
-    expect(home.address_id).toMatch(/^adr_/);
+    expect(home).toMatchObject({
+      ...address,
+      country: { id: 528, short_name: 'NL', name: 'Netherlands', phonecode: '+31', is_eu_member: true },
+      is_default: true,
+      company_name: null,
+      state: null,
+    });
+    expect(Number.isInteger(home.id)).toBe(true);
 
-    const work = (await partner.sdk.userAddressCrud(user.sub, 'create', { address: { name: 'G. Hopper', street: 'Damrak', city: 'Amsterdam', country: 'NL', is_default: true } }))
+    const work = (await partner.sdk.userAddressCrud(user.sub, 'create', { address: { name: 'Work', street: 'Damrak', city: 'Amsterdam', country: 'NLD', is_default: true } }))
       .data.address;
     expect(work.is_default).toBe(true);
+    expect(work.country.short_name).toBe('NL');
     const listed = (await partner.sdk.userAddressCrud(user.sub, 'list')).data.addresses;
-    expect(listed.map((a: { address_id: string; is_default: boolean }) => [a.address_id, a.is_default])).toEqual([
-      [work.address_id, true],
-      [home.address_id, false],
+    expect(listed.map((a: { id: number; is_default: boolean }) => [a.id, a.is_default])).toEqual([
+      [work.id, true],
+      [home.id, false],
     ]);
 
-    const updated = await partner.sdk.userAddressCrud(user.sub, 'update', { addressId: home.address_id, address: { city: 'Utrecht', addition: null } });
-    expect(updated.data.address).toMatchObject({ address_id: home.address_id, city: 'Utrecht', addition: null, street: 'Keizersgracht' });
+    const updated = await partner.sdk.userAddressCrud(user.sub, 'update', { addressId: home.id, address: { city: 'Utrecht', addition: null } });
+    expect(updated.data.address).toMatchObject({ id: home.id, city: 'Utrecht', addition: null, street: 'Keizersgracht' });
+    // the id as a string of digits works too (XWMS's PHP helper sends whatever the caller had)
+    expect((await partner.sdk.post('user/address', { sub: user.sub, action: 'update', address_id: String(home.id), address: { city: 'Delft' } })).data.address.city).toBe('Delft');
 
-    const removed = await partner.sdk.userAddressCrud(user.sub, 'delete', { addressId: work.address_id });
-    expect(removed.data).toEqual({ address_id: work.address_id, deleted: true });
+    const removed = await partner.sdk.userAddressCrud(user.sub, 'delete', { addressId: work.id });
+    expect(removed.data).toEqual({ id: work.id, deleted: true });
     const left = (await partner.sdk.getUserAddress(String(user.sub))).data.addresses;
     expect(left).toHaveLength(1);
-    expect(left[0]).toMatchObject({ address_id: home.address_id, is_default: true });
+    expect(left[0]).toMatchObject({ id: home.id, is_default: true });
+  });
+
+  it("old Keyledger field names get a 400 naming the field and the XWMS name to use; nothing is written", async () => {
+    const partner = await createPartner(t.url, { scopes: ['useraddresses'] });
+    const user = await signedInUser(t.url, partner);
+    for (const [old, use] of [
+      ['label', 'name'],
+      ['company', 'company_name'],
+    ] as const) {
+      const error = await sdkFailure(partner.sdk.userAddressCrud(user.sub, 'create', { address: { ...address, [old]: 'x' } }));
+      expect(error.status).toBe(400);
+      expect(error.body).toMatchObject({ code: 'invalid_request', field: `address.${old}` });
+      expect(error.body.message).toContain(`use "${use}"`);
+    }
+    const created = (await partner.sdk.userAddressCrud(user.sub, 'create', { address })).data.address;
+    const update = await sdkFailure(partner.sdk.userAddressCrud(user.sub, 'update', { addressId: created.id, address: { label: 'Old' } }));
+    expect(update.body).toMatchObject({ code: 'invalid_request', field: 'address.label' });
+    const oldId = await sdkFailure(partner.sdk.post('user/address', { sub: user.sub, action: 'delete', address_id: 'adr_0123456789abcdefghij' }));
+    expect(oldId.body).toMatchObject({ code: 'invalid_request', field: 'address_id' });
+    expect(oldId.body.message).toMatch(/numeric id/);
+    expect((await partner.sdk.getUserAddress(user.sub)).data.addresses).toHaveLength(1);
   });
 
   it('names the bad field of an address, and refuses unknown fields', async () => {
@@ -172,7 +226,10 @@ describe('addresses', () => {
       [{ ...address, city: 42 }, 'address.city'],
       [{ ...address, is_default: 'yes' }, 'address.is_default'],
       [{ ...address, street: 'Main\u202Estreet' }, 'address.street'],
-      [{ ...address, firstname: 'Grace' }, 'address'],
+      [{ ...address, email: 'not-an-email' }, 'address.email'],
+      [{ ...address, country: 'NLX' }, 'address.country'],
+      [{ ...address, tax_nr: 'NL<script>' }, 'address.tax_nr'],
+      [{ ...address, nickname: 'Gracie' }, 'address'],
     ];
     for (const [bad, field] of cases) {
       const error = await sdkFailure(partner.sdk.userAddressCrud(user.sub, 'create', { address: bad }));
@@ -184,7 +241,7 @@ describe('addresses', () => {
     expect(badAction.body).toMatchObject({ code: 'invalid_request', field: 'action' });
     expect((await sdkFailure(partner.sdk.userAddressCrud(user.sub, 'update', { address: { city: 'X' } }))).body).toMatchObject({ field: 'address_id' });
     expect((await sdkFailure(partner.sdk.userAddressCrud(user.sub, 'delete'))).body).toMatchObject({ field: 'address_id' });
-    const emptyPatch = await sdkFailure(partner.sdk.userAddressCrud(user.sub, 'update', { addressId: 'adr_x', address: {} }));
+    const emptyPatch = await sdkFailure(partner.sdk.userAddressCrud(user.sub, 'update', { addressId: 1, address: {} }));
     expect(emptyPatch.body).toMatchObject({ code: 'invalid_request', field: 'address' });
     expect((await partner.sdk.getUserAddress(user.sub)).data.addresses).toEqual([]);
   });
@@ -195,10 +252,10 @@ describe('addresses', () => {
     const bob = await signedInUser(t.url, partner, 'Bob');
     const stranger = await createEndUser(t.url);
     const alices = (await partner.sdk.userAddressCrud(alice.sub, 'create', { address })).data.address;
-    const error = await sdkFailure(partner.sdk.userAddressCrud(bob.sub, 'delete', { addressId: alices.address_id }));
+    const error = await sdkFailure(partner.sdk.userAddressCrud(bob.sub, 'delete', { addressId: alices.id }));
     expect(error.status).toBe(404);
     expect(error.body).toMatchObject({ code: 'address_not_found', field: 'address_id' });
-    expect((await sdkFailure(partner.sdk.userAddressCrud(bob.sub, 'update', { addressId: alices.address_id, address: { city: 'X' } }))).body.code).toBe(
+    expect((await sdkFailure(partner.sdk.userAddressCrud(bob.sub, 'update', { addressId: alices.id, address: { city: 'X' } }))).body.code).toBe(
       'address_not_found',
     );
     expect((await sdkFailure(partner.sdk.getUserAddress(stranger.sub))).body.code).toBe('user_not_found');
@@ -223,7 +280,21 @@ describe('global/countries', () => {
     expect(message).toBe('Countries retrieved successfully.');
     expect(data.countries.length).toBeGreaterThanOrEqual(249);
     const nl = data.countries.find((c: { short_name: string }) => c.short_name === 'NL');
-    expect(nl).toEqual({ id: 528, short_name: 'NL', iso_alpha3: 'NLD', iso_numeric: '528', name: 'Netherlands', names: { en: 'Netherlands', nl: 'Nederland' } });
+    expect(nl).toEqual({
+      id: 528,
+      short_name: 'NL',
+      name: 'Netherlands',
+      phonecode: '+31',
+      is_eu_member: true,
+      capital: 'Amsterdam',
+      iso_alpha3: 'NLD',
+      region: 'Europe',
+      timezone: 'Europe/Amsterdam',
+      currency_code: 'EUR',
+      iso_numeric: '528',
+      names: { en: 'Netherlands', nl: 'Nederland' },
+      timezones: ['Europe/Amsterdam'],
+    });
     const names = data.countries.map((c: { name: string }) => c.name);
     expect(names).toEqual([...names].sort((a: string, b: string) => a.localeCompare(b, 'en')));
 

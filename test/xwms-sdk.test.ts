@@ -71,7 +71,7 @@ describe('a real client, doing what the XWMS JS SDK does', () => {
     const verified = await partner.sdk.verifyToken(location.searchParams.get('token')!);
     expect(verified.status).toBe('success');
     expect(verified.data).toEqual({
-      sub: user.sub,
+      sub: String(user.sub),
       name: 'Grace Hopper',
       given_name: null,
       family_name: null,
@@ -82,7 +82,7 @@ describe('a real client, doing what the XWMS JS SDK does', () => {
 
     // 6. get/user/info by sub (as the SDK sends it: a number)
     const info = await partner.sdk.getUserInfo(String(verified.data.sub));
-    expect(info.data.user).toMatchObject({ sub: user.sub, name: 'Grace Hopper', email: user.email, email_verified: false, country: null });
+    expect(info.data.user).toMatchObject({ sub: String(user.sub), name: 'Grace Hopper', email: user.email, email_verified: false, country: null });
 
     // a second verify of the same token fails, and the SDK reads the reason from `message`
     const again = await sdkFailure(partner.sdk.verifyToken(token));
@@ -132,7 +132,7 @@ describe('a real client, doing what the XWMS JS SDK does', () => {
     const token = await approvedToken(partner, user);
     expect((await sdkFailure(other.sdk.verifyToken(token))).body.code).toBe('invalid_token');
     // still good for its own client afterwards
-    expect((await partner.sdk.verifyToken(token)).data.sub).toBe(user.sub);
+    expect((await partner.sdk.verifyToken(token)).data.sub).toBe(String(user.sub));
 
     const noToken = await sdkFailure(partner.sdk.post('sign-token-verify', {}));
     expect(noToken.status).toBe(400);
@@ -158,7 +158,7 @@ describe('a real client, doing what the XWMS JS SDK does', () => {
     expect((await sdkFailure(partner.sdk.verifyToken(approved))).body.code).toBe('invalid_token');
     expect((await new Caller('').get(pendingUrl)).status).toBe(410);
     // new tokens work again
-    expect((await partner.sdk.verifyToken(await approvedToken(partner, user))).data.sub).toBe(user.sub);
+    expect((await partner.sdk.verifyToken(await approvedToken(partner, user))).data.sub).toBe(String(user.sub));
   });
 
   it('when the client is deleted, then its open tokens are void', async () => {
@@ -224,7 +224,7 @@ describe('a real client, doing what the XWMS JS SDK does', () => {
     expect(failures.body.failures.map((f: { reason: string }) => f.reason)).toContain('test_user_required');
 
     const token = await approvedToken(partner, tester);
-    expect((await partner.sdk.verifyToken(token)).data.sub).toBe(tester.sub);
+    expect((await partner.sdk.verifyToken(token)).data.sub).toBe(String(tester.sub));
   });
 
   it('renders a client name with $&, $\' and $` literally on the test-mode page (no replacement patterns)', async () => {

@@ -1,16 +1,13 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import { ApiError } from '../http/problem.ts';
-import { handleRequestCommand } from '../http/commands.ts';
-import { entityIdFor } from '../eventstore/command-handler.ts';
 import { requestIdOf } from '../http/request.ts';
 import { nameSchema } from '../clients/validation.ts';
-import { hashPassword } from './passwords.ts';
 import { createSession, setSessionCookie } from './sessions.ts';
-import { organisationStream } from './events.ts';
-import { decideOrganisation, organisationAggregate } from './organisation.ts';
+import { WeakPasswordError, registerUser, weakPasswordProblem } from '../account/registration.ts';
+import { WEAK_PASSWORD_MESSAGES } from '../account/password-policy.ts';
+import { type Language, chooseLanguage } from '../web/i18n.ts';
 import type { Position } from '../eventstore/port.ts';
 
 /** The rules for a new account and a login, shared by `/manage/v1/account/*` and the dashboard's forms. */
@@ -28,49 +25,30 @@ export type Registration = z.output<typeof registerBody>;
 export const emailTaken = () => new ApiError(409, 'email_taken', 'Email taken', 'an account with this email already exists');
 
 /**
- * Creates the account and its organisation (the user is its owner). The organisation's id is
- * derived from the idempotency key (the request's X-Request-Id, or a form's key): a second
- * registration with the same key targets the same organisation and is refused as a duplicate
- * (its user row taken back), never a second one. Throws 409 `email_taken`.
+ * Creates a partner's account and its organisation (the user is its owner), through the one
+ * registration of every route (`registerUser`: password policy, `UserRegistered`, verification
+ * mail). The organisation's id is derived from the idempotency key (the request's X-Request-Id,
+ * or a form's key): a second registration with the same key targets the same organisation and is
+ * refused as a duplicate (its user row taken back), never a second one. Throws 409
+ * `email_taken`, or 400 `weak_password` naming the reason.
  */
 export async function registerAccount(
   ctx: AppContext,
   req: Request,
   body: Registration,
   key: string = requestIdOf(req),
+  options: { via?: 'manage' | 'dashboard'; language?: Language } = {},
 ): Promise<{ sub: number; organisationId: string; position: Position | undefined }> {
-  const { database, commands } = ctx;
-  const passwordHash = await hashPassword(body.password);
-  const organisationId = entityIdFor('org', 16, 'registration', key);
-  const now = ctx.now();
-  // One pooled connection at a time: a transaction held open while the append waits for a
-  // second connection deadlocks once a burst of registrations holds the whole pool. The row
-  // goes first (its unique email index settles races, with no event written for a refusal),
-  // then the organisation's events; if the append fails, the row is taken back.
-  const inserted = await database.db
-    .insertInto('users')
-    .values({ email: body.email, name: body.name, password_hash: passwordHash, organisation_id: organisationId, created_at: now })
-    .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
-    .returning('sub')
-    .executeTakeFirst();
-  if (!inserted) throw emailTaken();
+  const language = options.language ?? chooseLanguage(undefined, undefined, req.get('accept-language'));
+  let outcome;
   try {
-    const outcome = await handleRequestCommand(
-      commands,
-      req,
-      { stream: organisationStream(organisationId), aggregate: organisationAggregate },
-      { type: 'CreateOrganisation', actor: String(inserted.sub), at: now, key },
-      (state) => decideOrganisation({ type: 'CreateOrganisation', organisationId, name: `${body.name}'s organisation`, ownerSub: inserted.sub }, state),
-    );
-    return { sub: inserted.sub, organisationId, position: outcome.append?.position };
+    outcome = await registerUser(ctx, req, { ...body, language, via: options.via ?? 'manage', organisation: true, key }, { mailExisting: false });
   } catch (error) {
-    await database.db
-      .deleteFrom('users')
-      .where('sub', '=', inserted.sub)
-      .execute()
-      .catch((undo: unknown) => ctx.logger.error({ err: undo, sub: inserted.sub }, 'registration failed and its user row could not be removed'));
+    if (error instanceof WeakPasswordError) throw weakPasswordProblem(error.reason, WEAK_PASSWORD_MESSAGES[language][error.reason]);
     throw error;
   }
+  if (outcome.kind === 'exists') throw emailTaken();
+  return { sub: outcome.sub, organisationId: outcome.organisationId!, position: outcome.position };
 }
 
 /** Starts a session for a user whose password was checked, and sets its cookie. */

@@ -108,3 +108,23 @@ export function requireAccount(
     next();
   };
 }
+
+/** Whoever a session belongs to, organisation or not: end users have none (the hosted pages, /account). */
+export interface SessionUser {
+  readonly sub: number;
+  readonly email: string;
+  readonly name: string;
+  readonly sessionHash: string;
+}
+
+export async function findSessionUser(db: Kysely<CoreDatabase>, token: string, now: Date): Promise<SessionUser | undefined> {
+  const idHash = hashToken(token);
+  const row = await db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.sub', 'sessions.user_sub')
+    .select(['users.sub', 'users.email', 'users.name', 'sessions.expires_at'])
+    .where('sessions.id_hash', '=', idHash)
+    .executeTakeFirst();
+  if (!row || row.expires_at.getTime() <= now.getTime()) return undefined;
+  return { sub: row.sub, email: row.email, name: row.name, sessionHash: idHash };
+}

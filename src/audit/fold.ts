@@ -110,6 +110,7 @@ function evolveTimes(state: ReplayState, event: Omit<RecordedEvent, 'type' | 'da
     case 'SecretUnlinkedFromDomain':
     case 'DomainUpdated':
     case 'ClientScopesChanged':
+    case 'ClientListingChanged':
     case 'ClientRegistrationAbandoned':
       return state;
     default: {

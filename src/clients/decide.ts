@@ -1,5 +1,5 @@
 import type { PlanLimits, PlanName } from '../accounts/plans.ts';
-import { SCOPES, type ClientEvent, type DomainSettings, type Scope } from './events.ts';
+import { SCOPES, type ClientEvent, type ClientListing, type DomainSettings, type Scope } from './events.ts';
 import { canonicalHost, domainLookupKey } from './domain-name.ts';
 import {
   isLinked,
@@ -111,6 +111,11 @@ export interface ChangeScopes extends At {
   readonly type: 'ChangeScopes';
   readonly scopes: readonly Scope[];
 }
+export interface ChangeListing extends At {
+  readonly type: 'ChangeListing';
+  /** null: take the client out of the public directory */
+  readonly listing: ClientListing | null;
+}
 export interface AddTestUser extends At {
   readonly type: 'AddTestUser';
   readonly sub: number;
@@ -149,6 +154,7 @@ export type ClientCommand =
   | UpdateDomain
   | RemoveDomain
   | ChangeScopes
+  | ChangeListing
   | AddTestUser
   | RemoveTestUser
   | DisableClient
@@ -277,6 +283,8 @@ export function decide(command: ClientCommand, state: ClientAggregateState): Cli
       if (scopes.length === previous.length && scopes.every((scope) => previous.includes(scope))) return [];
       return [{ type: 'ClientScopesChanged', data: { scopes, previous } }];
     }
+    case 'ChangeListing':
+      return changeListing(command, state);
     case 'AddTestUser':
       if (state.testUsers.has(command.sub)) return [];
       return [{ type: 'TestUserAdded', data: { sub: command.sub } }];
@@ -455,4 +463,16 @@ function removeDomain(command: RemoveDomain, state: ClientState): ClientEvent[] 
     { type: 'DomainRemoved', data: { domainId, domain: domain.domain } },
     ...(successor ? [{ type: 'DomainUpdated', data: { domainId: successor.domainId, changes: { primary: true } } } satisfies ClientEvent] : []),
   ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public directory
+// ---------------------------------------------------------------------------------------------
+
+function changeListing(command: ChangeListing, state: ClientState): ClientEvent[] {
+  const { listing } = command;
+  if (listing === null) return state.listing === null ? [] : [{ type: 'ClientListingChanged', data: { listing: null } }];
+  if (!primaryDomain(state)) fail('primary_domain_required', 'add a domain first: the directory links to the primary domain');
+  if (state.listing !== null && JSON.stringify(state.listing) === JSON.stringify(listing)) return [];
+  return [{ type: 'ClientListingChanged', data: { listing: { ...listing, categories: [...listing.categories] } } }];
 }

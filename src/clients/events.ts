@@ -21,6 +21,34 @@ export interface DomainSettings {
   readonly testMode: boolean;
 }
 
+/** Categories of the public directory (`GET /api/global/projects`): a closed catalogue, ids stable. */
+export const PROJECT_CATEGORIES = [
+  { id: 1, key: 'automation', en: 'Automation', nl: 'Automatisering' },
+  { id: 2, key: 'commerce', en: 'Commerce', nl: 'Handel' },
+  { id: 3, key: 'communication', en: 'Communication', nl: 'Communicatie' },
+  { id: 4, key: 'developer-tools', en: 'Developer tools', nl: 'Ontwikkelaarstools' },
+  { id: 5, key: 'education', en: 'Education', nl: 'Onderwijs' },
+  { id: 6, key: 'entertainment', en: 'Entertainment', nl: 'Entertainment' },
+  { id: 7, key: 'finance', en: 'Finance', nl: 'Financiën' },
+  { id: 8, key: 'games', en: 'Games', nl: 'Games' },
+  { id: 9, key: 'health', en: 'Health', nl: 'Gezondheid' },
+  { id: 10, key: 'productivity', en: 'Productivity', nl: 'Productiviteit' },
+  { id: 11, key: 'security', en: 'Security', nl: 'Beveiliging' },
+  { id: 12, key: 'social', en: 'Social', nl: 'Sociaal' },
+] as const;
+export type ProjectCategory = (typeof PROJECT_CATEGORIES)[number]['key'];
+
+/** How a client appears in the public directory; the link is always its primary domain. */
+export interface ClientListing {
+  readonly title: string;
+  readonly description: string;
+  readonly categories: readonly ProjectCategory[];
+  /** an https image URL; null: the primary domain's logo */
+  readonly image: string | null;
+  /** XWMS's flag: the directory opens the link at once instead of a detail page */
+  readonly directRedirect: boolean;
+}
+
 export type ClientEvent =
   | { type: 'ClientRegistered'; data: { clientId: string; organisationId: string; name: string } }
   | { type: 'ClientRenamed'; data: { name: string; previousName: string } }
@@ -58,6 +86,8 @@ export type ClientEvent =
   | { type: 'ClientDisabled'; data: Record<string, never> }
   | { type: 'ClientEnabled'; data: Record<string, never> }
   | { type: 'ClientDeleted'; data: Record<string, never> }
+  /** listed in (or, with null, taken out of) the public directory */
+  | { type: 'ClientListingChanged'; data: { listing: ClientListing | null } }
   /**
    * The only event of a client id whose creation took a slot and died before registering: it
    * fences the id (a registration that wakes up later finds the stream taken) so the slot can be
@@ -86,6 +116,7 @@ export const CLIENT_EVENT_TYPES: readonly ClientEventType[] = [
   'ClientDisabled',
   'ClientEnabled',
   'ClientDeleted',
+  'ClientListingChanged',
   'ClientRegistrationAbandoned',
 ];
 

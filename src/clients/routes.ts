@@ -27,6 +27,7 @@ import {
 import { clientDetails, clientHistory, listClients, ownedClient } from './queries.ts';
 import { abandonClientSlot, releaseClientSlot, reserveClientSlot } from './quota.ts';
 import { voidOpenSignInTokens } from '../signin/tokens.ts';
+import { listingBody, toListing } from './listing.ts';
 
 const id = (prefix: string) => `${prefix}_${randomBytes(16).toString('base64url').replace(/[-_]/g, '').slice(0, 20)}`;
 /** A create retried with its X-Request-Id targets the same client, so it is stored once. */
@@ -375,6 +376,20 @@ export function clientsApi(ctx: AppContext): Router {
     const { scopes } = parseInput(scopesBody, req.body);
     const result = await execute(req, clientId, { type: 'ChangeScopes', scopes, now: nowIso() });
     res.json({ scopes, position: result.position });
+  });
+
+  // The public directory entry (GET /api/global/projects): PUT lists or changes it, DELETE takes it out.
+  router.put('/clients/:clientId/listing', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Client');
+    const listing = toListing(parseInput(listingBody, req.body));
+    const result = await execute(req, targetOf(req), { type: 'ChangeListing', listing, now: nowIso() });
+    res.json({ listing, position: result.position });
+  });
+
+  router.delete('/clients/:clientId/listing', async (req, res) => {
+    authorise(accountOf(req), 'manage', 'Client');
+    const result = await execute(req, targetOf(req), { type: 'ChangeListing', listing: null, now: nowIso() });
+    res.json({ listing: null, position: result.position });
   });
 
   router.post('/clients/:clientId/test-users', async (req, res) => {

@@ -1,4 +1,4 @@
-import type { ClientEvent, DomainSettings, Scope } from './events.ts';
+import type { ClientEvent, ClientListing, DomainSettings, Scope } from './events.ts';
 
 /** The client aggregate's state, folded from its stream. Pure: `evolve` never mutates its input. */
 
@@ -39,6 +39,8 @@ export interface ClientState {
   readonly redirectUris: readonly string[];
   readonly scopes: readonly Scope[];
   readonly testUsers: ReadonlySet<number>;
+  /** null: not in the public directory */
+  readonly listing: ClientListing | null;
 }
 
 /** `null` = no client on this stream yet. A deleted client keeps its state with status `deleted`. */
@@ -93,6 +95,7 @@ export function evolve(state: ClientAggregateState, event: ClientEvent): ClientA
       redirectUris: [],
       scopes: [],
       testUsers: new Set(),
+      listing: null,
     };
   }
   // An event before registration cannot be folded into anything; the stream is ill-formed, ignore it.
@@ -155,6 +158,8 @@ export function evolve(state: ClientAggregateState, event: ClientEvent): ClientA
       return { ...state, status: 'active' };
     case 'ClientDeleted':
       return { ...state, status: 'deleted' };
+    case 'ClientListingChanged':
+      return { ...state, listing: event.data.listing };
     default: {
       const _exhaustive: never = event;
       return _exhaustive;

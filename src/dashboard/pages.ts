@@ -83,11 +83,16 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
       return showRegister(req, res, resubmittedForm(req, fields, errors, t('dashboard.formHasErrors')), 400);
     }
     try {
-      const registered = await registerAccount(ctx, req, parsed.data, submittedIdempotencyKey(req));
+      const registered = await registerAccount(ctx, req, parsed.data, submittedIdempotencyKey(req), { via: 'dashboard', language: pageLocals(res).lang });
       await settle(ctx, registered.position);
       await startSession(ctx, req, res, registered.sub);
       res.redirect(303, '/dashboard');
     } catch (error) {
+      if (error instanceof ApiError && error.code === 'weak_password') {
+        // the reason, in the page's language, from the shared password policy
+        const reason = error.errors?.[0]?.message ?? t('dashboard.errorPassword');
+        return showRegister(req, res, resubmittedForm(req, fields, { password: reason }, t('dashboard.formHasErrors')), 400);
+      }
       const taken = error instanceof ApiError && (error.code === emailTaken().code || error.code === 'duplicate_request');
       if (!taken) throw error;
       return showRegister(req, res, resubmittedForm(req, fields, { email: t('dashboard.emailTaken') }, t('dashboard.formHasErrors')), 409);

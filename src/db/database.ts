@@ -15,6 +15,10 @@ import * as groupCommit from './migrations/050_group_commit.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
 import * as projectionLanes from '../../projections/migrations/050_projection_lanes.ts';
+import * as endUserAccounts from './migrations/080_end_user_accounts.ts';
+import * as userAccountReadModels from '../../projections/migrations/080_user_accounts.ts';
+import * as xwmsProfileAddresses from './migrations/040_xwms_profile_addresses.ts';
+import * as clientListings from '../../projections/migrations/040_client_listings.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
 
 export type { DatabaseTimeouts } from './connections.ts';
@@ -90,14 +94,15 @@ export function createDatabaseProbe<T>(check: () => Promise<T>): () => Promise<{
       }));
 }
 
-class StaticProvider implements MigrationProvider {
+export class StaticProvider implements MigrationProvider {
   constructor(private readonly migrations: Record<string, Migration>) {}
   async getMigrations(): Promise<Record<string, Migration>> {
     return this.migrations;
   }
 }
 
-const CORE_MIGRATIONS: Record<string, Migration> = {
+/** exported for migration tests */
+export const CORE_MIGRATIONS: Record<string, Migration> = {
   '001_event_log': eventLog,
   '002_accounts': accounts,
   '003_access': access,
@@ -107,12 +112,16 @@ const CORE_MIGRATIONS: Record<string, Migration> = {
   '011_staff_revision': staffRevision,
   '007_explain': explain,
   '050_group_commit': groupCommit,
+  '080_end_user_accounts': endUserAccounts,
+  '040_xwms_profile_addresses': xwmsProfileAddresses,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
   '001_read_models': readModels,
   '002_support': supportReadModels,
   '050_projection_lanes': projectionLanes,
+  '080_user_accounts': userAccountReadModels,
+  '040_client_listings': clientListings,
 };
 
 async function runMigrator(migrator: Migrator): Promise<void> {

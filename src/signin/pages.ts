@@ -2,7 +2,7 @@ import type { Request, Response, Router } from 'express';
 import type { AppContext } from '../context.ts';
 import type { AccessPipeline } from '../access/pipeline.ts';
 import { createPasswordCheck } from '../accounts/login.ts';
-import { type Account, clearSessionCookie, createSession, deleteSession, findAccount, sessionToken, setSessionCookie } from '../accounts/sessions.ts';
+import { type SessionUser, clearSessionCookie, createSession, deleteSession, findSessionUser, sessionToken, setSessionCookie } from '../accounts/sessions.ts';
 import { SCOPES } from '../clients/events.ts';
 import { type MessageKey, type PageLayer, allowFormTarget, pageLocals, renderPage, renderProblem } from '../web/layer.ts';
 import { withQuery } from './redirect-rules.ts';
@@ -99,9 +99,10 @@ export function signInPages(ctx: AppContext, pipeline: AccessPipeline, pages: Pa
     };
   }
 
-  async function currentAccount(req: Request): Promise<Account | undefined> {
+  // End users belong to no organisation: any session of a user will do here.
+  async function currentAccount(req: Request): Promise<SessionUser | undefined> {
     const token = sessionToken(req);
-    return token ? await findAccount(db, rm, token, ctx.now()) : undefined;
+    return token ? await findSessionUser(db, token, ctx.now()) : undefined;
   }
 
   async function isTestUser(clientId: string, sub: number): Promise<boolean> {
@@ -118,7 +119,7 @@ export function signInPages(ctx: AppContext, pipeline: AccessPipeline, pages: Pa
     send(req, res, loaded, 'signin/login', { error, form: { values: { email: email ?? '' }, errors: {} } }, status, 'signin.heading');
   }
 
-  async function sendSignedIn(req: Request, res: Response, loaded: Loaded & { kind: 'ok' }, account: Account): Promise<void> {
+  async function sendSignedIn(req: Request, res: Response, loaded: Loaded & { kind: 'ok' }, account: SessionUser): Promise<void> {
     const signedIn = { name: account.name, email: account.email };
     if (loaded.client.testMode && !(await isTestUser(loaded.row.clientId, account.sub))) {
       logTestUserRequired(req, loaded);

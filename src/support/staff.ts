@@ -5,6 +5,7 @@ import type { CoreDatabase } from '../db/schema.ts';
 import type { Database } from '../db/database.ts';
 import type { CommandHandler } from '../eventstore/command-handler.ts';
 import type { EventMetadata, Position } from '../eventstore/port.ts';
+import type { UserEvent } from '../account/events.ts';
 
 /** Staff roles are held on the user, not in an organisation (DESIGN §4). */
 export const SUPPORT_AGENT = 'support_agent';
@@ -21,12 +22,21 @@ export interface StaffState {
   readonly role: StaffRole | null;
 }
 
-export function evolveStaff(_state: StaffState, event: StaffEvent): StaffState {
+/** Folds the whole `user-<sub>` stream: the account's own events change nothing here. */
+export function evolveStaff(state: StaffState, event: UserEvent): StaffState {
   switch (event.type) {
     case 'StaffRoleGranted':
       return { role: event.data.role };
     case 'StaffRoleRevoked':
       return { role: null };
+    case 'UserRegistered':
+    case 'EmailVerified':
+    case 'PasswordChanged':
+    case 'ProfileUpdated':
+    case 'SessionSignedOut':
+    case 'ClientAccessRevoked':
+    case 'UserErased':
+      return state;
     default: {
       const _exhaustive: never = event;
       return _exhaustive;

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { z } from 'zod';
 import type { AddressesTable, CoreDatabase } from '../db/schema.ts';
 import { forbiddenCharacter } from '../clients/validation.ts';
-import { countryName, isCountryCode } from './countries.ts';
+import { addressCountry, addressCountrySchema, toAlpha2 } from './countries.ts';
 
 export const MAX_ADDRESSES_PER_USER = 50;
 
@@ -36,24 +35,54 @@ const optional = (max: number, pattern?: Pattern) =>
     .optional()
     .transform((raw, ctx) => (raw === undefined ? undefined : raw === null || raw.trim() === '' ? null : clean(raw, max, pattern, ctx)));
 
+/** ISO 3166-1 alpha-2 or alpha-3, any case (XWMS: "NL" or "NLD"), stored as alpha-2. */
+const COUNTRY_MESSAGE = 'must be an ISO 3166-1 alpha-2 or alpha-3 code such as NL or NLD';
 const country = z
-  .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be an ISO 3166-1 alpha-2 code such as NL') })
-  .trim()
-  .transform((v) => v.toUpperCase())
-  .refine(isCountryCode, { message: 'must be an ISO 3166-1 alpha-2 code such as NL' });
+  .string({ error: (i) => (i.input === undefined ? 'is required' : COUNTRY_MESSAGE) })
+  .transform((v, ctx) => {
+    const alpha2 = toAlpha2(v);
+    if (!alpha2) {
+      ctx.addIssue({ code: 'custom', message: COUNTRY_MESSAGE });
+      return z.NEVER;
+    }
+    return alpha2;
+  });
 
+const emailAddress = z
+  .string({ error: 'must be an email address or null' })
+  .nullable()
+  .optional()
+  .transform((raw, ctx) => {
+    if (raw === undefined || raw === null || raw.trim() === '') return raw === undefined ? undefined : null;
+    const value = raw.trim();
+    if (value.length > 254 || !z.email().safeParse(value).success) {
+      ctx.addIssue({ code: 'custom', message: 'must be an email address' });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const code = { regex: /^[A-Za-z0-9][A-Za-z0-9 ./-]*$/, message: 'may contain only letters, digits, spaces, dots, slashes and hyphens' };
+
+/** XWMS's fields first, then Keyledger's extras (no XWMS equivalent): addition, state, is_default. */
 const fields = {
-  label: optional(50),
-  name: text(100),
-  company: optional(100),
+  type: optional(50),
+  name: optional(100),
+  firstname: optional(100),
+  lastname: optional(100),
+  company_name: optional(100),
+  email: emailAddress,
+  phone: optional(30, { regex: /^\+?[0-9][0-9 ()./-]{3,29}$/, message: 'must be a phone number such as +31 20 123 4567' }),
+  tax_nr: optional(50, code),
+  registration_nr: optional(50, code),
+  access_code: optional(50),
   street: text(200),
   house_number: optional(20),
-  addition: optional(20),
   postal_code: optional(20, { regex: /^[A-Za-z0-9][A-Za-z0-9 -]*$/, message: 'may contain only letters, digits, spaces and hyphens' }),
   city: text(100),
-  state: optional(100),
   country,
-  phone: optional(30, { regex: /^\+?[0-9][0-9 ()./-]{3,29}$/, message: 'must be a phone number such as +31 20 123 4567' }),
+  addition: optional(20),
+  state: optional(100),
   is_default: z.boolean({ error: 'must be true or false' }).optional(),
 };
 
@@ -62,7 +91,6 @@ export const addressPatchSchema = z
   .strictObject(
     {
       ...fields,
-      name: fields.name.optional(),
       street: fields.street.optional(),
       city: fields.city.optional(),
       country: fields.country.optional(),
@@ -73,6 +101,24 @@ export const addressPatchSchema = z
 
 export type NewAddress = z.output<typeof newAddressSchema>;
 export type AddressPatch = z.output<typeof addressPatchSchema>;
+
+/**
+ * Field names of Keyledger's own address API before it took XWMS's, with the XWMS name to use.
+ * A partner still sending them gets a 400 that says so, never a silently dropped value.
+ */
+export const RENAMED_ADDRESS_FIELDS: Readonly<Record<string, string>> = {
+  label: 'name',
+  company: 'company_name',
+  address_id: 'id (and address_id beside address, not inside it)',
+  country_name: 'country',
+};
+
+/** The first old Keyledger field name in an address body, with its XWMS name. */
+export function oldAddressField(address: unknown): { field: string; use: string } | undefined {
+  if (typeof address !== 'object' || address === null || Array.isArray(address)) return undefined;
+  const field = Object.keys(address).find((key) => Object.hasOwn(RENAMED_ADDRESS_FIELDS, key));
+  return field === undefined ? undefined : { field, use: RENAMED_ADDRESS_FIELDS[field]! };
+}
 
 // ---- store ---------------------------------------------------------------------------------
 
@@ -85,29 +131,57 @@ export class AddressError extends Error {
   }
 }
 
-const newAddressId = () => `adr_${randomBytes(16).toString('base64url').replace(/[-_]/g, '').slice(0, 20)}`;
+/** An address as the partner API returns it (XWMS's shape, Keyledger's extras after it). */
+export const addressViewSchema = z.object({
+  id: z.number().int().positive(),
+  type: z.string().nullable(),
+  name: z.string().nullable(),
+  firstname: z.string().nullable(),
+  lastname: z.string().nullable(),
+  company_name: z.string().nullable(),
+  email: z.string().nullable(),
+  phone: z.string().nullable(),
+  tax_nr: z.string().nullable(),
+  registration_nr: z.string().nullable(),
+  access_code: z.string().nullable(),
+  street: z.string(),
+  house_number: z.string().nullable(),
+  postal_code: z.string().nullable(),
+  city: z.string(),
+  country: addressCountrySchema,
+  addition: z.string().nullable(),
+  state: z.string().nullable(),
+  is_default: z.boolean(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type AddressView = z.output<typeof addressViewSchema>;
 
-export function formatAddress(row: Selectable<AddressesTable>) {
+export function formatAddress(row: Selectable<AddressesTable>): AddressView {
   return {
-    address_id: row.address_id,
-    label: row.label,
+    id: row.id,
+    type: row.type,
     name: row.name,
-    company: row.company,
+    firstname: row.firstname,
+    lastname: row.lastname,
+    company_name: row.company_name,
+    email: row.email,
+    phone: row.phone,
+    tax_nr: row.tax_nr,
+    registration_nr: row.registration_nr,
+    access_code: row.access_code,
     street: row.street,
     house_number: row.house_number,
-    addition: row.addition,
     postal_code: row.postal_code,
     city: row.city,
+    country: addressCountry(row.country),
+    addition: row.addition,
     state: row.state,
-    country: row.country,
-    country_name: countryName(row.country),
-    phone: row.phone,
     is_default: row.is_default,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
 }
-export type AddressView = ReturnType<typeof formatAddress>;
 
 export async function listAddresses(db: Kysely<CoreDatabase>, userSub: number): Promise<AddressView[]> {
   const rows = await db
@@ -116,7 +190,7 @@ export async function listAddresses(db: Kysely<CoreDatabase>, userSub: number): 
     .where('user_sub', '=', userSub)
     .orderBy('is_default', 'desc')
     .orderBy('created_at')
-    .orderBy('address_id')
+    .orderBy('id')
     .execute();
   return rows.map(formatAddress);
 }
@@ -148,19 +222,24 @@ export async function createAddress(db: Kysely<CoreDatabase>, userSub: number, i
     const row = await trx
       .insertInto('addresses')
       .values({
-        address_id: newAddressId(),
         user_sub: userSub,
-        label: input.label ?? null,
-        name: input.name,
-        company: input.company ?? null,
+        type: input.type ?? null,
+        name: input.name ?? null,
+        firstname: input.firstname ?? null,
+        lastname: input.lastname ?? null,
+        company_name: input.company_name ?? null,
+        email: input.email ?? null,
+        phone: input.phone ?? null,
+        tax_nr: input.tax_nr ?? null,
+        registration_nr: input.registration_nr ?? null,
+        access_code: input.access_code ?? null,
         street: input.street,
         house_number: input.house_number ?? null,
-        addition: input.addition ?? null,
         postal_code: input.postal_code ?? null,
         city: input.city,
-        state: input.state ?? null,
         country: input.country,
-        phone: input.phone ?? null,
+        addition: input.addition ?? null,
+        state: input.state ?? null,
         is_default: isDefault,
         created_at: now,
         updated_at: now,
@@ -171,11 +250,11 @@ export async function createAddress(db: Kysely<CoreDatabase>, userSub: number, i
   });
 }
 
-const notFound = (addressId: string) => new AddressError('address_not_found', `No address ${addressId} for this user.`);
+const notFound = (addressId: number) => new AddressError('address_not_found', `No address ${addressId} for this user.`);
 
-export async function updateAddress(db: Kysely<CoreDatabase>, userSub: number, addressId: string, patch: AddressPatch, now: Date): Promise<AddressView> {
+export async function updateAddress(db: Kysely<CoreDatabase>, userSub: number, addressId: number, patch: AddressPatch, now: Date): Promise<AddressView> {
   return await forUser(db, userSub, async (trx) => {
-    const current = await trx.selectFrom('addresses').selectAll().where('address_id', '=', addressId).where('user_sub', '=', userSub).executeTakeFirst();
+    const current = await trx.selectFrom('addresses').selectAll().where('id', '=', addressId).where('user_sub', '=', userSub).executeTakeFirst();
     if (!current) throw notFound(addressId);
     const { is_default: makeDefault, ...changes } = patch;
     if (makeDefault === true && !current.is_default) await clearDefault(trx, userSub);
@@ -183,26 +262,26 @@ export async function updateAddress(db: Kysely<CoreDatabase>, userSub: number, a
     const row = await trx
       .updateTable('addresses')
       .set({ ...changes, ...(makeDefault === true ? { is_default: true } : {}), updated_at: now })
-      .where('address_id', '=', addressId)
+      .where('id', '=', addressId)
       .returningAll()
       .executeTakeFirstOrThrow();
     return formatAddress(row);
   });
 }
 
-export async function deleteAddress(db: Kysely<CoreDatabase>, userSub: number, addressId: string): Promise<void> {
+export async function deleteAddress(db: Kysely<CoreDatabase>, userSub: number, addressId: number): Promise<void> {
   await forUser(db, userSub, async (trx) => {
     const deleted = await trx
       .deleteFrom('addresses')
-      .where('address_id', '=', addressId)
+      .where('id', '=', addressId)
       .where('user_sub', '=', userSub)
       .returning('is_default')
       .executeTakeFirst();
     if (!deleted) throw notFound(addressId);
     if (deleted.is_default) {
       // The oldest remaining address becomes the default.
-      const next = await trx.selectFrom('addresses').select('address_id').where('user_sub', '=', userSub).orderBy('created_at').orderBy('address_id').limit(1).executeTakeFirst();
-      if (next) await trx.updateTable('addresses').set({ is_default: true }).where('address_id', '=', next.address_id).execute();
+      const next = await trx.selectFrom('addresses').select('id').where('user_sub', '=', userSub).orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
+      if (next) await trx.updateTable('addresses').set({ is_default: true }).where('id', '=', next.id).execute();
     }
   });
 }

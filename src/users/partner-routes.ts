@@ -6,11 +6,13 @@ import { type AccessPipeline, accessOf } from '../access/pipeline.ts';
 import { XwmsError, success } from '../api/envelope.ts';
 import { hasSignedIn } from '../signin/tokens.ts';
 import { parseBody, subSchema } from './input.ts';
-import { findProfile, userInfo } from './profiles.ts';
-import { listCountries } from './countries.ts';
+import { findProfile, userInfo, userInfoSchema } from './profiles.ts';
+import { COUNTRY_LANGUAGES, countrySchema, listCountries } from './countries.ts';
 import {
   AddressError,
   addressPatchSchema,
+  addressViewSchema,
+  oldAddressField,
   createAddress,
   deleteAddress,
   listAddresses,
@@ -23,20 +25,30 @@ const flag = z
   .optional()
   .transform((v) => v === true || v === 1 || v === 'true' || v === '1');
 
-const infoBody = z.object({ sub: subSchema, socials: flag });
-const subBody = z.object({ sub: subSchema });
-const ACTIONS = ['list', 'create', 'update', 'delete'] as const;
-const addressId = z
-  .union([z.string().trim().min(1).max(64), z.number().int().nonnegative()], { error: 'address_id must be a string' })
-  .transform(String);
-const crudBody = z.object({
+/** Request bodies of the user-data endpoints (the SDKs also add `redirect_url`: ignored). */
+export const userInfoBody = z.object({ sub: subSchema, socials: flag });
+export const subBody = z.object({ sub: subSchema });
+export const ADDRESS_ACTIONS = ['list', 'create', 'update', 'delete'] as const;
+const ADDRESS_ID_MESSAGE = 'must be the numeric id of an address (list the addresses to get it)';
+const addressId = z.union([z.number().int().positive().max(2_147_483_647), z.string().trim().regex(/^[1-9]\d{0,9}$/).transform(Number)], {
+  error: ADDRESS_ID_MESSAGE,
+}).refine((n) => n <= 2_147_483_647, ADDRESS_ID_MESSAGE);
+export const addressCrudBody = z.object({
   sub: subSchema,
-  action: z.enum(ACTIONS, { error: `action must be one of ${ACTIONS.join(', ')}` }),
-  address_id: addressId.optional(),
+  action: z.enum(ADDRESS_ACTIONS, { error: `must be one of ${ADDRESS_ACTIONS.join(', ')}` }),
+  address_id: addressId.nullable().optional(),
+  address: z.unknown().optional(),
 });
 const createBody = z.object({ address: newAddressSchema });
 const updateBody = z.object({ address: addressPatchSchema });
-const languageBody = z.object({ lang: z.enum(['en', 'nl'], { error: 'lang must be en or nl' }).optional() });
+export const countriesBody = z.object({ lang: z.enum(COUNTRY_LANGUAGES, { error: 'must be en or nl' }).optional() });
+
+/** `data` of each answer. */
+export const userInfoData = z.object({ user: userInfoSchema });
+export const addressListData = z.object({ addresses: z.array(addressViewSchema) });
+export const addressData = z.object({ address: addressViewSchema });
+export const addressDeletedData = z.object({ id: z.number().int(), deleted: z.literal(true) });
+export const countriesData = z.object({ countries: z.array(countrySchema) });
 
 const required = (field: string, action: string) => new XwmsError(400, 'invalid_request', `${field}: is required for action ${action}`, field);
 
@@ -67,7 +79,7 @@ export function usersPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
 
   return (router: Router): void => {
     router.post('/get/user/info', pipeline.require({ kind: 'api' }), async (req, res) => {
-      const { sub, socials } = parseBody(infoBody, req.body);
+      const { sub, socials } = parseBody(userInfoBody, req.body);
       await reachableUser(req, sub);
       const profile = await findProfile(db, sub);
       if (!profile) throw new XwmsError(404, 'user_not_found', 'No user with this sub has signed in through this client.', 'sub');
@@ -82,27 +94,33 @@ export function usersPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
     });
 
     router.post('/user/address', pipeline.require({ kind: 'api', scope: 'useraddresses' }), async (req, res) => {
-      const { sub, action, address_id } = parseBody(crudBody, req.body);
+      const { sub, action, address_id } = parseBody(addressCrudBody, req.body);
       await reachableUser(req, sub);
+      const { address } = req.body as { address?: unknown };
+      const renamed = oldAddressField(address);
+      if (renamed && (action === 'create' || action === 'update')) {
+        const field = `address.${renamed.field}`;
+        throw new XwmsError(400, 'invalid_request', `${field}: this is Keyledger's old field name; use "${renamed.use}", as XWMS names it`, field);
+      }
       try {
         switch (action) {
           case 'list':
             return success(res, { addresses: await listAddresses(db, sub) }, 'User addresses retrieved successfully.');
           case 'create': {
-            if ((req.body as { address?: unknown }).address === undefined) throw required('address', action);
-            const { address } = parseBody(createBody, req.body);
-            return success(res, { address: await createAddress(db, sub, address, ctx.now()) }, 'Address created successfully.', 201);
+            if (address === undefined || address === null) throw required('address', action);
+            const parsed = parseBody(createBody, req.body).address;
+            return success(res, { address: await createAddress(db, sub, parsed, ctx.now()) }, 'Address created successfully.', 201);
           }
           case 'update': {
-            if (address_id === undefined) throw required('address_id', action);
-            if ((req.body as { address?: unknown }).address === undefined) throw required('address', action);
-            const { address } = parseBody(updateBody, req.body);
-            return success(res, { address: await updateAddress(db, sub, address_id, address, ctx.now()) }, 'Address updated successfully.');
+            if (address_id === undefined || address_id === null) throw required('address_id', action);
+            if (address === undefined || address === null) throw required('address', action);
+            const patch = parseBody(updateBody, req.body).address;
+            return success(res, { address: await updateAddress(db, sub, address_id, patch, ctx.now()) }, 'Address updated successfully.');
           }
           case 'delete':
-            if (address_id === undefined) throw required('address_id', action);
+            if (address_id === undefined || address_id === null) throw required('address_id', action);
             await deleteAddress(db, sub, address_id);
-            return success(res, { address_id, deleted: true }, 'Address deleted successfully.');
+            return success(res, { id: address_id, deleted: true }, 'Address deleted successfully.');
           default: {
             const _exhaustive: never = action;
             return _exhaustive;
@@ -119,7 +137,7 @@ export function usersPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
     });
 
     router.post('/global/countries', pipeline.require({ kind: 'api' }), (req, res) => {
-      const { lang } = parseBody(languageBody, req.body);
+      const { lang } = parseBody(countriesBody, req.body);
       success(res, { countries: listCountries(lang ?? 'en') }, 'Countries retrieved successfully.');
     });
   };

@@ -31,6 +31,7 @@ export const OPS = [
   'updateDomain',
   'removeDomain',
   'scopes',
+  'listing',
   'addTestUser',
   'removeTestUser',
   'disable',
@@ -265,6 +266,10 @@ export class HistoryBuilder {
         return domainId ? this.run({ type: 'RemoveDomain', domainId, now }) : [];
       case 'scopes':
         return this.run({ type: 'ChangeScopes', scopes: subset(SCOPES, step.a) as Scope[], now });
+      case 'listing': {
+        const listing = step.a % 3 === 0 ? null : { title: `App ${step.a % 5}`, description: 'An app', categories: [], image: null, directRedirect: step.a % 2 === 0 };
+        return this.run({ type: 'ChangeListing', listing, now });
+      }
       case 'addTestUser':
         return this.run({ type: 'AddTestUser', sub: 1 + (step.a % 2), now });
       case 'removeTestUser':
