@@ -37,6 +37,10 @@ import { hostedRedirects } from './signin/hosted-redirects.ts';
 import { createSupportGateway, type SupportGateway } from './support/gateway.ts';
 import { supportPages } from './support/pages.ts';
 import { auditApi } from './audit/audit-routes.ts';
+import { createMailer } from './mail/mailer.ts';
+import { join } from 'node:path';
+import { createPageLayer } from './web/layer.ts';
+import { dashboardPages } from './dashboard/pages.ts';
 
 export interface AppOptions {
   readonly config: Config;
@@ -104,6 +108,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     watcher,
     logger,
     now,
+    mailer: createMailer({
+      smtpUrl: config.SMTP_URL,
+      from: config.MAIL_FROM,
+      outboxDir: join(config.DATA_DIR, 'outbox'),
+      logger: logger.child({ component: 'mail' }),
+    }),
     sessionEnded: (hash) => sessionListeners.forEach((l) => l(hash)),
   };
 
@@ -182,9 +192,15 @@ export async function createApp(options: AppOptions): Promise<App> {
       ...(options.partnerApiExtensions ?? []).map((extend) => (router: express.Router) => extend(router, pipeline)),
     ]),
   );
+  // Every HTML page goes through the one page layer (src/web/layer.ts).
+  const pages = await createPageLayer(ctx);
+  app.use('/assets', pages.assets);
+  app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
+  app.use('/dashboard', dashboardPages(ctx, pages));
+  // The hosted-page addresses of the XWMS packages (/login, /signup, /account/general…).
   app.use(hostedRedirects());
-  app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline));
-  app.use('/support', supportPages(ctx));
+  app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline, pages));
+  app.use('/support', supportPages(ctx, pages));
 
   app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`)));
   // Errors raised before a router (a foreign Host…) still answer in their API's envelope.
@@ -229,6 +245,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         await decisionLog.close();
         await watcher.stop();
         await store.close();
+        ctx.mailer.close();
         await database.destroy();
       })();
       return closing;

@@ -58,6 +58,10 @@ const schema = z.object({
   DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(6_000),
   /** Postgres ends a session that sits idle inside a transaction this long */
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** outgoing mail server, e.g. smtp://user:pass@mail.example.com:587; unset: mail goes to DATA_DIR/outbox */
+  SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL, e.g. smtp://mail.example.com:587').optional(),
+  /** the From of outgoing mail */
+  MAIL_FROM: z.string().min(3).default('Keyledger <no-reply@localhost>'),
 }).superRefine((config, ctx) => {
   // A link built from the Host header points wherever the caller says: production must name its own.
   if (config.NODE_ENV === 'production' && !config.PUBLIC_URL && config.ALLOWED_HOSTS.length === 0) {

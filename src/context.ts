@@ -4,6 +4,7 @@ import type { Database } from './db/database.ts';
 import type { EventStore } from './eventstore/port.ts';
 import type { CommandHandler } from './eventstore/command-handler.ts';
 import type { ProjectionWatcher } from '../projections/watcher.ts';
+import type { Mailer } from './mail/mailer.ts';
 
 /** What route factories and services are built from; nothing reaches for a global. */
 export interface AppContext {
@@ -14,6 +15,8 @@ export interface AppContext {
   readonly watcher: ProjectionWatcher;
   readonly logger: Logger;
   readonly now: () => Date;
+  /** outgoing mail (SMTP, or the outbox folder when SMTP_URL is unset) */
+  readonly mailer: Mailer;
   /** a session ended (logout): live connections made with it must close */
   readonly sessionEnded?: (sessionHash: string) => void;
 }

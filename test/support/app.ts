@@ -1,4 +1,7 @@
 import { Writable } from 'node:stream';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -34,7 +37,8 @@ export async function startTestApp(
   });
   // A write answers once the read models have it, or after WRITE_WAIT_MS: in tests that bound is
   // only a safety net (a GET right after a write must see it however busy the machine is).
-  const config = loadConfig({ LOG_LEVEL: 'info', WRITE_WAIT_MS: '30000', ...options.env });
+  // DATA_DIR is per app (mail without SMTP_URL lands in DATA_DIR/outbox), never the repository's ./data.
+  const config = loadConfig({ LOG_LEVEL: 'info', WRITE_WAIT_MS: '30000', DATA_DIR: mkdtempSync(join(tmpdir(), 'keyledger-app-')), ...options.env });
   const app = await createApp({
     config,
     databaseUrl,
