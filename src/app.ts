@@ -198,8 +198,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.use('/assets', pages.assets);
   app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   app.use('/dashboard', dashboardPages(ctx, pages));
-  app.use('/account', pictureFiles(ctx), pictureUpload(ctx), accountPages(ctx, pages));
+  // The hosted-page addresses of the XWMS packages (/login, /signup, /account/general…).
   app.use(hostedRedirects());
+  app.use('/account', pictureFiles(ctx), pictureUpload(ctx), accountPages(ctx, pages));
   app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline, pages));
   app.use('/support', supportPages(ctx, pages));
 

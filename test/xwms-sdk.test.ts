@@ -319,4 +319,42 @@ describe('a real client, doing what the XWMS JS SDK does', () => {
     expect((await browser.get(t.url + logout.headers.get('location')!)).text).toContain('action="/signin/login"');
     expect((await browser.get(`${t.url}/manage/v1/account/me`)).status).toBe(401);
   });
+
+  it('every XwmsClient method works against Keyledger unchanged: info, getGlobalInfo, getCountries, getProjects, authenticateUser, verifyToken, getUserInfo, getUserAddress, userAddressCrud (list, create, update, delete)', async () => {
+    const partner = await createPartner(t.url, { name: 'Every method', scopes: ['userinfo', 'useraddresses'] });
+    expect((await partner.owner.put(`/manage/v1/clients/${partner.clientId}/listing`, { title: 'Every method shop', description: 'SDK check' })).status).toBe(200);
+    const user = await createEndUser(t.url, 'Ada Lovelace');
+
+    // info and getGlobalInfo (GET, with the client headers the SDK always sends)
+    for (const reply of [await partner.sdk.info(), await partner.sdk.getGlobalInfo()]) {
+      expect(reply.status).toBe('success');
+      expect(reply.data.application).toMatchObject({ name: 'Keyledger', locale: 'en' });
+      expect(reply.data.api.endpoints.user_info).toBe(`${t.url}/api/get/user/info`);
+    }
+    // getCountries, with and without lang
+    expect((await partner.sdk.getCountries()).data.countries.find((c: { short_name: string }) => c.short_name === 'BE').name).toBe('Belgium');
+    expect((await partner.sdk.getCountries({ lang: 'nl' })).data.countries.find((c: { short_name: string }) => c.short_name === 'BE').name).toBe('België');
+    // getProjects
+    expect((await partner.sdk.getProjects()).data.projects.map((p: { title: string }) => p.title)).toContain('Every method shop');
+
+    // authenticateUser → hosted page → verifyToken
+    const { data } = await partner.sdk.authenticateUser();
+    const { location } = await useHostedPage(data.url, user);
+    const verified = await partner.sdk.verifyToken(new URL(location).searchParams.get('token')!);
+    expect(verified.data).toMatchObject({ sub: String(user.sub), name: 'Ada Lovelace', email: user.email });
+
+    // getUserInfo with the sub as the SDK got it (a string; the SDK sends Number(sub))
+    expect((await partner.sdk.getUserInfo(verified.data.sub, { socials: true })).data.user).toMatchObject({ sub: String(user.sub), socials: [] });
+
+    // userAddressCrud: create, list, update, delete, and getUserAddress
+    const address = { type: 'billing', name: 'Home', firstname: 'Ada', lastname: 'Lovelace', street: 'St James Square', house_number: '12', city: 'London', country: 'GBR' };
+    const created = (await partner.sdk.userAddressCrud(verified.data.sub, 'create', { address })).data.address;
+    expect(created).toMatchObject({ id: expect.any(Number), country: { short_name: 'GB', is_eu_member: false, phonecode: '+44' } });
+    expect((await partner.sdk.userAddressCrud(verified.data.sub, 'list')).data.addresses.map((a: { id: number }) => a.id)).toEqual([created.id]);
+    const updated = (await partner.sdk.userAddressCrud(verified.data.sub, 'update', { addressId: created.id, address: { city: 'Marylebone' } })).data.address;
+    expect(updated).toMatchObject({ id: created.id, city: 'Marylebone' });
+    expect((await partner.sdk.getUserAddress(verified.data.sub)).data.addresses).toHaveLength(1);
+    expect((await partner.sdk.userAddressCrud(verified.data.sub, 'delete', { addressId: created.id })).status).toBe('success');
+    expect((await partner.sdk.getUserAddress(verified.data.sub)).data.addresses).toEqual([]);
+  });
 });

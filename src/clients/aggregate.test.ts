@@ -520,6 +520,22 @@ describe('ChangeScopes', () => {
   });
 });
 
+describe('ChangeListing', () => {
+  const listing = { title: 'Acme', description: 'Tools', categories: ['automation' as const], image: null, directRedirect: false };
+  const listed: ClientEvent = { type: 'ClientListingChanged', data: { listing } };
+  it('lists a client that has a primary domain; the same listing again is a no-op', () => {
+    given(registered, domainAdded('d1', 'acme.example', { primary: true })).when({ type: 'ChangeListing', listing, now }).then([listed]);
+    given(registered, domainAdded('d1', 'acme.example', { primary: true }), listed).when({ type: 'ChangeListing', listing: { ...listing }, now }).then([]);
+  });
+  it('needs a primary domain to link to', () => {
+    given(registered).when({ type: 'ChangeListing', listing, now }).thenThrows('primary_domain_required');
+  });
+  it('unlists; unlisting an unlisted client is a no-op', () => {
+    given(registered, domainAdded('d1', 'acme.example', { primary: true }), listed).when({ type: 'ChangeListing', listing: null, now }).then([{ type: 'ClientListingChanged', data: { listing: null } }]);
+    given(registered).when({ type: 'ChangeListing', listing: null, now }).then([]);
+  });
+});
+
 describe('test users', () => {
   const added: ClientEvent = { type: 'TestUserAdded', data: { sub: 42 } };
   it('adds a test user; adding again is a no-op', () => {

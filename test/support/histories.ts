@@ -31,7 +31,6 @@ export const OPS = [
   'updateDomain',
   'removeDomain',
   'scopes',
-  'listing',
   'addTestUser',
   'removeTestUser',
   'disable',
@@ -44,7 +43,12 @@ export const OPS = [
   'memberRemoved',
   'other',
 ] as const;
-export type Op = (typeof OPS)[number];
+/**
+ * `listing` (the public directory) changes no access decision: it is left out of the random
+ * steps, so the seeded histories other tests rely on stay as they were, and is used by name where
+ * every event type must occur.
+ */
+export type Op = (typeof OPS)[number] | 'listing';
 
 export interface Step {
   readonly op: Op;
