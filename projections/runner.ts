@@ -9,6 +9,7 @@ import type { KnownEvent, Projection } from './projection.ts';
 import { streamEntityId } from './projection.ts';
 import { BATCH_PROJECTIONS, READ_MODEL_PROJECTIONS } from './index.ts';
 import { executeInOrder } from './statements.ts';
+import type { ProjectionBatchStats } from '../src/metrics/metrics.ts';
 
 export const CHECKPOINT_NAME = 'read_models';
 export const PROJECTION_CHANNEL = 'keyledger_projection';
@@ -196,6 +197,8 @@ export interface ProjectorOptions {
   readonly logger: Logger;
   /** called after each committed batch on this node (before other nodes hear of it) */
   readonly onBatch?: (change: ProjectionChange) => void;
+  /** figures of each committed batch, for the metrics (src/metrics) */
+  readonly onStats?: (stats: ProjectionBatchStats) => void;
   readonly standbyRetryMs?: number;
 }
 
@@ -226,9 +229,19 @@ export function createProjector(options: ProjectorOptions): Projector {
     subscription = store.subscribeAll(from, {
       onEvents: async (events) => {
         try {
+          const started = performance.now();
           const change = await projectBatch(database.rmRaw, events, expected);
           expected = events[events.length - 1]!.position;
           if (change) options.onBatch?.(change);
+          if (change && options.onStats) {
+            const newest = Date.parse(events[events.length - 1]!.metadata.at);
+            options.onStats({
+              group: CHECKPOINT_NAME,
+              events: events.length,
+              lagSeconds: Number.isFinite(newest) ? (Date.now() - newest) / 1000 : 0,
+              seconds: (performance.now() - started) / 1000,
+            });
+          }
         } catch (error) {
           if (!(error instanceof CheckpointMoved)) throw error;
           logger.info({ checkpoint: error.actual }, 'checkpoint moved; resubscribing');

@@ -2,9 +2,11 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config.ts';
 import type { Projector, ProjectionChange } from './runner.ts';
+import type { ProjectionBatchStats } from '../src/metrics/metrics.ts';
 
 export type ProjectorThreadMessage =
   | { type: 'batch'; change: ProjectionChange }
+  | { type: 'stats'; stats: ProjectionBatchStats }
   | { type: 'leader'; leading: boolean }
   | { type: 'stopped' };
 
@@ -24,6 +26,8 @@ export function createProjectorThread(options: {
   config: Config;
   logger: Logger;
   onBatch: (change: ProjectionChange) => void;
+  /** each batch's figures, posted by the thread when metrics are on */
+  onStats?: (stats: ProjectionBatchStats) => void;
 }): ProjectorThread {
   let worker: Worker | undefined;
   let running = false;
@@ -34,11 +38,12 @@ export function createProjectorThread(options: {
 
   function spawn(): void {
     const w = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
-      workerData: { databaseUrl: options.databaseUrl, config: options.config },
+      workerData: { databaseUrl: options.databaseUrl, config: options.config, stats: options.onStats !== undefined },
     });
     worker = w;
     w.on('message', (message: ProjectorThreadMessage) => {
       if (message.type === 'batch') options.onBatch(message.change);
+      else if (message.type === 'stats') options.onStats?.(message.stats);
       else if (message.type === 'leader') leading = message.leading;
       else stopped?.();
     });

@@ -7,15 +7,23 @@ import { openDatabase } from '../src/db/database.ts';
 import { createEventStore } from '../src/eventstore/factory.ts';
 import { createProjector } from './runner.ts';
 import type { ProjectorThreadMessage } from './threaded.ts';
+import type { ProjectionBatchStats } from '../src/metrics/metrics.ts';
 
-const { databaseUrl, config } = workerData as { databaseUrl: string; config: Config };
+const { databaseUrl, config, stats } = workerData as { databaseUrl: string; config: Config; stats?: boolean };
 const logger = createLogger({ level: config.LOG_LEVEL }).child({ component: 'projector' });
 const database = openDatabase(databaseUrl, { max: 3, applicationName: 'keyledger-projector', timeouts: databaseTimeouts(config), logger });
 const store = createEventStore(config, database, logger);
 const port = parentPort!;
 const send = (message: ProjectorThreadMessage) => port.postMessage(message);
 
-const projector = createProjector({ database, store, logger, onBatch: (change) => send({ type: 'batch', change }) });
+const projector = createProjector({
+  database,
+  store,
+  logger,
+  onBatch: (change) => send({ type: 'batch', change }),
+  // the metrics registry lives in the main thread: the figures travel there
+  ...(stats ? { onStats: (s: ProjectionBatchStats) => send({ type: 'stats', stats: s }) } : {}),
+});
 let leading = false;
 const leadership = setInterval(() => {
   if (projector.isLeader() !== leading) {

@@ -98,6 +98,8 @@ export class PolicyCache {
   private readonly unsubscribe: (() => void)[] = [];
   /** database lookups started (for tests and benchmarks: what a flood costs) */
   lookups = 0;
+  /** for the metrics: answers from the cache, answers that waited for a lookup, clients dropped, whole-cache drops */
+  readonly counts = { hits: 0, misses: 0, invalidations: 0, clears: 0 };
 
   constructor(
     private readonly database: Database,
@@ -132,6 +134,7 @@ export class PolicyCache {
   }
 
   private invalidate(clientId: string): void {
+    this.counts.invalidations += 1;
     this.generations.set(clientId, (this.generations.get(clientId) ?? 0) + 1);
     this.entries.delete(clientId);
     this.unknown.delete(clientId);
@@ -140,6 +143,7 @@ export class PolicyCache {
   }
 
   private clear(): void {
+    this.counts.clears += 1;
     this.globalGeneration += 1;
     this.generations.clear();
     this.entries.clear();
@@ -156,10 +160,20 @@ export class PolicyCache {
   /** Undefined when the client does not exist. A cached answer comes back without a promise. */
   get(clientId: string): CachedClient | undefined | Promise<CachedClient | undefined> {
     // Untrusted (notifications down): every request reads through, sharing nothing.
-    if (!this.trusted) return this.load(clientId);
+    if (!this.trusted) {
+      this.counts.misses += 1;
+      return this.load(clientId);
+    }
     const hit = this.entries.get(clientId);
-    if (hit) return hit;
-    if (this.unknown.get(clientId)) return undefined;
+    if (hit) {
+      this.counts.hits += 1;
+      return hit;
+    }
+    if (this.unknown.get(clientId)) {
+      this.counts.hits += 1;
+      return undefined;
+    }
+    this.counts.misses += 1;
     const running = this.loading.get(clientId);
     if (running) return running;
     const load = this.load(clientId).finally(() => {
@@ -181,6 +195,11 @@ export class PolicyCache {
       else this.unknown.set(clientId, true);
     }
     return entry;
+  }
+
+  /** clients cached now */
+  get size(): number {
+    return this.entries.size;
   }
 
   stop(): void {

@@ -1,7 +1,7 @@
 import express, { Router, type RequestHandler } from 'express';
 import type { AppContext } from '../context.ts';
-import { type AccessPipeline, accessOf } from '../access/pipeline.ts';
-import { XwmsError, success, xwmsErrorHandler } from './envelope.ts';
+import { type AccessGrant, type AccessPipeline, accessOf } from '../access/pipeline.ts';
+import { XwmsError, sendJson, success, successBody, xwmsErrorHandler } from './envelope.ts';
 import { refuseUnstorableInput } from '../http/input-guard.ts';
 
 const VERSION = '0.1.0';
@@ -18,17 +18,27 @@ export const ENDPOINTS = [
   { method: 'POST', path: '/api/global/countries', auth: 'api' },
 ] as const;
 
+/** whoami's answer per grant: a grant lives as long as its cached policy, so this is built once per change */
+const whoamiBodies = new WeakMap<AccessGrant, string>();
+
 /** GET /api/whoami: who the pipeline says is calling. */
 export const whoami: RequestHandler = (req, res) => {
   const grant = accessOf(req);
-  success(res, {
-    client_id: grant.clientId,
-    domain: grant.domain,
-    domain_id: grant.domainId,
-    test_mode: grant.testMode,
-    scopes: grant.scopes,
-  });
+  let body = whoamiBodies.get(grant);
+  if (body === undefined) {
+    body = successBody({
+      client_id: grant.clientId,
+      domain: grant.domain,
+      domain_id: grant.domainId,
+      test_mode: grant.testMode,
+      scopes: grant.scopes,
+    });
+    whoamiBodies.set(grant, body);
+  }
+  sendJson(res, 200, body);
 };
+
+const hasNoBody = (method: string) => method === 'GET' || method === 'HEAD';
 
 /**
  * The XWMS-compatible partner API (DESIGN §7). `extend` mounts the routes that live in other
@@ -37,7 +47,12 @@ export const whoami: RequestHandler = (req, res) => {
  */
 export function partnerApi(ctx: AppContext, pipeline: AccessPipeline, extend: ((router: Router) => void)[] = []): Router {
   const router = Router();
-  router.use(express.json({ limit: '100kb', strict: false }), express.urlencoded({ extended: false, limit: '100kb' }), refuseUnstorableInput);
+  // A GET or HEAD carries no body: its parsers would only look for one.
+  const json = express.json({ limit: '100kb', strict: false });
+  const urlencoded = express.urlencoded({ extended: false, limit: '100kb' });
+  router.use((req, res, next) => (hasNoBody(req.method) ? next() : json(req, res, next)));
+  router.use((req, res, next) => (hasNoBody(req.method) ? next() : urlencoded(req, res, next)));
+  router.use(refuseUnstorableInput);
 
   router.get('/info', (req, res) => {
     success(res, {

@@ -11,6 +11,7 @@ import * as support from './migrations/005_support.ts';
 import * as denialCounts from './migrations/006_denial_counts.ts';
 import * as staffRevision from './migrations/011_staff_revision.ts';
 import * as explain from './migrations/007_explain.ts';
+import * as rateLeases from './migrations/060_rate_leases.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
@@ -104,6 +105,7 @@ const CORE_MIGRATIONS: Record<string, Migration> = {
   '006_denial_counts': denialCounts,
   '011_staff_revision': staffRevision,
   '007_explain': explain,
+  '060_rate_leases': rateLeases,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
