@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   const pg = await startEmbeddedPostgres(dir, { database: 'bench' });
   let fixedGrant: AccessGrant | undefined;
   const app = await createApp({
-    config: loadConfig({ LOG_LEVEL: 'info' }),
+    config: loadConfig({ LOG_LEVEL: 'info', METRICS_PORT: '0' }),
     databaseUrl: pg.connectionString,
     // as production logs: one line per request, asynchronously (to /dev/null here)
     logger: benchLogger(),
