@@ -17,7 +17,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import { type Load, autocannon } from './autocannon.ts';
+import { type Load, autocannon, waitUntilReady } from './autocannon.ts';
 import { benchLogger } from './logging.ts';
 import { emitFigures } from './figures.ts';
 import { whoami } from '../src/api/routes.ts';
@@ -129,6 +129,7 @@ async function main(): Promise<void> {
   try {
     const { port } = await app.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${port}`;
+    await waitUntilReady(base);
     if (args.has('--propagation')) {
       printPropagation(await propagation(base, pg.connectionString, 100));
       return;

@@ -29,3 +29,11 @@ export function autocannon(
     });
   });
 }
+
+/** Waits for GET /readyz (a projector leads and caught up): on a busy machine the projector thread starts slowly. */
+export async function waitUntilReady(base: string, timeoutMs = 120_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; (await fetch(`${base}/readyz`).then((r) => r.status)) !== 200; ) {
+    if (Date.now() > deadline) throw new Error('the app never became ready');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

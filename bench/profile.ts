@@ -17,7 +17,7 @@ import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { benchLogger } from './logging.ts';
 import { partnerSetup } from '../test/support/partner.ts';
-import { autocannon } from './autocannon.ts';
+import { autocannon, waitUntilReady } from './autocannon.ts';
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -118,6 +118,7 @@ async function main(): Promise<void> {
   try {
     const { port } = await app.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${port}`;
+    await waitUntilReady(base);
     const p = await partnerSetup(base, { plan: 'business' });
     const headers = { 'X-Client-Id': p.clientId, 'X-Client-Secret': p.secret, 'X-Client-Domain': p.domain, Accept: 'application/json' };
     await mkdir('bench/profiles', { recursive: true });
