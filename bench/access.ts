@@ -20,6 +20,7 @@ import { createLogger } from '../src/logger.ts';
 import { type Load, autocannon, waitUntilReady } from './autocannon.ts';
 import { benchLogger } from './logging.ts';
 import { emitFigures } from './figures.ts';
+import { injectPair } from './inject.ts';
 import { whoami } from '../src/api/routes.ts';
 import type { AccessGrant } from '../src/access/pipeline.ts';
 import { partnerSetup } from '../test/support/partner.ts';
@@ -33,6 +34,7 @@ requests/s, p50, p99, their ratio, latency at a fixed 1,000 requests/s,
 the cost of the first request after a policy invalidation, and how long
 another node takes to refuse a client disabled on the first.
   --quick         2 rounds of 3 s instead of 4 rounds of 5 s
+  --inject-only   only the in-process CPU per request (whoami beside healthz)
   --silent-log    without the per-request log line (production logs one)
   --propagation   only the other-node figure`);
   process.exit(0);
@@ -140,6 +142,18 @@ async function main(): Promise<void> {
     if (check.status !== 200) throw new Error(`whoami answered ${check.status}`);
     fixedGrant = { clientId: p.clientId, organisationId: 'org', domainId: p.domainId, domain: p.domain, testMode: false, scopes: [], secretId: p.secretId, testUsers: new Set(), position: '0/0' };
 
+    // In process first: the server's own CPU per request, free of the load generator and of
+    // the scheduler on a busy machine (the socket figures below depend on both).
+    const injected = await injectPair(app.server, { url: '/api/whoami', headers }, { url: '/healthz', headers }, { rounds: args.has('--quick') ? 2 : 4, requests: 5_000 });
+    const injectRatio = injected.b.cpuUs / injected.a.cpuUs;
+    console.log(`in process (light-my-request, one at a time): GET /api/whoami ${injected.a.cpuUs.toFixed(1)} µs CPU (${injected.a.wallUs.toFixed(1)} µs wall), GET /healthz ${injected.b.cpuUs.toFixed(1)} µs CPU (${injected.b.wallUs.toFixed(1)} µs wall) per request`);
+    console.log(`  healthz ÷ whoami CPU per request  ${injectRatio.toFixed(3)}   (the throughput ratio the server's own work allows; target ≥ 0.90)\n`);
+    if (args.has('--inject-only')) {
+      emitFigures('bench:access', [
+        { name: 'GET /api/whoami CPU per request, in process (peer: GET /healthz; ratio: healthz ÷ whoami would be the throughput ratio)', value: injected.a.cpuUs, unit: 'µs', peer: 'GET /healthz', peerValue: injected.b.cpuUs },
+      ]);
+      return;
+    }
     console.log(`GET /api/whoami beside GET /healthz (a bare route) and the same handler without the pipeline; 32 connections, ${rounds} rounds of ${seconds} s each, alternating (warm-up first)`);
     const targets = {
       whoami: '/api/whoami',
@@ -208,6 +222,7 @@ async function main(): Promise<void> {
     const spread = await propagation(base, pg.connectionString, 100);
     printPropagation(spread);
     emitFigures('bench:access', [
+      { name: 'GET /api/whoami CPU per request, in process', value: injected.a.cpuUs, unit: 'µs', peer: 'GET /healthz', peerValue: injected.b.cpuUs, target: 'healthz ÷ whoami ≥ 0.90', met: injectRatio >= 0.9 },
       { name: 'GET /api/whoami req/s', value: withPipeline.rps, unit: 'req/s', peer: 'GET /healthz', peerValue: bare.rps, target: '≥ 0.90', met: ratio >= 0.9 },
       { name: 'GET /api/whoami req/s (peer: same handler without the pipeline)', value: withPipeline.rps, unit: 'req/s', peer: 'whoami without pipeline', peerValue: withoutPipeline.rps },
       { name: 'GET /api/whoami p99 at 1,000 req/s', value: fixed.p99, unit: 'ms', floor: 'target', floorValue: 5, target: '≤ 5 ms', met: fixed.p99 <= 5 },

@@ -145,11 +145,21 @@ export class DecisionLog {
 
   /** Writes what is queued; resolves when it is stored (or kept for a later try). */
   flush(): Promise<void> {
-    this.flushing ??= this.write().finally(() => {
+    // a flush under way may have started before the caller's items: one more follows it
+    if (this.flushing) {
+      this.nextFlush ??= this.flushing.then(() => {
+        this.nextFlush = undefined;
+        return this.flush();
+      });
+      return this.nextFlush;
+    }
+    this.flushing = this.write().finally(() => {
       this.flushing = undefined;
     });
     return this.flushing;
   }
+
+  private nextFlush: Promise<void> | undefined;
 
   // While the database is unavailable, writes are retried with backoff (the flush timer keeps
   // ticking, but writes only once the backoff has passed); what failed stays queued, within the bound.
@@ -179,9 +189,20 @@ export class DecisionLog {
     }
   }
 
-  private async write(force = false): Promise<void> {
+  private get pending(): boolean {
+    return this.queue.length > 0 || this.allows.size > 0 || this.callers.size > 0 || this.sampler.hasPending || this.unwrittenCounts.length > 0;
+  }
+
+  /**
+   * One flush: the denials queued when it starts (in batches) and the counters once. What
+   * arrives while it writes waits for the next tick — under steady traffic, looping until empty
+   * would write the counters once per round trip instead of once per tick. `drain` (closing)
+   * writes until nothing is left.
+   */
+  private async write(force = false, drain = false): Promise<void> {
     if (!force && Date.now() < this.retryAt) return;
-    while (this.queue.length > 0 || this.allows.size > 0 || this.callers.size > 0 || this.sampler.hasPending || this.unwrittenCounts.length > 0) {
+    let rounds = Math.max(1, Math.ceil(this.queue.length / this.batchSize));
+    while (this.pending && (drain || rounds-- > 0)) {
       const batch = this.queue.splice(0, this.batchSize);
       const allows = this.allows;
       this.allows = new Map();
@@ -305,7 +326,7 @@ export class DecisionLog {
     clearInterval(this.timer);
     clearInterval(this.pruneTimer);
     await this.flushing;
-    await this.write(true);
+    await this.write(true, true);
     // Whatever could not be written by now is lost with the process: count it.
     this.dropped += this.queue.length;
     this.queue = [];
