@@ -50,7 +50,16 @@ export function domainFinder(domains: readonly DomainFacts[]): (sent: string) =>
  */
 export function cachedClient(snapshot: ClientSnapshot): CachedClient {
   const policies = new Map<string, ReturnType<typeof buildPolicy>>();
-  const findDomain = domainFinder(snapshot.domains);
+  const finder = domainFinder(snapshot.domains);
+  // the few spellings a partner sends, each canonicalised once (IDN parsing is not free); bounded,
+  // since the value is the caller's
+  const found = new Map<string, DomainFacts | undefined>();
+  const findDomain = (sent: string) => {
+    if (found.has(sent)) return found.get(sent);
+    const domain = finder(sent);
+    if (found.size < 32) found.set(sent, domain);
+    return domain;
+  };
   return {
     snapshot,
     policyFor(domain) {

@@ -50,9 +50,13 @@ export function partnerApi(ctx: AppContext, pipeline: AccessPipeline, extend: ((
   // A GET or HEAD carries no body: its parsers would only look for one.
   const json = express.json({ limit: '100kb', strict: false });
   const urlencoded = express.urlencoded({ extended: false, limit: '100kb' });
-  router.use((req, res, next) => (hasNoBody(req.method) ? next() : json(req, res, next)));
-  router.use((req, res, next) => (hasNoBody(req.method) ? next() : urlencoded(req, res, next)));
-  router.use(refuseUnstorableInput);
+  router.use((req, res, next) => {
+    if (hasNoBody(req.method)) return refuseUnstorableInput(req, res, next);
+    json(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      urlencoded(req, res, (again?: unknown) => (again ? next(again) : refuseUnstorableInput(req, res, next)));
+    });
+  });
 
   router.get('/info', (req, res) => {
     success(res, {
