@@ -145,10 +145,13 @@ export class PolicyCache {
   private invalidate(clientId: string): void {
     this.counts.invalidations += 1;
     this.generations.set(clientId, (this.generations.get(clientId) ?? 0) + 1);
-    this.entries.delete(clientId);
+    const wasCached = this.entries.delete(clientId);
     this.unknown.delete(clientId);
     // a lookup that started before the change may miss it: later requests start their own
     this.loading.delete(clientId);
+    // A client in use is read again now, not by its next request: that request then finds the
+    // new policy loaded (or loading), and a change costs the caller no cold lookup.
+    if (wasCached && this.trusted) this.startLoad(clientId);
   }
 
   private clear(): void {
@@ -183,12 +186,16 @@ export class PolicyCache {
       return undefined;
     }
     this.counts.misses += 1;
-    const running = this.loading.get(clientId);
-    if (running) return running;
+    return this.loading.get(clientId) ?? this.startLoad(clientId);
+  }
+
+  private startLoad(clientId: string): Promise<CachedClient | undefined> {
     const load = this.load(clientId).finally(() => {
       if (this.loading.get(clientId) === load) this.loading.delete(clientId);
     });
     this.loading.set(clientId, load);
+    // a refresh nobody waits for must not become an unhandled rejection
+    load.catch(() => {});
     return load;
   }
 
