@@ -150,7 +150,7 @@ async function main(): Promise<void> {
     console.log(`  healthz ÷ whoami CPU per request  ${injectRatio.toFixed(3)}   (the throughput ratio the server's own work allows; target ≥ 0.90)\n`);
     if (args.has('--inject-only')) {
       emitFigures('bench:access', [
-        { name: 'GET /api/whoami CPU per request, in process (peer: GET /healthz; ratio: healthz ÷ whoami would be the throughput ratio)', value: injected.a.cpuUs, unit: 'µs', peer: 'GET /healthz', peerValue: injected.b.cpuUs },
+        { name: 'GET /healthz CPU per request, in process (ratio: the whoami ÷ healthz throughput its work allows)', value: injected.b.cpuUs, unit: 'µs', peer: 'GET /api/whoami', peerValue: injected.a.cpuUs, target: '≥ 0.90', met: injectRatio >= 0.9 },
       ]);
       return;
     }
@@ -222,7 +222,8 @@ async function main(): Promise<void> {
     const spread = await propagation(base, pg.connectionString, 100);
     printPropagation(spread);
     emitFigures('bench:access', [
-      { name: 'GET /api/whoami CPU per request, in process', value: injected.a.cpuUs, unit: 'µs', peer: 'GET /healthz', peerValue: injected.b.cpuUs, target: 'healthz ÷ whoami ≥ 0.90', met: injectRatio >= 0.9 },
+      // ratio = healthz ÷ whoami CPU: the throughput ratio the server's own work allows
+      { name: 'GET /healthz CPU per request, in process (ratio: the whoami ÷ healthz throughput its work allows)', value: injected.b.cpuUs, unit: 'µs', peer: 'GET /api/whoami', peerValue: injected.a.cpuUs, target: '≥ 0.90', met: injectRatio >= 0.9 },
       { name: 'GET /api/whoami req/s', value: withPipeline.rps, unit: 'req/s', peer: 'GET /healthz', peerValue: bare.rps, target: '≥ 0.90', met: ratio >= 0.9 },
       { name: 'GET /api/whoami req/s (peer: same handler without the pipeline)', value: withPipeline.rps, unit: 'req/s', peer: 'whoami without pipeline', peerValue: withoutPipeline.rps },
       { name: 'GET /api/whoami p99 at 1,000 req/s', value: fixed.p99, unit: 'ms', floor: 'target', floorValue: 5, target: '≤ 5 ms', met: fixed.p99 <= 5 },
