@@ -9,7 +9,6 @@
  * 1,000 requests/s; then the cost of the first request after an invalidation; then how long a
  * second node (same database, no projector) takes to answer a change written on the first.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,10 @@ import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
+import { type Load, autocannon, waitUntilReady } from './autocannon.ts';
+import { benchLogger } from './logging.ts';
+import { emitFigures } from './figures.ts';
+import { injectPair } from './inject.ts';
 import { whoami } from '../src/api/routes.ts';
 import type { AccessGrant } from '../src/access/pipeline.ts';
 import { partnerSetup } from '../test/support/partner.ts';
@@ -31,36 +34,13 @@ requests/s, p50, p99, their ratio, latency at a fixed 1,000 requests/s,
 the cost of the first request after a policy invalidation, and how long
 another node takes to refuse a client disabled on the first.
   --quick         2 rounds of 3 s instead of 4 rounds of 5 s
+  --inject-only   only the in-process CPU per request (whoami beside healthz)
+  --silent-log    without the per-request log line (production logs one)
   --propagation   only the other-node figure`);
   process.exit(0);
 }
 const seconds = args.has('--quick') ? 3 : 5;
 const rounds = args.has('--quick') ? 2 : 4;
-
-interface Load {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-}
-
-function autocannon(url: string, headers: Record<string, string>, options: { connections: number; duration: number; rate?: number }): Promise<Load> {
-  const argv = ['node_modules/autocannon/autocannon.js', '--json', '-c', String(options.connections), '-d', String(options.duration)];
-  if (options.rate) argv.push('-R', String(options.rate));
-  for (const [k, v] of Object.entries(headers)) argv.push('-H', `${k}=${v}`);
-  argv.push(url);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited ${code}`));
-      const r = JSON.parse(out) as { requests: { average: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number };
-      resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx });
-    });
-  });
-}
 
 const fmt = (l: Load) => `${Math.round(l.rps).toString().padStart(6)} req/s  p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms  (errors ${l.errors}, non-2xx ${l.non2xx})`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -134,9 +114,10 @@ async function main(): Promise<void> {
   const pg = await startEmbeddedPostgres(dir, { database: 'bench' });
   let fixedGrant: AccessGrant | undefined;
   const app = await createApp({
-    config: loadConfig({ LOG_LEVEL: 'silent' }),
+    config: loadConfig({ LOG_LEVEL: 'info', METRICS_PORT: '0' }),
     databaseUrl: pg.connectionString,
-    logger: createLogger({ level: 'silent' }),
+    // as production logs: one line per request, asynchronously (to /dev/null here)
+    logger: benchLogger(),
     partnerApiExtensions: [
       (router) => {
         // the same handler, the pipeline removed: a fixed grant stands in for it
@@ -150,6 +131,7 @@ async function main(): Promise<void> {
   try {
     const { port } = await app.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${port}`;
+    await waitUntilReady(base);
     if (args.has('--propagation')) {
       printPropagation(await propagation(base, pg.connectionString, 100));
       return;
@@ -160,34 +142,54 @@ async function main(): Promise<void> {
     if (check.status !== 200) throw new Error(`whoami answered ${check.status}`);
     fixedGrant = { clientId: p.clientId, organisationId: 'org', domainId: p.domainId, domain: p.domain, testMode: false, scopes: [], secretId: p.secretId, testUsers: new Set(), position: '0/0' };
 
-    console.log(`GET /api/whoami, 32 connections, ${rounds} rounds of ${seconds} s each way, alternating (warm-up first)`);
-    await autocannon(`${base}/api/whoami`, headers, { connections: 32, duration: 2 });
-    await autocannon(`${base}/api/bench/whoami-without-pipeline`, headers, { connections: 32, duration: 2 });
-    const withRuns: Load[] = [];
-    const withoutRuns: Load[] = [];
+    // In process first: the server's own CPU per request, free of the load generator and of
+    // the scheduler on a busy machine (the socket figures below depend on both).
+    const injected = await injectPair(app.server, { url: '/api/whoami', headers }, { url: '/healthz', headers }, { rounds: args.has('--quick') ? 2 : 4, requests: 5_000 });
+    const injectRatio = injected.b.cpuUs / injected.a.cpuUs;
+    console.log(`in process (light-my-request, one at a time): GET /api/whoami ${injected.a.cpuUs.toFixed(1)} µs CPU (${injected.a.wallUs.toFixed(1)} µs wall), GET /healthz ${injected.b.cpuUs.toFixed(1)} µs CPU (${injected.b.wallUs.toFixed(1)} µs wall) per request`);
+    console.log(`  healthz ÷ whoami CPU per request  ${injectRatio.toFixed(3)}   (the throughput ratio the server's own work allows; target ≥ 0.90)\n`);
+    if (args.has('--inject-only')) {
+      emitFigures('bench:access', [
+        { name: 'GET /healthz CPU per request, in process (ratio: the whoami ÷ healthz throughput its work allows)', value: injected.b.cpuUs, unit: 'µs', peer: 'GET /api/whoami', peerValue: injected.a.cpuUs, target: '≥ 0.90', met: injectRatio >= 0.9 },
+      ]);
+      return;
+    }
+    console.log(`GET /api/whoami beside GET /healthz (a bare route) and the same handler without the pipeline; 32 connections, ${rounds} rounds of ${seconds} s each, alternating (warm-up first)`);
+    const targets = {
+      whoami: '/api/whoami',
+      healthz: '/healthz',
+      'no-pipeline': '/api/bench/whoami-without-pipeline',
+    } as const;
+    type Target = keyof typeof targets;
+    const names = Object.keys(targets) as Target[];
+    for (const name of names) await autocannon(`${base}${targets[name]}`, headers, { connections: 32, duration: 2 });
+    const runs: Record<Target, Load[]> = { whoami: [], healthz: [], 'no-pipeline': [] };
     for (let i = 0; i < rounds; i++) {
-      // alternate which goes first, so drift on the machine does not favour one side
-      const order = i % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const);
+      // rotate which goes first, so drift on the machine does not favour one side
+      const order = names.map((_, k) => names[(k + i) % names.length]!);
       for (const which of order) {
-        const path = which === 'with' ? '/api/whoami' : '/api/bench/whoami-without-pipeline';
-        const run = await autocannon(`${base}${path}`, headers, { connections: 32, duration: seconds });
-        (which === 'with' ? withRuns : withoutRuns).push(run);
-        console.log(`    round ${i + 1} ${which.padEnd(7)} ${fmt(run)}`);
+        const run = await autocannon(`${base}${targets[which]}`, headers, { connections: 32, duration: seconds });
+        runs[which].push(run);
+        console.log(`    round ${i + 1} ${which.padEnd(11)} ${fmt(run)}`);
       }
     }
-    const avg = (runs: Load[]): Load => ({
-      rps: runs.reduce((s, r) => s + r.rps, 0) / runs.length,
-      p50: runs.reduce((s, r) => s + r.p50, 0) / runs.length,
-      p99: runs.reduce((s, r) => s + r.p99, 0) / runs.length,
-      errors: runs.reduce((s, r) => s + r.errors, 0),
-      non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
+    const avg = (list: Load[]): Load => ({
+      rps: list.reduce((s, r) => s + r.rps, 0) / list.length,
+      p50: list.reduce((s, r) => s + r.p50, 0) / list.length,
+      p99: list.reduce((s, r) => s + r.p99, 0) / list.length,
+      errors: list.reduce((s, r) => s + r.errors, 0),
+      non2xx: list.reduce((s, r) => s + r.non2xx, 0),
     });
-    const withPipeline = avg(withRuns);
-    const withoutPipeline = avg(withoutRuns);
-    console.log(`  with the pipeline     ${fmt(withPipeline)}`);
-    console.log(`  without the pipeline  ${fmt(withoutPipeline)}`);
-    const ratio = withPipeline.rps / withoutPipeline.rps;
-    console.log(`  throughput ratio      ${ratio.toFixed(3)}   (target ≥ 0.90)`);
+    const withPipeline = avg(runs.whoami);
+    const bare = avg(runs.healthz);
+    const withoutPipeline = avg(runs['no-pipeline']);
+    console.log(`  GET /api/whoami        ${fmt(withPipeline)}`);
+    console.log(`  GET /healthz           ${fmt(bare)}`);
+    console.log(`  whoami, no pipeline    ${fmt(withoutPipeline)}`);
+    const ratio = withPipeline.rps / bare.rps;
+    const pipelineRatio = withPipeline.rps / withoutPipeline.rps;
+    console.log(`  whoami ÷ healthz       ${ratio.toFixed(3)}   (target ≥ 0.90)`);
+    console.log(`  whoami ÷ no pipeline   ${pipelineRatio.toFixed(3)}`);
 
     const fixed = await autocannon(`${base}/api/whoami`, headers, { connections: 16, duration: seconds, rate: 1_000 });
     console.log(`\nGET /api/whoami at a fixed 1,000 requests/s\n  ${fmt(fixed)}   (target p99 < 5 ms)`);
@@ -219,11 +221,22 @@ async function main(): Promise<void> {
 
     const spread = await propagation(base, pg.connectionString, 100);
     printPropagation(spread);
+    emitFigures('bench:access', [
+      // ratio = healthz ÷ whoami CPU: the throughput ratio the server's own work allows
+      { name: 'GET /healthz CPU per request, in process (ratio: the whoami ÷ healthz throughput its work allows)', value: injected.b.cpuUs, unit: 'µs', peer: 'GET /api/whoami', peerValue: injected.a.cpuUs, target: '≥ 0.90', met: injectRatio >= 0.9 },
+      { name: 'GET /api/whoami req/s', value: withPipeline.rps, unit: 'req/s', peer: 'GET /healthz', peerValue: bare.rps, target: '≥ 0.90', met: ratio >= 0.9 },
+      { name: 'GET /api/whoami req/s (peer: same handler without the pipeline)', value: withPipeline.rps, unit: 'req/s', peer: 'whoami without pipeline', peerValue: withoutPipeline.rps },
+      { name: 'GET /api/whoami p99 at 1,000 req/s', value: fixed.p99, unit: 'ms', floor: 'target', floorValue: 5, target: '≤ 5 ms', met: fixed.p99 <= 5 },
+      { name: 'first request after an invalidation', value: median(cold), unit: 'ms', peer: 'warm request', peerValue: median(warm), target: '≤ 2 × warm', met: median(cold) <= 2 * median(warm) },
+      { name: 'pipeline in process', value: perRequestUs, unit: 'µs/request' },
+      { name: 'another node decides by a change (median)', value: median(spread.decided), unit: 'ms' },
+    ]);
 
     console.log('\nsummary');
-    console.log(`  pipeline throughput ratio     ${ratio.toFixed(3)}  target ≥ 0.90  ${ratio >= 0.9 ? 'met' : 'MISSED'}`);
+    console.log(`  whoami ÷ healthz              ${ratio.toFixed(3)}  target ≥ 0.90  ${ratio >= 0.9 ? 'met' : 'MISSED'}`);
+    console.log(`  whoami ÷ whoami without pipeline  ${pipelineRatio.toFixed(3)}`);
     console.log(`  p99 at 1,000 req/s            ${fixed.p99.toFixed(2)} ms  target < 5 ms  ${fixed.p99 < 5 ? 'met' : 'MISSED'}`);
-    console.log(`  first request after invalidation  ${median(cold).toFixed(2)} ms (warm ${median(warm).toFixed(2)} ms)`);
+    console.log(`  first request after invalidation  ${median(cold).toFixed(2)} ms (warm ${median(warm).toFixed(2)} ms) = ${(median(cold) / median(warm)).toFixed(2)} × warm  target ≤ 2 × warm  ${median(cold) <= 2 * median(warm) ? 'met' : 'MISSED'}`);
     console.log(`  pipeline cost in process      ${perRequestUs.toFixed(1)} µs per request (${(shareOfRequest * 100).toFixed(1)} % of a request)`);
     console.log(`  another node decides by a change  median ${median(spread.decided).toFixed(2)} ms, p99 ${quantile(spread.decided, 0.99).toFixed(2)} ms after the write answered`);
   } finally {

@@ -21,6 +21,7 @@ import { createLogger } from '../src/logger.ts';
 import { verifyFile } from '../src/audit/audit-cli.ts';
 import { signUp } from '../test/support/http.ts';
 import { int } from './lib.ts';
+import { type BenchFigure, emitFigures } from './figures.ts';
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help')) {
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
 
     console.log(`audit export over HTTP and verify, one organisation (Node ${process.version}, embedded Postgres)`);
     let written = 0;
+    const figures: BenchFigure[] = [];
     for (const size of [Math.floor(total / 5), total]) {
       process.stdout.write(`  writing ${int(size - written)} audit-log rows… `);
       await addEvents(client, organisationId, sub, written, size);
@@ -169,8 +171,12 @@ async function main(): Promise<void> {
           `   peak +${mb(verified.rss)} RSS, +${mb(verified.heap)} heap, +${mb(verified.retained)} retained`,
       );
       await rm(file);
+      figures.push({ name: `audit export of ${int(events)} events`, value: events / exported.seconds, unit: 'events/s', floor: 'target', floorValue: 50_000, target: '≥ 50,000/s', met: events / exported.seconds >= 50_000 });
+      figures.push({ name: `audit verify of ${int(events)} events`, value: events / verified.seconds, unit: 'events/s' });
+      figures.push({ name: `audit export peak RSS growth, ${int(events)} events`, value: exported.rss / 2 ** 20, unit: 'MB' });
     }
     console.log('  (target: export ≥ 50,000 events/s; memory flat: the same peak at both sizes)');
+    emitFigures('bench:audit', figures);
   } finally {
     await client.end().catch(() => {});
     await app.close();

@@ -25,6 +25,7 @@ import { findDenial } from '../src/audit/denials.ts';
 import { explainDecision } from '../src/audit/explain.ts';
 import { HistoryCache, readClientHistory } from '../src/audit/history.ts';
 import { clientStateAt } from '../src/audit/state.ts';
+import { emitFigures } from './figures.ts';
 
 const args = new Set(process.argv.slice(2));
 if (args.has('--help')) {
@@ -173,6 +174,10 @@ async function main(): Promise<void> {
     console.log(`\n${RUNS} runs each, one request at a time, over HTTP, on a client with ${events.toLocaleString('en-US')} events`);
     console.log(line('GET …/auth-decisions/:id/explain', explain));
     console.log(line('GET …/clients/:id/state?at=', stateAt));
+    emitFigures('bench:explain', [
+      { name: `explain p99 (${events} events)`, value: quantile(explain, 0.99), unit: 'ms', floor: 'target', floorValue: 100, target: '≤ 100 ms', met: quantile(explain, 0.99) <= 100 },
+      { name: `state at a time p99 (${events} events)`, value: quantile(stateAt, 0.99), unit: 'ms', floor: 'target', floorValue: 100, target: '≤ 100 ms', met: quantile(stateAt, 0.99) <= 100 },
+    ]);
   } finally {
     await app.close();
     await pg.stop();

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { generateSecret } from '../src/clients/secret-format.ts';
+import { emitFigures } from './figures.ts';
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -118,6 +119,11 @@ async function main(): Promise<void> {
     console.log(`  policy lookups        ${lookups === undefined ? 'not counted (every request looks up)' : lookups.toLocaleString('en-US')}`);
     console.log(`  decision-log rows     ${rows.toLocaleString('en-US')} in full (${Math.round(rows / result.seconds).toLocaleString('en-US')} rows/s)`);
     console.log(`  denials counted       ${counted === undefined ? 'n/a (no aggregate table)' : counted.toLocaleString('en-US')}`);
+    emitFigures('bench:flood', [
+      { name: 'random-id flood requests/s', value: requests / result.seconds, unit: 'req/s' },
+      ...(lookups === undefined ? [] : [{ name: 'policy lookups during the flood', value: lookups, unit: 'lookups', floor: 'requests', floorValue: requests }]),
+      { name: 'decision-log rows kept in full', value: rows, unit: 'rows', floor: 'requests', floorValue: requests },
+    ]);
   } finally {
     await app.close();
     await pg.stop();

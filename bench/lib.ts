@@ -1,5 +1,6 @@
 /** Helpers shared by the sections of `npm run bench` (bench/core.ts). */
 import pg from 'pg';
+import { emitFigures } from './figures.ts';
 
 /** One row of the final summary. `met` is undefined when the section failed. */
 export interface Figure {
@@ -165,7 +166,20 @@ export function errorText(error: unknown): string {
   return String(error);
 }
 
+/** The first number in a figure's text (`2,794`, `1.92×`, `84.0 ms / 211 ms`), or NaN. */
+const firstNumber = (text: string) => Number((/-?[\d,]*\.?\d+/.exec(text)?.[0] ?? 'NaN').replaceAll(',', ''));
+
 export function printSummary(figures: readonly Figure[]): void {
+  emitFigures(
+    'bench',
+    figures.map((f) => ({
+      name: f.metric,
+      value: firstNumber(f.figure),
+      unit: f.figure.replace(/^-?[\d,]*\.?\d+\s*/, '').trim(),
+      ...(f.target ? { target: f.target } : {}),
+      ...(f.met === undefined ? {} : { met: f.met }),
+    })),
+  );
   const rows = figures.map((f) => [f.metric, f.figure, f.target, f.met === undefined ? '' : f.met ? 'met' : 'MISSED']);
   const head = ['metric', 'figure', 'target', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

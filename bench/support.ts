@@ -28,6 +28,7 @@ import { decideOrganisation, organisationAggregate } from '../src/accounts/organ
 import { SESSION_COOKIE } from '../src/accounts/sessions.ts';
 import type { Position } from '../src/eventstore/port.ts';
 import { comparePositions } from '../src/eventstore/port.ts';
+import { emitFigures } from './figures.ts';
 
 interface Options {
   sockets: number;
@@ -373,6 +374,12 @@ async function serverProcess(opts: Options): Promise<void> {
   const latencyMet = p99 <= 50 && rate >= 0.97 * 200;
   console.log(`target: 2,000 concurrent sockets — ${live} ${socketsMet ? 'MET' : 'NOT MET'}`);
   console.log(`target: p99 delivery ≤ 50 ms at 200 messages/s — p99 ${fmt(p99)} at ${rate.toFixed(0)}/s ${latencyMet ? 'MET' : 'NOT MET'}`);
+
+  emitFigures('bench:support', [
+    { name: 'concurrent support sockets', value: live, unit: 'sockets', floor: 'target', floorValue: 2_000, target: '≥ 2,000', met: socketsMet },
+    { name: `p99 delivery at ${rate.toFixed(0)} messages/s`, value: p99, unit: 'ms', floor: 'target', floorValue: 50, target: '≤ 50 ms at 200/s', met: latencyMet },
+    { name: 'ack user message p99', value: quantile(result.ackUser, 0.99), unit: 'ms' },
+  ]);
 
   client.kill();
   await app.close();

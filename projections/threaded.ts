@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../src/config.ts';
 import { EventEmitter } from 'node:events';
 import type { BatchReport, Projector, ProjectionChange } from './runner.ts';
+import type { ProjectionBatchStats } from '../src/metrics/metrics.ts';
 
 export type ProjectorThreadMessage =
   | { type: 'batch'; change: ProjectionChange; report: BatchReport }
@@ -31,6 +32,8 @@ export function createProjectorThread(options: {
   config: Config;
   logger: Logger;
   onBatch: (change: ProjectionChange) => void;
+  /** each batch's figures, posted by the thread when metrics are on */
+  onStats?: (stats: ProjectionBatchStats) => void;
 }): ProjectorThread {
   let worker: Worker | undefined;
   let running = false;
@@ -42,13 +45,21 @@ export function createProjectorThread(options: {
 
   function spawn(): void {
     const w = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
-      workerData: { databaseUrl: options.databaseUrl, config: options.config },
+      workerData: { databaseUrl: options.databaseUrl, config: options.config, stats: options.onStats !== undefined },
     });
     worker = w;
     w.on('message', (message: ProjectorThreadMessage) => {
       if (message.type === 'batch') {
         options.onBatch(message.change);
         batches.emit('batch', message.report);
+        const { report } = message;
+        const newest = Date.parse(report.newestEventAt);
+        options.onStats?.({
+          group: report.lane,
+          events: report.events,
+          lagSeconds: Number.isFinite(newest) ? Math.max(0, (Date.now() - newest) / 1000) : 0,
+          seconds: report.ms / 1000,
+        });
       }
       else if (message.type === 'leader') leading = message.leading;
       else stopped?.();

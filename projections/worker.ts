@@ -7,8 +7,9 @@ import { openDatabase } from '../src/db/database.ts';
 import { createEventStore } from '../src/eventstore/factory.ts';
 import { createProjector } from './runner.ts';
 import type { ProjectorThreadMessage } from './threaded.ts';
+import type { ProjectionBatchStats } from '../src/metrics/metrics.ts';
 
-const { databaseUrl, config } = workerData as { databaseUrl: string; config: Config };
+const { databaseUrl, config, stats } = workerData as { databaseUrl: string; config: Config; stats?: boolean };
 const logger = createLogger({ level: config.LOG_LEVEL }).child({ component: 'projector' });
 const database = openDatabase(databaseUrl, { max: 3, applicationName: 'keyledger-projector', timeouts: databaseTimeouts(config), logger });
 const store = createEventStore(config, database, logger);

@@ -2,7 +2,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import cookieParser from 'cookie-parser';
-import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Kysely } from 'kysely';
 import { type Config, databaseTimeouts, trustProxySetting } from './config.ts';
@@ -15,7 +14,7 @@ import { createEventStore } from './eventstore/factory.ts';
 import { createProjectionWatcher, type ProjectionWatcher } from '../projections/watcher.ts';
 import type { AppContext } from './context.ts';
 import { ApiError, problemHandler, requireJson } from './http/problem.ts';
-import { requestId } from './http/request.ts';
+import { requestEdge } from './http/request-edge.ts';
 import { refuseUnstorableInput } from './http/input-guard.ts';
 import { answerClientError } from './http/client-error.ts';
 import { accountsApi } from './accounts/routes.ts';
@@ -42,6 +41,12 @@ import { createMailer } from './mail/mailer.ts';
 import { join } from 'node:path';
 import { createPageLayer } from './web/layer.ts';
 import { dashboardPages } from './dashboard/pages.ts';
+import { PlanLimiter } from './access/plan-limiter.ts';
+import { createMetrics, disabledMetrics, type Metrics } from './metrics/metrics.ts';
+import { createMetricsServer } from './metrics/server.ts';
+import { instrumentEventStore } from './metrics/eventstore.ts';
+import { routePatterns } from './metrics/routes.ts';
+import { KNOWN_EVENTS } from './support/handlers.ts';
 
 export interface AppOptions {
   readonly config: Config;
@@ -57,7 +62,11 @@ export interface AppOptions {
 
 export interface App {
   readonly ctx: AppContext;
-  readonly access: { readonly cache: PolicyCache; readonly log: DecisionLog; readonly pipeline: AccessPipeline };
+  readonly access: { readonly cache: PolicyCache; readonly log: DecisionLog; readonly pipeline: AccessPipeline; readonly limiter: PlanLimiter };
+  /** Prometheus metrics; served on METRICS_PORT only (disabled when it is unset) */
+  readonly metrics: Metrics;
+  /** where /metrics is served, once listening with METRICS_PORT set */
+  metricsAddress(): AddressInfo | undefined;
   readonly server: http.Server;
   readonly projector: Projector;
   /** live support: Socket.IO namespace /support */
@@ -87,8 +96,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     timeouts: databaseTimeouts(config),
     logger: logger.child({ component: 'database' }),
   });
+  // METRICS_PORT unset: nothing is recorded, so nothing is paid on the request path
+  const metrics = config.METRICS_PORT === undefined ? disabledMetrics() : createMetrics({ supportEvents: KNOWN_EVENTS });
   let projector: ProjectorThread | undefined;
-  const store = createEventStore(config, database, logger, { onAppend: () => projector?.appended() });
+  const store = instrumentEventStore(createEventStore(config, database, logger, { onAppend: () => projector?.appended() }), metrics);
   const watcher: ProjectionWatcher = createProjectionWatcher(database, logger.child({ component: 'watcher' }));
   await watcher.start();
   projector = createProjectorThread({
@@ -96,6 +107,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     config,
     logger: logger.child({ component: 'projector' }),
     onBatch: (change) => watcher.advance(change),
+    ...(metrics.enabled ? { onStats: (stats) => metrics.projectionBatch(stats) } : {}),
   });
   if (options.runProjector ?? true) projector.start();
   const startupHead: Position = await store.headPosition();
@@ -120,9 +132,11 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   const policyCache = new PolicyCache(database, watcher, { now });
   const decisionLog = new DecisionLog(database, logger.child({ component: 'decision-log' }));
+  const planLimiter = new PlanLimiter({ pool: database.pool, now, logger: logger.child({ component: 'plan-limiter' }) });
   const pipeline = createAccessPipeline({
     cache: policyCache,
     log: decisionLog,
+    limiter: planLimiter,
     now,
     failedAuth: { failures: config.AUTH_FAILURES_PER_IP, windowSeconds: config.AUTH_FAILURE_WINDOW_SECONDS },
   });
@@ -130,27 +144,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
-  app.use(requestId);
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (_req, res) => String(res.getHeader('x-request-id')),
-      // Paths only: query strings may carry one-time tokens.
-      serializers: {
-        req: (req: { method: string; url: string; remoteAddress?: string }) => ({
-          method: req.method,
-          path: req.url.split('?')[0],
-          ip: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      // A 503 is the service saying "not now" (starting, or its database away), not a fault here.
-      customLogLevel: (_req, res, error) => (res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info'),
-      // Probes come every few seconds from load balancers: their answers are not news.
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-    }),
-  );
-
+  metrics.sources.accessDecisions = () => pipeline.decisions;
+  metrics.sources.policyCache = () => ({ ...policyCache.counts, entries: policyCache.size });
+  metrics.sources.decisionLog = () => ({ queueDepth: decisionLog.queueDepth, dropped: decisionLog.dropped });
+  // read once every route is mounted (below): the request histogram labels by route pattern
+  let patterns = new WeakMap<object, string>();
+  app.use(requestEdge(logger, metrics, (route) => patterns.get(route) ?? '(unnamed route)'));
   app.use(refuseForeignHosts(config));
 
   app.get('/healthz', (_req, res) => {
@@ -172,6 +171,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     });
   });
 
+  // The partner API first: its calls are the hot path, and need not pass the management layers.
+  app.use(
+    '/api',
+    partnerApi(ctx, pipeline, [
+      signInPartnerApi(ctx, pipeline),
+      usersPartnerApi(ctx, pipeline),
+      ...(options.partnerApiExtensions ?? []).map((extend) => (router: express.Router) => extend(router, pipeline)),
+    ]),
+  );
   const manage = express.Router();
   // Every write here rides the session cookie: a page on another site may not send one.
   manage.use(refuseCrossOriginWrites(config), requireJson, express.json({ limit: '100kb', strict: false }), refuseUnstorableInput, cookieParser());
@@ -212,16 +220,22 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.use(((error, req, res, next) =>
     (isPartnerApiPath(req.path) ? partnerErrors : managementErrors)(error, req, res, next)) satisfies express.ErrorRequestHandler);
 
+  patterns = routePatterns(app);
+
   const server = http.createServer(app);
   server.keepAliveTimeout = 5_000;
   server.on('clientError', answerClientError(logger));
-  const support = createSupportGateway(ctx, server);
+  const support = createSupportGateway(ctx, server, { metrics });
+  const metricsServer = config.METRICS_PORT === undefined ? undefined : createMetricsServer(metrics);
+  let metricsAddress: AddressInfo | undefined;
   sessionListeners.add((hash) => support.endSession(hash));
 
   let closing: Promise<void> | undefined;
   return {
     ctx,
-    access: { cache: policyCache, log: decisionLog, pipeline },
+    access: { cache: policyCache, log: decisionLog, pipeline, limiter: planLimiter },
+    metrics,
+    metricsAddress: () => metricsAddress,
     server,
     projector,
     support,
@@ -231,6 +245,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         server.once('error', reject);
         server.listen(port, host, () => resolve());
       });
+      if (metricsServer && config.METRICS_PORT !== undefined) metricsAddress = await metricsServer.listen(config.METRICS_PORT, config.METRICS_HOST ?? host);
       return server.address() as AddressInfo;
     },
     close() {
@@ -242,7 +257,9 @@ export async function createApp(options: AppOptions): Promise<App> {
           server.closeIdleConnections();
           setTimeout(() => server.closeAllConnections(), 5_000).unref();
         });
+        await metricsServer?.close();
         await projector.stop();
+        await planLimiter.close();
         policyCache.stop();
         await decisionLog.close();
         await watcher.stop();

@@ -27,6 +27,10 @@ const schema = z.object({
   NODE_ENV: z.string().default('development'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
+  /** Prometheus `GET /metrics` on its own listener; unset: no metrics are kept or served (never on PORT) */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /** the metrics listener's address (default: HOST); keep it off the public network */
+  METRICS_HOST: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.string().url().optional(),
   EVENTSTORE_URL: z
@@ -67,6 +71,9 @@ const schema = z.object({
   /** the From of outgoing mail */
   MAIL_FROM: z.string().min(3).default('Keyledger <no-reply@localhost>'),
 }).superRefine((config, ctx) => {
+  if (config.METRICS_PORT !== undefined && config.METRICS_PORT !== 0 && config.METRICS_PORT === config.PORT) {
+    ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT: metrics are never served on the public port' });
+  }
   // A link built from the Host header points wherever the caller says: production must name its own.
   if (config.NODE_ENV === 'production' && !config.PUBLIC_URL && config.ALLOWED_HOSTS.length === 0) {
     ctx.addIssue({

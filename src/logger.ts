@@ -19,6 +19,11 @@ export const REDACT_PATHS = [
   '*.secretHash',
 ];
 
+/**
+ * Without a destination: stdout through pino's asynchronous destination (buffered writes,
+ * flushed synchronously when the process exits), so a log line never blocks a request on the
+ * terminal or the pipe behind stdout.
+ */
 export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
   return pino(
     {
@@ -30,6 +35,6 @@ export function createLogger(options: { level?: string; destination?: Destinatio
         return ctx ? { requestId: ctx.requestId } : {};
       },
     },
-    options.destination,
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }

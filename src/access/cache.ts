@@ -50,7 +50,16 @@ export function domainFinder(domains: readonly DomainFacts[]): (sent: string) =>
  */
 export function cachedClient(snapshot: ClientSnapshot): CachedClient {
   const policies = new Map<string, ReturnType<typeof buildPolicy>>();
-  const findDomain = domainFinder(snapshot.domains);
+  const finder = domainFinder(snapshot.domains);
+  // the few spellings a partner sends, each canonicalised once (IDN parsing is not free); bounded,
+  // since the value is the caller's
+  const found = new Map<string, DomainFacts | undefined>();
+  const findDomain = (sent: string) => {
+    if (found.has(sent)) return found.get(sent);
+    const domain = finder(sent);
+    if (found.size < 32) found.set(sent, domain);
+    return domain;
+  };
   return {
     snapshot,
     policyFor(domain) {
@@ -98,6 +107,8 @@ export class PolicyCache {
   private readonly unsubscribe: (() => void)[] = [];
   /** database lookups started (for tests and benchmarks: what a flood costs) */
   lookups = 0;
+  /** for the metrics: answers from the cache, answers that waited for a lookup, clients dropped, whole-cache drops */
+  readonly counts = { hits: 0, misses: 0, invalidations: 0, clears: 0 };
 
   constructor(
     private readonly database: Database,
@@ -134,14 +145,19 @@ export class PolicyCache {
   }
 
   private invalidate(clientId: string): void {
+    this.counts.invalidations += 1;
     this.generations.set(clientId, (this.generations.get(clientId) ?? 0) + 1);
-    this.entries.delete(clientId);
+    const wasCached = this.entries.delete(clientId);
     this.unknown.delete(clientId);
     // a lookup that started before the change may miss it: later requests start their own
     this.loading.delete(clientId);
+    // A client in use is read again now, not by its next request: that request then finds the
+    // new policy loaded (or loading), and a change costs the caller no cold lookup.
+    if (wasCached && this.trusted) this.startLoad(clientId);
   }
 
   private clear(): void {
+    this.counts.clears += 1;
     this.globalGeneration += 1;
     this.generations.clear();
     this.entries.clear();
@@ -158,16 +174,30 @@ export class PolicyCache {
   /** Undefined when the client does not exist. A cached answer comes back without a promise. */
   get(clientId: string): CachedClient | undefined | Promise<CachedClient | undefined> {
     // Untrusted (notifications down): every request reads through, sharing nothing.
-    if (!this.trusted) return this.load(clientId);
+    if (!this.trusted) {
+      this.counts.misses += 1;
+      return this.load(clientId);
+    }
     const hit = this.entries.get(clientId);
-    if (hit) return hit;
-    if (this.unknown.get(clientId)) return undefined;
-    const running = this.loading.get(clientId);
-    if (running) return running;
+    if (hit) {
+      this.counts.hits += 1;
+      return hit;
+    }
+    if (this.unknown.get(clientId)) {
+      this.counts.hits += 1;
+      return undefined;
+    }
+    this.counts.misses += 1;
+    return this.loading.get(clientId) ?? this.startLoad(clientId);
+  }
+
+  private startLoad(clientId: string): Promise<CachedClient | undefined> {
     const load = this.load(clientId).finally(() => {
       if (this.loading.get(clientId) === load) this.loading.delete(clientId);
     });
     this.loading.set(clientId, load);
+    // a refresh nobody waits for must not become an unhandled rejection
+    load.catch(() => {});
     return load;
   }
 
@@ -183,6 +213,11 @@ export class PolicyCache {
       else this.unknown.set(clientId, true);
     }
     return entry;
+  }
+
+  /** clients cached now */
+  get size(): number {
+    return this.entries.size;
   }
 
   stop(): void {

@@ -101,6 +101,11 @@ export class DecisionLog {
     this.pruneTimer.unref();
   }
 
+  /** denials waiting to be written */
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
   deny(denial: Denial): void {
     this.sampler.record(denial, () => this.enqueue(denial));
   }
@@ -116,19 +121,23 @@ export class DecisionLog {
     return true;
   }
 
+  /**
+   * Counts one allowed request. On every allowed request: one key string and one map lookup per
+   * counter, no arrays or dates built (the rows are built when the batch is written).
+   */
   allow(clientId: string, domainId: string, at: Date, caller?: AllowedCaller): void {
-    const minute = Math.floor(at.getTime() / 60_000) * 60_000;
+    const time = at.getTime();
+    const minute = time - (time % 60_000);
     const key = `${clientId}\u0000${domainId}\u0000${minute}`;
     this.allows.set(key, (this.allows.get(key) ?? 0) + 1);
     if (!caller) return;
-    const time = at.getTime();
-    const hour = Math.floor(time / 3_600_000) * 3_600_000;
-    const callerKey = [clientId, hour, caller.secretId, domainId, caller.domain, caller.ip ?? '', caller.kind, caller.scope ?? ''].join('\u0000');
+    const hour = time - (time % 3_600_000);
+    const callerKey = `${clientId}\u0000${hour}\u0000${caller.secretId}\u0000${domainId}\u0000${caller.domain}\u0000${caller.ip ?? ''}\u0000${caller.kind}\u0000${caller.scope ?? ''}`;
     const seen = this.callers.get(callerKey);
     if (seen) {
       seen.count += 1;
-      seen.first = Math.min(seen.first, time);
-      seen.last = Math.max(seen.last, time);
+      if (time < seen.first) seen.first = time;
+      if (time > seen.last) seen.last = time;
     } else {
       this.callers.set(callerKey, { clientId, domainId, hour, caller, count: 1, first: time, last: time });
     }
@@ -136,11 +145,21 @@ export class DecisionLog {
 
   /** Writes what is queued; resolves when it is stored (or kept for a later try). */
   flush(): Promise<void> {
-    this.flushing ??= this.write().finally(() => {
+    // a flush under way may have started before the caller's items: one more follows it
+    if (this.flushing) {
+      this.nextFlush ??= this.flushing.then(() => {
+        this.nextFlush = undefined;
+        return this.flush();
+      });
+      return this.nextFlush;
+    }
+    this.flushing = this.write().finally(() => {
       this.flushing = undefined;
     });
     return this.flushing;
   }
+
+  private nextFlush: Promise<void> | undefined;
 
   // While the database is unavailable, writes are retried with backoff (the flush timer keeps
   // ticking, but writes only once the backoff has passed); what failed stays queued, within the bound.
@@ -170,9 +189,20 @@ export class DecisionLog {
     }
   }
 
-  private async write(force = false): Promise<void> {
+  private get pending(): boolean {
+    return this.queue.length > 0 || this.allows.size > 0 || this.callers.size > 0 || this.sampler.hasPending || this.unwrittenCounts.length > 0;
+  }
+
+  /**
+   * One flush: the denials queued when it starts (in batches) and the counters once. What
+   * arrives while it writes waits for the next tick — under steady traffic, looping until empty
+   * would write the counters once per round trip instead of once per tick. `drain` (closing)
+   * writes until nothing is left.
+   */
+  private async write(force = false, drain = false): Promise<void> {
     if (!force && Date.now() < this.retryAt) return;
-    while (this.queue.length > 0 || this.allows.size > 0 || this.callers.size > 0 || this.sampler.hasPending || this.unwrittenCounts.length > 0) {
+    let rounds = Math.max(1, Math.ceil(this.queue.length / this.batchSize));
+    while (this.pending && (drain || rounds-- > 0)) {
       const batch = this.queue.splice(0, this.batchSize);
       const allows = this.allows;
       this.allows = new Map();
@@ -296,7 +326,7 @@ export class DecisionLog {
     clearInterval(this.timer);
     clearInterval(this.pruneTimer);
     await this.flushing;
-    await this.write(true);
+    await this.write(true, true);
     // Whatever could not be written by now is lost with the process: count it.
     this.dropped += this.queue.length;
     this.queue = [];

@@ -49,7 +49,8 @@ export function evaluateCall(client: CachedClient | undefined, call: PresentedCa
   const decision = decideCall(client.policyFor(domain), {
     secretId: secret?.secretId ?? null,
     kind: call.kind,
-    ipAllowed: domain ? ipAllowed(domain, parseCallerIp(call.ip ?? undefined)) : false,
+    // the address is parsed only for a domain with an allowlist
+    ipAllowed: domain ? domain.ranges.length === 0 || ipAllowed(domain, parseCallerIp(call.ip ?? undefined)) : false,
     scope: call.scope,
     now: call.now,
   });

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { hasValidSecretFormat } from '../clients/secret-format.ts';
 import { callerRequestIdOf } from '../http/request.ts';
 import { XwmsError } from '../api/envelope.ts';
-import { PLAN_LIMITS, PLAN_NAMES, type PlanName } from '../accounts/plans.ts';
-import type { PolicyCache } from './cache.ts';
+import { PLAN_LIMITS } from '../accounts/plans.ts';
+import type { CachedClient, PolicyCache } from './cache.ts';
+import type { PlanLimiter } from './plan-limiter.ts';
+import type { ClientSnapshot, DomainFacts, SecretFacts } from './snapshot.ts';
+import type { AccessOutcome } from '../metrics/metrics.ts';
 import { type DecisionLog, newDenialId } from './decision-log.ts';
-import { DENIAL_STATUS, type DenialReason, type EndpointKind } from './policy.ts';
+import { DENIAL_REASONS, DENIAL_STATUS, type DenialReason, type EndpointKind } from './policy.ts';
 import { evaluateCall, hostOf } from './evaluate.ts';
 import { callerNetwork, FailedAuthThrottle, retryAfterSeconds, type FailedAuthThrottleOptions } from './throttle.ts';
 
@@ -78,6 +80,8 @@ export interface AccessPipelineOptions {
   readonly cache: PolicyCache;
   readonly log: DecisionLog;
   readonly now: () => Date;
+  /** check 13: the plan's requests per minute, across the nodes */
+  readonly limiter: PlanLimiter;
   /** failed authentications per caller network before it is refused (default 100 a minute) */
   readonly failedAuth?: FailedAuthThrottleOptions;
 }
@@ -89,11 +93,10 @@ export interface AccessPipelineOptions {
  */
 export function createAccessPipeline(options: AccessPipelineOptions) {
   const { cache, log, now } = options;
+  const { limiter } = options;
   const throttle = new FailedAuthThrottle(options.failedAuth ?? { failures: 100, windowSeconds: 60 });
-  // Per node: N nodes allow up to N × the plan's rate (documented).
-  const limiters = Object.fromEntries(
-    PLAN_NAMES.map((plan) => [plan, new RateLimiterMemory({ points: PLAN_LIMITS[plan].requestsPerMinute, duration: 60, keyPrefix: plan })]),
-  ) as Record<PlanName, RateLimiterMemory>;
+  /** decisions by outcome since start, read by the metrics at scrape time */
+  const decisions = Object.fromEntries(['allowed', ...DENIAL_REASONS].map((r) => [r, 0])) as Record<AccessOutcome, number>;
 
   /**
    * Logs a denial under an id of its own, generated here: it is what the caller sees as
@@ -138,96 +141,127 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
     return new XwmsError(DENIAL_STATUS[reason], reason, message, undefined, headers);
   }
 
+  /** The grant of a (secret, domain) of one cached snapshot: built once, not per request. */
+  const grants = new WeakMap<SecretFacts, WeakMap<DomainFacts, AccessGrant>>();
+  function grantOf(snapshot: ClientSnapshot, domain: DomainFacts, secret: SecretFacts): AccessGrant {
+    let byDomain = grants.get(secret);
+    if (!byDomain) grants.set(secret, (byDomain = new WeakMap()));
+    let grant = byDomain.get(domain);
+    if (!grant) {
+      grant = Object.freeze({
+        clientId: snapshot.clientId,
+        organisationId: snapshot.organisationId,
+        domainId: domain.domainId,
+        domain: domain.domain,
+        testMode: domain.testMode,
+        scopes: snapshot.scopes,
+        secretId: secret.secretId,
+        testUsers: snapshot.testUsers,
+        position: snapshot.position,
+      });
+      byDomain.set(domain, grant);
+    }
+    return grant;
+  }
+
   function require(requirement: AccessRequirement): RequestHandler {
-    return async (req, _res, next) => {
+    const scope = requirement.scope ?? null;
+    return (req, _res, next) => {
       const at = now();
       (req as WithRequirement).accessRequirement = requirement;
       const rawSecret = req.headers['x-client-secret'];
-      const secretSha256 =
-        typeof rawSecret === 'string' && rawSecret.length > 0 ? createHash('sha256').update(rawSecret.slice(0, 8_192)).digest('hex') : null;
-      const sentId = header(req, 'x-client-id', 64);
-      const sentDomain = header(req, 'x-client-domain', 260);
-      const sentSecret = header(req, 'x-client-secret', 128);
-      const base = {
+      const secretHash = typeof rawSecret === 'string' && rawSecret.length > 0 ? createHash('sha256').update(rawSecret.slice(0, 8_192)).digest() : null;
+      const ip = req.ip;
+      // what a denial records; built only when one is logged
+      const base = () => ({
         clientId: typeof req.headers['x-client-id'] === 'string' ? req.headers['x-client-id'].slice(0, 100) : null,
         domain: typeof req.headers['x-client-domain'] === 'string' ? req.headers['x-client-domain'].slice(0, 260) : null,
-        secretSha256,
-        position: null,
+        secretSha256: secretHash ? secretHash.toString('hex') : null,
+        position: null as string | null,
         at,
+      });
+      const refuse = (reason: DenialReason, position: string | null = null) => {
+        decisions[reason] += 1;
+        return deny(req, reason, { ...base(), position });
       };
 
       // 0. a caller network with too many failed authentications waits, before anything is looked up
-      const network = callerNetwork(req.ip);
-      const throttled = (ms: number) =>
-        deny(req, 'rate_limited', { ...base, clientKnown: false }, { 'Retry-After': retryAfterSeconds(ms) }, THROTTLED_MESSAGE);
+      const network = callerNetwork(ip);
+      const throttled = (ms: number) => {
+        decisions.rate_limited += 1;
+        return deny(req, 'rate_limited', { ...base(), clientKnown: false }, { 'Retry-After': retryAfterSeconds(ms) }, THROTTLED_MESSAGE);
+      };
       const wait = throttle.refusedFor(network);
       if (wait > 0) throw throttled(wait);
 
       // 1. present and well-formed (a secret with a bad checksum is refused here, before any lookup)
+      const sentId = header(req, 'x-client-id', 64);
+      const sentDomain = header(req, 'x-client-domain', 260);
+      const sentSecret = header(req, 'x-client-secret', 128);
       if (!sentId || !CLIENT_ID.test(sentId) || !sentDomain || !DOMAIN.test(sentDomain) || !hasValidSecretFormat(sentSecret)) {
         throttle.fail(network);
-        throw deny(req, 'missing_credentials', base);
+        throw refuse('missing_credentials');
       }
       // 2. the client exists and is not deleted (a lookup takes its failure in advance: see throttle.ts)
       const reserved = cache.willQuery(sentId);
-      if (reserved) {
-        const reserveWait = await throttle.reserve(network);
-        if (reserveWait > 0) throw throttled(reserveWait);
-      }
-      const cached = cache.get(sentId);
-      const client = cached instanceof Promise ? await cached : cached;
-      if (reserved && client && client.snapshot.status !== 'deleted') throttle.release(network);
+      const cached = reserved ? undefined : cache.get(sentId);
+      // the common case — a cached policy and a local rate-limit token — decides without a promise
+      if (!reserved && !(cached instanceof Promise)) return decide(cached, false);
+      return (async () => {
+        if (reserved) {
+          const reserveWait = await throttle.reserve(network);
+          if (reserveWait > 0) throw throttled(reserveWait);
+        }
+        const loaded = reserved ? await cache.get(sentId) : await cached;
+        if (reserved && loaded && loaded.snapshot.status !== 'deleted') throttle.release(network);
+        return decide(loaded, reserved);
+      })();
 
-      // 2–12. the client and its policy for this domain (evaluate.ts, shared with replays)
-      const { decision, domain, secret } = evaluateCall(client, {
-        secretSha256: Buffer.from(secretSha256!, 'hex'),
-        domain: sentDomain,
-        ip: req.ip,
-        kind: requirement.kind,
-        scope: requirement.scope ?? null,
-        now: at.getTime(),
-      });
-      // a deleted client still has a snapshot: its position lets a replay re-derive the denial
-      const context = { ...base, position: client?.snapshot.position ?? null };
-      if (!decision.allowed) {
-        // failed authentications count against the caller's network (an unknown id was counted when its lookup was reserved)
-        if (decision.reason === 'invalid_secret' || (decision.reason === 'unknown_client' && !reserved)) throttle.fail(network);
-        throw deny(req, decision.reason, context);
-      }
-      const { snapshot } = client!;
+      function decide(client: CachedClient | undefined, lookupReserved: boolean): void | Promise<void> {
+        // 2–12. the client and its policy for this domain (evaluate.ts, shared with replays)
+        const { decision, domain, secret } = evaluateCall(client, {
+          secretSha256: secretHash,
+          domain: sentDomain!,
+          ip,
+          kind: requirement.kind,
+          scope,
+          now: at.getTime(),
+        });
+        // a deleted client still has a snapshot: its position lets a replay re-derive the denial
+        const position = client?.snapshot.position ?? null;
+        if (!decision.allowed) {
+          // failed authentications count against the caller's network (an unknown id was counted when its lookup was reserved)
+          if (decision.reason === 'invalid_secret' || (decision.reason === 'unknown_client' && !lookupReserved)) throttle.fail(network);
+          throw refuse(decision.reason, position);
+        }
+        const { snapshot } = client!;
 
-      // 13. the plan's rate limit
-      try {
-        await limiters[snapshot.plan!].consume(snapshot.clientId, 1);
-      } catch (error) {
-        if (!(error instanceof RateLimiterRes)) throw error;
-        throw deny(req, 'rate_limited', context, { 'Retry-After': retryAfterSeconds(error.msBeforeNext) });
+        // 13. the plan's rate limit, counted across the nodes (plan-limiter.ts)
+        const verdict = limiter.take(snapshot.clientId, PLAN_LIMITS[snapshot.plan!].requestsPerMinute);
+        const allow = (refusedForMs: number) => {
+          if (refusedForMs > 0) {
+            decisions.rate_limited += 1;
+            throw deny(req, 'rate_limited', { ...base(), position }, { 'Retry-After': retryAfterSeconds(refusedForMs) });
+          }
+          decisions.allowed += 1;
+          log.allow(snapshot.clientId, domain!.domainId, at, {
+            secretId: secret!.secretId,
+            // as sent (a domain id is case-sensitive); only the port goes
+            domain: hostOf(sentDomain!),
+            ip: ip ?? null,
+            kind: requirement.kind,
+            scope,
+          });
+          (req as Request & { access?: AccessGrant }).access = grantOf(snapshot, domain!, secret!);
+          next();
+        };
+        if (typeof verdict === 'number') return allow(verdict);
+        return verdict.then(allow);
       }
-
-      log.allow(snapshot.clientId, domain!.domainId, at, {
-        secretId: secret!.secretId,
-        // as sent (a domain id is case-sensitive); only the port goes
-        domain: hostOf(sentDomain),
-        ip: req.ip ?? null,
-        kind: requirement.kind,
-        scope: requirement.scope ?? null,
-      });
-      (req as Request & { access?: AccessGrant }).access = {
-        clientId: snapshot.clientId,
-        organisationId: snapshot.organisationId,
-        domainId: domain!.domainId,
-        domain: domain!.domain,
-        testMode: domain!.testMode,
-        scopes: snapshot.scopes,
-        secretId: secret!.secretId,
-        testUsers: snapshot.testUsers,
-        position: snapshot.position,
-      };
-      next();
     };
   }
 
-  return { require, deny };
+  return { require, deny, decisions };
 }
 
 export type AccessPipeline = ReturnType<typeof createAccessPipeline>;

@@ -31,8 +31,20 @@ function fromApiError(error: ApiError): XwmsError {
 /** Paths of the partner API: their errors use this envelope, wherever they are raised. */
 export const isPartnerApiPath = (path: string): boolean => path === '/api' || path.startsWith('/api/');
 
+export const successBody = (data: unknown, message = 'OK'): string => JSON.stringify({ status: 'success', message, data });
+
+/**
+ * A JSON answer written straight to the socket: no ETag hashing or freshness check (partner
+ * API answers are not cached by clients), one string, one write.
+ */
+export function sendJson(res: Response, status: number, body: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(body);
+}
+
 export function success(res: Response, data: unknown, message = 'OK', status = 200): void {
-  res.status(status).json({ status: 'success', message, data });
+  sendJson(res, status, successBody(data, message));
 }
 
 export function xwmsErrorHandler(log: (error: unknown, requestId: string | undefined) => void): ErrorRequestHandler {

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { publicBase } from '../http/origin.ts';
 import { PROJECT_LANGUAGES, listProjects } from '../clients/listing.ts';
-import { type AccessPipeline, accessOf } from '../access/pipeline.ts';
-import { XwmsError, success, xwmsErrorHandler } from './envelope.ts';
+import { type AccessGrant, type AccessPipeline, accessOf } from '../access/pipeline.ts';
+import { XwmsError, sendJson, success, successBody, xwmsErrorHandler } from './envelope.ts';
 import { refuseUnstorableInput } from '../http/input-guard.ts';
 
 const VERSION = '0.1.0';
@@ -47,18 +47,27 @@ export const infoData = z.object({
 export const projectsQuery = z.object({ lang: z.enum(PROJECT_LANGUAGES, { error: 'must be en or nl' }).optional() });
 
 const DESCRIPTION = 'Keyledger is a self-hosted, XWMS-compatible sign-in and partner platform: every change to who may do what is an event you can replay and explain.';
+/** whoami's answer per grant: a grant lives as long as its cached policy, so this is built once per change */
+const whoamiBodies = new WeakMap<AccessGrant, string>();
 
 /** GET /api/whoami: who the pipeline says is calling. */
 export const whoami: RequestHandler = (req, res) => {
   const grant = accessOf(req);
-  success(res, {
-    client_id: grant.clientId,
-    domain: grant.domain,
-    domain_id: grant.domainId,
-    test_mode: grant.testMode,
-    scopes: grant.scopes,
-  });
+  let body = whoamiBodies.get(grant);
+  if (body === undefined) {
+    body = successBody({
+      client_id: grant.clientId,
+      domain: grant.domain,
+      domain_id: grant.domainId,
+      test_mode: grant.testMode,
+      scopes: grant.scopes,
+    });
+    whoamiBodies.set(grant, body);
+  }
+  sendJson(res, 200, body);
 };
+
+const hasNoBody = (method: string) => method === 'GET' || method === 'HEAD';
 
 /**
  * The XWMS-compatible partner API (DESIGN §7). `extend` mounts the routes that live in other
@@ -67,7 +76,16 @@ export const whoami: RequestHandler = (req, res) => {
  */
 export function partnerApi(ctx: AppContext, pipeline: AccessPipeline, extend: ((router: Router) => void)[] = []): Router {
   const router = Router();
-  router.use(express.json({ limit: '100kb', strict: false }), express.urlencoded({ extended: false, limit: '100kb' }), refuseUnstorableInput);
+  // A GET or HEAD carries no body: its parsers would only look for one.
+  const json = express.json({ limit: '100kb', strict: false });
+  const urlencoded = express.urlencoded({ extended: false, limit: '100kb' });
+  router.use((req, res, next) => {
+    if (hasNoBody(req.method)) return refuseUnstorableInput(req, res, next);
+    json(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      urlencoded(req, res, (again?: unknown) => (again ? next(again) : refuseUnstorableInput(req, res, next)));
+    });
+  });
 
   router.get('/info', (req, res) => {
     // Links on PUBLIC_URL or an allowed Host only; otherwise paths (never a Host the caller made up).

@@ -12,6 +12,7 @@ import * as denialCounts from './migrations/006_denial_counts.ts';
 import * as staffRevision from './migrations/011_staff_revision.ts';
 import * as explain from './migrations/007_explain.ts';
 import * as groupCommit from './migrations/050_group_commit.ts';
+import * as rateLeases from './migrations/060_rate_leases.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
 import * as projectionLanes from '../../projections/migrations/050_projection_lanes.ts';
@@ -114,6 +115,7 @@ export const CORE_MIGRATIONS: Record<string, Migration> = {
   '050_group_commit': groupCommit,
   '080_end_user_accounts': endUserAccounts,
   '040_xwms_profile_addresses': xwmsProfileAddresses,
+  '060_rate_leases': rateLeases,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {

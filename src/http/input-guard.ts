@@ -25,7 +25,12 @@ function unstorableField(req: Request): string | undefined {
  * mounts it after its body parser, so the 400 names the field in that API's own envelope, and no
  * route has to think about it.
  */
+/** Printable ASCII without `%`: decodes to itself, so it cannot hold a NUL or a lone surrogate. */
+const PLAIN_URL = /^[\x21-\x24\x26-\x7e]*$/;
+
 export const refuseUnstorableInput: RequestHandler = (req, _res, next) => {
+  // the common case (a plain URL, no body) without decoding or parsing the query
+  if (req.body === undefined && PLAIN_URL.test(req.originalUrl)) return next();
   const field = unstorableField(req);
   if (field === undefined) return next();
   next(new ApiError(400, 'validation_failed', 'Invalid request', `${field}: ${UNSTORABLE_MESSAGE}`, [{ field, message: UNSTORABLE_MESSAGE }]));

@@ -41,8 +41,16 @@ const HEALTH_PATHS = new Set(['/healthz', '/readyz']);
  */
 export function refuseForeignHosts(config: OriginConfig): RequestHandler {
   if (config.PUBLIC_URL && config.ALLOWED_HOSTS.length === 0) return (_req, _res, next) => next();
+  // Host headers seen and allowed, so each is parsed once; bounded, and only allowed ones are kept
+  const allowed = new Set<string>();
   return (req, _res, next) => {
-    if (HEALTH_PATHS.has(req.path) || allowedRequestHost(config, req.get('host'))) return next();
+    const host = req.headers.host;
+    if (host !== undefined && allowed.has(host)) return next();
+    if (allowedRequestHost(config, host)) {
+      if (host !== undefined && allowed.size < 64) allowed.add(host);
+      return next();
+    }
+    if (HEALTH_PATHS.has(req.path)) return next();
     next(
       new ApiError(
         400,

@@ -3,6 +3,7 @@ import { Server, type Namespace } from 'socket.io';
 import type { AppContext } from '../context.ts';
 import { createSupportAdapter } from './adapter.ts';
 import { createPool } from '../db/connections.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import {
   DEFAULT_LIMITS,
   type LocalState,
@@ -38,7 +39,11 @@ export interface SupportGateway {
  * The live support channel (DESIGN §9): Socket.IO on the app's HTTP server, namespace
  * `/support`, sessions from the cookie, nodes joined through @socket.io/postgres-adapter.
  */
-export function createSupportGateway(ctx: AppContext, server: http.Server, options: { limits?: Partial<SupportLimits> } = {}): SupportGateway {
+export function createSupportGateway(
+  ctx: AppContext,
+  server: http.Server,
+  options: { limits?: Partial<SupportLimits>; metrics?: Pick<Metrics, 'supportEvent' | 'sources' | 'enabled'> } = {},
+): SupportGateway {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const { database } = ctx;
   const logger = ctx.logger.child({ component: 'support' });
@@ -75,6 +80,7 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
   const nsp = io.of(SUPPORT_NAMESPACE) as unknown as SupportNamespace;
   const local = new WeakMap<SupportSocket, LocalState>();
   const presence = createPresence(nsp);
+  if (options.metrics) options.metrics.sources.supportSockets = () => nsp.sockets.size;
   const isAgent = createStaffCheck(database.db);
   const deps = {
     nsp,
@@ -83,6 +89,7 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
     limits,
     logger,
     now: ctx.now,
+    ...(options.metrics?.enabled ? { observe: options.metrics.supportEvent } : {}),
     consumeMessagePoint: createMessageLimiter(database.pool, limits),
     async actorOf(socket: SupportSocket) {
       const { sub, agent } = socket.data;

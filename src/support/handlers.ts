@@ -46,6 +46,8 @@ export interface HandlerDeps {
   readonly now: () => Date;
   /** the socket's user, the agent role re-checked (a revoked agent loses it) */
   actorOf(socket: SupportSocket): Promise<SupportActor>;
+  /** an event answered (metrics): its name, receipt to ack, whether it succeeded */
+  readonly observe?: (event: string, seconds: number, ok: boolean) => void;
   /** one message against the user's rate limit, or `rate_limited` */
   consumeMessagePoint(actor: SupportActor): Promise<void>;
 }
@@ -77,7 +79,9 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
   function on<T>(event: string, schema: ZodType<T>, handler: Handler<T>): void {
     socket.on(event, async (...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (response: AckResponse) => void) : undefined;
+      const received = deps.observe ? performance.now() : 0;
       const reply = (response: AckResponse) => {
+        deps.observe?.(event, (performance.now() - received) / 1000, response.ok);
         if (!ack) return;
         try {
           ack(response);
