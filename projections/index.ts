@@ -6,6 +6,7 @@ import { domainsProjection } from './domains.ts';
 import { clientSettingsProjection } from './client-settings.ts';
 import { auditLogProjection } from './audit-log.ts';
 import { ticketsProjection } from './tickets.ts';
+import { deskProjection } from './desk.ts';
 
 /** Applied event by event, in order. */
 export const READ_MODEL_PROJECTIONS: readonly Projection[] = [
@@ -15,6 +16,7 @@ export const READ_MODEL_PROJECTIONS: readonly Projection[] = [
   domainsProjection,
   clientSettingsProjection,
   ticketsProjection,
+  deskProjection,
 ];
 
 /** Applied once per batch, after the others (the audit log reads a client's organisation from `clients`). */

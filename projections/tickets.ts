@@ -38,6 +38,8 @@ function projectTicketEvent(event: RecordedTicketEvent, ticketId: string, db: Ky
             opened_at: at,
             updated_at: at,
             first_response_at: null,
+            language: event.data.language ?? 'en',
+            offline: event.data.offline ?? false,
           })
           .onConflict((oc) => oc.column('ticket_id').doNothing()),
       ];
@@ -62,12 +64,34 @@ function projectTicketEvent(event: RecordedTicketEvent, ticketId: string, db: Ky
       }
       return statements;
     }
+    case 'TicketNoteAdded':
+      // Notes take a seq but leave last activity and first response alone: they are not answers.
+      return [
+        db
+          .insertInto('ticket_messages')
+          .values({
+            ticket_id: ticketId,
+            seq: event.data.seq,
+            author: event.data.author,
+            author_role: 'agent',
+            text: event.data.text,
+            client_message_id: event.data.clientMessageId,
+            at,
+            private: true,
+          })
+          .onConflict((oc) => oc.columns(['ticket_id', 'seq']).doNothing()),
+        ticket.set({ last_seq: event.data.seq }),
+      ];
+    case 'TicketTagsChanged':
+      return [ticket.set({ tags: event.data.tags })];
+    case 'TicketPriorityChanged':
+      return [ticket.set({ priority: event.data.priority })];
     case 'TicketAssigned':
       return [ticket.set({ assignee: event.data.assignee, updated_at: at })];
     case 'TicketStatusChanged':
       return [ticket.set({ status: event.data.status, updated_at: at })];
     case 'TicketRated':
-      return [ticket.set({ rating: event.data.rating, updated_at: at })];
+      return [ticket.set({ rating: event.data.rating, rating_comment: event.data.comment ?? null, rated_at: at, updated_at: at })];
     default: {
       const _exhaustive: never = event;
       return _exhaustive;

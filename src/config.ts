@@ -62,6 +62,8 @@ const schema = z.object({
   SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL, e.g. smtp://mail.example.com:587').optional(),
   /** the From of outgoing mail */
   MAIL_FROM: z.string().min(3).default('Keyledger <no-reply@localhost>'),
+  /** an agent offline this long (no socket on any node) hands back the tickets they have not answered; 0 = at once */
+  SUPPORT_HANDBACK_SECONDS: z.coerce.number().int().min(0).max(3_600).default(15),
 }).superRefine((config, ctx) => {
   // A link built from the Host header points wherever the caller says: production must name its own.
   if (config.NODE_ENV === 'production' && !config.PUBLIC_URL && config.ALLOWED_HOSTS.length === 0) {

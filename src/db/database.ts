@@ -13,6 +13,7 @@ import * as staffRevision from './migrations/011_staff_revision.ts';
 import * as explain from './migrations/007_explain.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
+import * as deskReadModels from '../../projections/migrations/070_desk.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
 
 export type { DatabaseTimeouts } from './connections.ts';
@@ -109,6 +110,7 @@ const CORE_MIGRATIONS: Record<string, Migration> = {
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
   '001_read_models': readModels,
   '002_support': supportReadModels,
+  '070_desk': deskReadModels,
 };
 
 async function runMigrator(migrator: Migrator): Promise<void> {
