@@ -1,4 +1,4 @@
-import type { Compilable, Kysely } from 'kysely';
+import { type Compilable, type Kysely, sql } from 'kysely';
 import type { RecordedEvent } from '../src/eventstore/port.ts';
 import type { ReadModelDatabase } from '../src/db/schema.ts';
 import { type TicketEvent, ticketIdOfStream } from '../src/support/events.ts';
@@ -83,7 +83,8 @@ function projectTicketEvent(event: RecordedTicketEvent, ticketId: string, db: Ky
         ticket.set({ last_seq: event.data.seq }),
       ];
     case 'TicketTagsChanged':
-      return [ticket.set({ tags: event.data.tags })];
+      // Statements travel to the projector thread as JSON: the array is rebuilt in SQL.
+      return [ticket.set({ tags: sql<string[]>`ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(event.data.tags)}::jsonb))` })];
     case 'TicketPriorityChanged':
       return [ticket.set({ priority: event.data.priority })];
     case 'TicketAssigned':
