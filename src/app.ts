@@ -35,6 +35,7 @@ import { signInPartnerApi, SIGN_IN_PAGE_PATH } from './signin/partner-routes.ts'
 import { usersPartnerApi } from './users/partner-routes.ts';
 import { createSupportGateway, type SupportGateway } from './support/gateway.ts';
 import { supportPages } from './support/pages.ts';
+import { transcriptRoutes } from './support/transcript-routes.ts';
 import { auditApi } from './audit/audit-routes.ts';
 import { createMailer } from './mail/mailer.ts';
 import { join } from 'node:path';
@@ -190,6 +191,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ]),
   );
   app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline));
+  app.use('/support', transcriptRoutes(ctx));
   app.use('/support', supportPages(ctx));
 
   app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`)));

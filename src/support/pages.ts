@@ -9,8 +9,6 @@ import { TICKET_ID } from './protocol.ts';
 import { SUPPORT_AGENT } from './staff.ts';
 import { SUPPORT_NAMESPACE } from './channel.ts';
 import { refuseUnstorableInput } from '../http/input-guard.ts';
-import { readTranscript, transcriptText, transcriptView } from './transcript.ts';
-import { summaryFromRow } from './service.ts';
 
 const ASSETS = fileURLToPath(new URL('../web/support/', import.meta.url));
 
@@ -138,19 +136,6 @@ ${groupsList(lang)}
   return layout(lang, t.title, body, ['/socket.io/socket.io.min.js', '/support/assets/support.js'], '/support');
 }
 
-function transcriptHtml(view: ReturnType<typeof transcriptView>): string {
-  const meta = view.meta.map((m) => `<dt>${escapeHtml(m.label)}</dt><dd>${escapeHtml(m.value)}</dd>`).join('');
-  const lines = view.lines
-    .map(
-      (l) =>
-        `<li${l.private ? ' class="note"' : ''}><p class="who">${escapeHtml(l.who)}${l.private ? ` <em>(${escapeHtml(view.noteLabel)})</em>` : ''} <time datetime="${escapeHtml(l.at)}">${escapeHtml(l.at)}</time></p><p class="text">${escapeHtml(l.text)}</p></li>`,
-    )
-    .join('\n');
-  return `<!doctype html>
-<html lang="${view.lang}"><head><meta charset="utf-8"><title>${escapeHtml(view.title)}</title></head>
-<body><main><h1>${escapeHtml(view.subject)}</h1><p>${escapeHtml(view.title)}</p><dl>${meta}</dl><ol>${lines}</ol></main></body></html>`;
-}
-
 function loginPage(lang: Language): string {
   const t = STRINGS[lang];
   const body = `<main class="support login">
@@ -200,25 +185,6 @@ export function supportPages(ctx: AppContext): Router {
     const tickets = rows.map((r) => ({ ticketId: r.ticket_id, subject: r.subject, status: r.status }));
     res.type('html').send(widgetPage(lang, account, agent, tickets, requested));
   });
-
-  // Transcript downloads: the opener's copy, or an agent's (with private notes).
-  for (const format of ['txt', 'html'] as const) {
-    router.get(`/tickets/:ticketId/transcript.${format}`, async (req, res) => {
-      const lang = language(req, res);
-      res.set(SECURITY_HEADERS);
-      const token = sessionToken(req);
-      const account = token ? await findAccount(database.db, database.rm, token, ctx.now()) : undefined;
-      const ticketId = String(req.params.ticketId);
-      if (!account) return void res.status(401).type('text').send(STRINGS[lang].loginRequired);
-      const agent = account.staffRole === SUPPORT_AGENT;
-      const row = TICKET_ID.test(ticketId) ? await database.rm.selectFrom('tickets').selectAll().where('ticket_id', '=', ticketId).executeTakeFirst() : undefined;
-      if (!row || (!agent && row.opened_by !== account.sub)) return void res.status(404).type('text').send(STRINGS[lang].error_ticket_not_found);
-      const transcript = await readTranscript(database, summaryFromRow(row), agent && row.opened_by !== account.sub, lang, ctx.now());
-      res.attachment(`${ticketId}.${format}`);
-      if (format === 'txt') res.type('text/plain; charset=utf-8').send(transcriptText(transcript));
-      else res.type('html').send(transcriptHtml(transcriptView(transcript)));
-    });
-  }
 
   router.get('/login', (req, res) => {
     const lang = language(req, res);
