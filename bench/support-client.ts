@@ -69,6 +69,7 @@ function connect(identity: Identity): Promise<Socket> {
       transports: ['websocket'],
       forceNew: true,
       reconnection: false,
+      timeout: 60_000,
       extraHeaders: { cookie: `${SESSION_COOKIE}=${identity.token}` },
     });
     socket.once('connect', () => resolve(socket));
@@ -86,12 +87,14 @@ async function pool<T>(items: T[], workers: number, work: (item: T) => Promise<v
 async function connectAll(): Promise<void> {
   const started = performance.now();
   let failed = 0;
+  let done = 0;
   await pool(identities.map((identity, i) => ({ identity, i })), 50, async ({ identity, i }) => {
     try {
       sockets[i] = await connect(identity);
-    } catch {
-      failed++;
+    } catch (error) {
+      if (failed++ === 0) console.error(`first failed connection: ${error instanceof Error ? error.message : String(error)}`);
     }
+    if (++done % 500 === 0) console.error(`  … ${done} sockets`);
   });
   identities.forEach((identity, index) => sockets[index]?.on('ticket:message', (m: Message) => onMessage(identity, index, m)));
   send({ type: 'connected', seconds: (performance.now() - started) / 1000, failed });
