@@ -20,7 +20,7 @@ import { authenticate, loginRequired } from './handshake.ts';
 import { registerTicketHandlers } from './handlers.ts';
 import { createMessageLimiter } from './limits.ts';
 import { createPresence } from './presence.ts';
-import { TicketService } from './service.ts';
+import { TicketService, type TicketChange } from './service.ts';
 import { SUPPORT_AGENT, createStaffCheck } from './staff.ts';
 import { TicketQueries } from './queries.ts';
 import { DeskService } from './desk-service.ts';
@@ -44,6 +44,11 @@ export interface SupportGateway {
   readonly context: TicketContextReader;
   /** whether `sub` holds support_agent now (re-read at most every second) */
   isAgent(sub: number): Promise<boolean>;
+  readonly service: TicketService;
+  /** fans a change made outside a socket (the desk page's forms) out to every node; an answer may mail an absent customer */
+  publish(change: TicketChange, baseUrl: string | undefined): void;
+  /** agents and business hours, as the customer page shows them */
+  availability(): Promise<{ agentsOnline: number; groups: { group: string; withinHours: boolean; open: boolean }[] }>;
   close(): Promise<void>;
 }
 
@@ -233,6 +238,15 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
     desk,
     context,
     isAgent: (sub) => isAgent(sub),
+    service,
+    publish(change, baseUrl) {
+      publishChange(nsp, change);
+      for (const message of change.messages) mail.answered(change.ticket, message, baseUrl);
+    },
+    async availability() {
+      const [agentsOnline, groups] = await Promise.all([presence.agentsOnline(), desk.groups()]);
+      return { agentsOnline, groups: groups.map((g) => ({ group: g.group, withinHours: g.withinHours, open: agentsOnline > 0 && g.withinHours })) };
+    },
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
