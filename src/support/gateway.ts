@@ -45,6 +45,8 @@ export interface SupportGateway {
   /** whether `sub` holds support_agent now (re-read at most every second) */
   isAgent(sub: number): Promise<boolean>;
   readonly service: TicketService;
+  /** one message against the sender's rate limit (shared with the sockets), or `rate_limited` */
+  consumeMessagePoint(actor: { sub: number; agent: boolean }): Promise<void>;
   /** fans a change made outside a socket (the desk page's forms) out to every node; an answer may mail an absent customer */
   publish(change: TicketChange, baseUrl: string | undefined): void;
   /** agents and business hours, as the customer page shows them */
@@ -100,6 +102,7 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
   const desk = new DeskService({ commands: ctx.commands, watcher: ctx.watcher, db: database.db, rm: database.rm, writeWaitMs: ctx.config.WRITE_WAIT_MS, now: ctx.now });
   const context = new TicketContextReader(ctx);
   const mail = createAnswerMailer(ctx, nsp, logger);
+  const consumeMessagePoint = createMessageLimiter(database.pool, limits);
   const deps = {
     nsp,
     service,
@@ -111,7 +114,7 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
     limits,
     logger,
     now: ctx.now,
-    consumeMessagePoint: createMessageLimiter(database.pool, limits),
+    consumeMessagePoint,
     async actorOf(socket: SupportSocket) {
       const { sub, agent } = socket.data;
       return { sub, agent: agent && (await isAgent(sub)) };
@@ -239,6 +242,7 @@ export function createSupportGateway(ctx: AppContext, server: http.Server, optio
     context,
     isAgent: (sub) => isAgent(sub),
     service,
+    consumeMessagePoint,
     publish(change, baseUrl) {
       publishChange(nsp, change);
       for (const message of change.messages) mail.answered(change.ticket, message, baseUrl);
