@@ -74,7 +74,7 @@ describe.skipIf(!hasChromium)('the agent desk and the customer page in Chromium'
 
         // the customer opens a ticket about the client
         await customer.page.goto(`${t.url}/support`);
-        await customer.page.waitForFunction(() => document.getElementById('start-button')?.textContent !== '');
+        await customer.page.waitForSelector('#start-button');
         await customer.page.selectOption('select[name=group]', 'oauth-api');
         await customer.page.selectOption('select[name=clientId]', clientId);
         await customer.page.fill('input[name=subject]', w.subject);
@@ -127,7 +127,7 @@ describe.skipIf(!hasChromium)('the agent desk and the customer page in Chromium'
         await customer.page.click('label[for=star-5]');
         await customer.page.fill('#rate-comment', w.rated);
         await customer.page.click('#rate button[type=submit]');
-        await customer.page.waitForFunction(() => !document.getElementById('notice')?.hidden);
+        await customer.page.waitForSelector('#notice:not([hidden])');
 
         // the report shows the agent's rating
         await agent.page.goto(`${t.url}/support/desk/report`);
