@@ -19,7 +19,8 @@ const MAIL = {
 } satisfies Record<Language, unknown>;
 
 /**
- * An agent answered while the customer has no support page open on any node: they get an email
+ * An agent answered a question left offline (nobody could answer when it was asked) while the
+ * customer has no support page open on any node: they get an email
  * with a link back to the ticket (the answer itself stays on the page; email replies are not
  * read). At most one mail per ticket until the customer has been back.
  */
@@ -31,7 +32,8 @@ export function createAnswerMailer(ctx: AppContext, nsp: SupportNamespace, logge
       mailedTickets.delete(ticketId);
     },
     answered(ticket: TicketSummary, message: MessageView, base: string | undefined): void {
-      if (message.private || message.authorRole !== 'agent' || mailedTickets.has(ticket.ticketId) || !base) return;
+      // Only questions left offline: asking every node about every answer would cost a cluster round trip each.
+      if (!ticket.offline || message.private || message.authorRole !== 'agent' || mailedTickets.has(ticket.ticketId) || !base) return;
       void (async () => {
         const online = await nsp.in(rooms.user(ticket.openedBy)).timeout(2_000).fetchSockets().catch(() => []);
         if (online.length > 0 || mailedTickets.has(ticket.ticketId)) return;

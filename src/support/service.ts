@@ -29,6 +29,8 @@ export interface TicketSummary {
   readonly tags: readonly string[];
   readonly priority: TicketPriority;
   readonly language: Language;
+  /** left while nobody could answer: answers are mailed to an absent customer */
+  readonly offline: boolean;
   /** agents only: the opener's name */
   readonly openedByName?: string;
 }
@@ -87,6 +89,7 @@ const summaryOf = (state: TicketState, updatedAt: string): TicketSummary => ({
   tags: state.tags,
   priority: state.priority,
   language: state.language,
+  offline: state.offline,
 });
 
 export function summaryFromRow(row: {
@@ -105,6 +108,7 @@ export function summaryFromRow(row: {
   tags: string[];
   priority: TicketPriority;
   language: Language;
+  offline: boolean;
 }): TicketSummary {
   return {
     ticketId: row.ticket_id,
@@ -122,6 +126,7 @@ export function summaryFromRow(row: {
     tags: row.tags,
     priority: row.priority,
     language: row.language,
+    offline: row.offline,
   };
 }
 

@@ -18,6 +18,8 @@ export interface TicketState {
   readonly lastSeq: number;
   readonly rating: number | null;
   readonly language: Language;
+  /** left while nobody could answer (answers are mailed) */
+  readonly offline: boolean;
   readonly tags: readonly string[];
   readonly priority: TicketPriority;
   /** an agent has written a (public) message */
@@ -38,6 +40,7 @@ export const initialTicketState: TicketState = {
   lastSeq: 0,
   rating: null,
   language: 'en',
+  offline: false,
   tags: [],
   priority: 'normal',
   answered: false,
@@ -58,6 +61,7 @@ export function evolveTicket(state: TicketState, event: TicketEvent): TicketStat
         clientId: event.data.clientId,
         openedBy: event.data.openedBy,
         language: event.data.language ?? 'en',
+        offline: event.data.offline ?? false,
         status: 'open',
       };
     case 'TicketMessagePosted':
