@@ -35,7 +35,6 @@ import { signInPartnerApi, SIGN_IN_PAGE_PATH } from './signin/partner-routes.ts'
 import { usersPartnerApi } from './users/partner-routes.ts';
 import { createSupportGateway, type SupportGateway } from './support/gateway.ts';
 import { supportPages } from './support/pages.ts';
-import { transcriptRoutes } from './support/transcript-routes.ts';
 import { deskPages } from './support/desk-pages.ts';
 import { auditApi } from './audit/audit-routes.ts';
 import { createMailer } from './mail/mailer.ts';
@@ -199,7 +198,6 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   app.use('/dashboard', dashboardPages(ctx, pages));
   app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline, pages));
-  app.use('/support', transcriptRoutes(ctx, pages));
   app.use('/support/desk', deskPages(ctx, pages, () => support));
   app.use('/support', supportPages(ctx, pages));
 

@@ -6,6 +6,7 @@ import { SUPPORT_GROUPS } from './groups.ts';
 import { TICKET_ID } from './protocol.ts';
 import { SUPPORT_AGENT } from './staff.ts';
 import { SUPPORT_NAMESPACE } from './channel.ts';
+import { registerTranscriptRoutes } from './transcript-routes.ts';
 
 /** JSON inside <script type="application/json">: `<` escaped so `</script>` cannot close it. */
 const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
@@ -60,5 +61,6 @@ export function supportPages(ctx: AppContext, pages: PageLayer): Router {
     res.redirect(303, `/dashboard/login?${new URLSearchParams({ next: '/support', lang: pageLocals(res).lang })}`);
   });
 
+  registerTranscriptRoutes(router, ctx);
   return pages.finish(router);
 }

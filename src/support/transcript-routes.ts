@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { findAccount, sessionToken } from '../accounts/sessions.ts';
-import { type PageLayer, pageLocals } from '../web/layer.ts';
+import { pageLocals } from '../web/layer.ts';
 import { engine } from '../web/engine.ts';
 import { TICKET_ID } from './protocol.ts';
 import { summaryFromRow } from './service.ts';
@@ -10,12 +10,11 @@ import { readTranscript, transcriptText, transcriptView } from './transcript.ts'
 
 /**
  * `GET /support/tickets/:ticketId/transcript.txt|.html`: the conversation as a download, for its
- * opener (no private notes) or an agent (with them, marked). Anyone else: 404. Not finished with
- * the layer's 404 page: `/support`'s own router comes after it.
+ * opener (no private notes) or an agent (with them, marked). Anyone else: 404. Registered on the
+ * `/support` page router, so its errors get the layer's pages.
  */
-export function transcriptRoutes(ctx: AppContext, pages: PageLayer): Router {
+export function registerTranscriptRoutes(router: Router, ctx: AppContext): void {
   const { database } = ctx;
-  const router = pages.router();
   for (const format of ['txt', 'html'] as const) {
     router.get(`/tickets/:ticketId/transcript.${format}`, async (req, res) => {
       const { lang, t } = pageLocals(res);
@@ -32,5 +31,4 @@ export function transcriptRoutes(ctx: AppContext, pages: PageLayer): Router {
       else res.type('html').send(engine.render('./desk/transcript', transcriptView(transcript)));
     });
   }
-  return router;
 }
