@@ -8,6 +8,8 @@ import { auditLogProjection } from './audit-log.ts';
 import { ticketsProjection } from './tickets.ts';
 import { userAccountsProjection } from './user-accounts.ts';
 import { listingsProjection } from './listings.ts';
+import { deskProjection } from './desk.ts';
+import { DESK_STREAM } from '../src/support/desk.ts';
 
 /**
  * A projection group: read models that share one checkpoint and one lane (its own reader and
@@ -27,6 +29,8 @@ export interface ProjectionGroup {
 
 export type LaneName = 'policy' | 'audit' | 'support';
 
+/** ticket conversations and the agents' desk (canned answers, capacity, business hours) */
+const isSupport = (stream: string) => stream.startsWith('ticket-') || stream === DESK_STREAM;
 const isClientOrOrganisation = (stream: string) => stream.startsWith('client-') || stream.startsWith('organisation-');
 
 export const PROJECTION_GROUPS: readonly ProjectionGroup[] = [
@@ -38,8 +42,8 @@ export const PROJECTION_GROUPS: readonly ProjectionGroup[] = [
     invalidatesPolicies: true,
   },
   // user streams: the account life cycle, and the erasure that scrubs the audit log (same lane)
-  { name: 'audit', projections: [auditLogProjection, userAccountsProjection], projects: (stream) => !stream.startsWith('ticket-'), invalidatesPolicies: false },
-  { name: 'support', projections: [ticketsProjection], projects: (stream) => stream.startsWith('ticket-'), invalidatesPolicies: false },
+  { name: 'audit', projections: [auditLogProjection, userAccountsProjection], projects: (stream) => !isSupport(stream), invalidatesPolicies: false },
+  { name: 'support', projections: [ticketsProjection, deskProjection], projects: isSupport, invalidatesPolicies: false },
 ];
 
 export const LANES: readonly LaneName[] = PROJECTION_GROUPS.map((g) => g.name);

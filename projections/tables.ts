@@ -140,6 +140,12 @@ export const TABLES: { readonly [T in TableName]: TableSpec<T> } = {
       opened_at: 'timestamptz',
       updated_at: 'timestamptz',
       first_response_at: 'timestamptz',
+      tags: 'text[]',
+      priority: 'text',
+      rating_comment: 'text',
+      rated_at: 'timestamptz',
+      language: 'text',
+      offline: 'boolean',
     },
   },
   ticket_messages: {
@@ -152,7 +158,20 @@ export const TABLES: { readonly [T in TableName]: TableSpec<T> } = {
       text: 'text',
       client_message_id: 'text',
       at: 'timestamptz',
+      private: 'boolean',
     },
+  },
+  support_canned: {
+    key: ['canned_id'],
+    columns: { canned_id: 'text', title: 'text', text_en: 'text', text_nl: 'text', updated_by: 'integer', updated_at: 'timestamptz' },
+  },
+  support_agents: {
+    key: ['sub'],
+    columns: { sub: 'integer', capacity: 'integer' },
+  },
+  support_hours: {
+    key: ['support_group'],
+    columns: { support_group: 'text', time_zone: 'text', intervals: 'jsonb' },
   },
   client_listings: {
     key: ['client_id'],

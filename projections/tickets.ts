@@ -34,6 +34,12 @@ function projectTicketEvent(event: RecordedTicketEvent, ticketId: string, change
         opened_at: at,
         updated_at: at,
         first_response_at: null,
+        tags: [],
+        priority: 'normal',
+        rating_comment: null,
+        rated_at: null,
+        language: event.data.language ?? 'en',
+        offline: event.data.offline ?? false,
       });
     case 'TicketMessagePosted':
       changes.insert('ticket_messages', {
@@ -44,16 +50,34 @@ function projectTicketEvent(event: RecordedTicketEvent, ticketId: string, change
         text: event.data.text,
         client_message_id: event.data.clientMessageId,
         at,
+        private: false,
       });
       changes.update('tickets', ticket, { last_seq: event.data.seq, updated_at: at });
       if (event.data.authorRole === 'agent') changes.updateIfNull('tickets', ticket, 'first_response_at', at);
       return;
+    case 'TicketNoteAdded':
+      // Notes take a seq but leave last activity and first response alone: they are not answers.
+      changes.insert('ticket_messages', {
+        ticket_id: ticketId,
+        seq: event.data.seq,
+        author: event.data.author,
+        author_role: 'agent',
+        text: event.data.text,
+        client_message_id: event.data.clientMessageId,
+        at,
+        private: true,
+      });
+      return changes.update('tickets', ticket, { last_seq: event.data.seq });
+    case 'TicketTagsChanged':
+      return changes.update('tickets', ticket, { tags: event.data.tags });
+    case 'TicketPriorityChanged':
+      return changes.update('tickets', ticket, { priority: event.data.priority });
     case 'TicketAssigned':
       return changes.update('tickets', ticket, { assignee: event.data.assignee, updated_at: at });
     case 'TicketStatusChanged':
       return changes.update('tickets', ticket, { status: event.data.status, updated_at: at });
     case 'TicketRated':
-      return changes.update('tickets', ticket, { rating: event.data.rating, updated_at: at });
+      return changes.update('tickets', ticket, { rating: event.data.rating, rating_comment: event.data.comment ?? null, rated_at: at, updated_at: at });
     default: {
       const _exhaustive: never = event;
       return _exhaustive;

@@ -36,6 +36,7 @@ import { accountPages } from './account/pages.ts';
 import { pictureFiles, pictureUpload } from './account/picture-routes.ts';
 import { createSupportGateway, type SupportGateway } from './support/gateway.ts';
 import { supportPages } from './support/pages.ts';
+import { deskPages } from './support/desk-pages.ts';
 import { auditApi } from './audit/audit-routes.ts';
 import { createMailer } from './mail/mailer.ts';
 import { join } from 'node:path';
@@ -210,6 +211,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.use(hostedRedirects());
   app.use('/account', pictureFiles(ctx), pictureUpload(ctx), accountPages(ctx, pages));
   app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline, pages));
+  app.use('/support/desk', deskPages(ctx, pages, () => support));
   app.use('/support', supportPages(ctx, pages));
 
   app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`)));

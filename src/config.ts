@@ -70,6 +70,8 @@ const schema = z.object({
   ACCOUNT_MAILS_PER_EMAIL_PER_HOUR: z.coerce.number().int().min(1).max(1_000).default(3),
   /** the From of outgoing mail */
   MAIL_FROM: z.string().min(3).default('Keyledger <no-reply@localhost>'),
+  /** an agent offline this long (no socket on any node) hands back the tickets they have not answered; 0 = at once */
+  SUPPORT_HANDBACK_SECONDS: z.coerce.number().int().min(0).max(3_600).default(15),
 }).superRefine((config, ctx) => {
   if (config.METRICS_PORT !== undefined && config.METRICS_PORT !== 0 && config.METRICS_PORT === config.PORT) {
     ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT: metrics are never served on the public port' });

@@ -20,6 +20,7 @@ import * as endUserAccounts from './migrations/080_end_user_accounts.ts';
 import * as userAccountReadModels from '../../projections/migrations/080_user_accounts.ts';
 import * as xwmsProfileAddresses from './migrations/040_xwms_profile_addresses.ts';
 import * as clientListings from '../../projections/migrations/040_client_listings.ts';
+import * as deskReadModels from '../../projections/migrations/070_desk.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
 
 export type { DatabaseTimeouts } from './connections.ts';
@@ -124,6 +125,7 @@ const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
   '050_projection_lanes': projectionLanes,
   '080_user_accounts': userAccountReadModels,
   '040_client_listings': clientListings,
+  '070_desk': deskReadModels,
 };
 
 async function runMigrator(migrator: Migrator): Promise<void> {

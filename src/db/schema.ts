@@ -329,6 +329,32 @@ export interface TicketsTable {
   opened_at: Timestamp;
   updated_at: Timestamp;
   first_response_at: Timestamp | null;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  priority: ColumnType<'low' | 'normal' | 'high' | 'urgent', 'low' | 'normal' | 'high' | 'urgent' | undefined, 'low' | 'normal' | 'high' | 'urgent'>;
+  rating_comment: ColumnType<string | null, string | null | undefined, string | null>;
+  rated_at: ColumnType<Date | null, string | null | undefined, string | null>;
+  language: ColumnType<'en' | 'nl', 'en' | 'nl' | undefined, 'en' | 'nl'>;
+  offline: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+export interface SupportCannedTable {
+  canned_id: string;
+  title: string;
+  text_en: string;
+  text_nl: string;
+  updated_by: number;
+  updated_at: Timestamp;
+}
+
+export interface SupportAgentsTable {
+  sub: number;
+  capacity: number;
+}
+
+export interface SupportHoursTable {
+  support_group: string;
+  time_zone: string;
+  intervals: Json<{ day: number; open: string; close: string }[]>;
 }
 
 export interface TicketMessagesTable {
@@ -339,6 +365,7 @@ export interface TicketMessagesTable {
   text: string;
   client_message_id: string;
   at: Timestamp;
+  private: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 /** an end user's account life cycle, from the events of `user-<sub>` (no personal data) */
@@ -383,6 +410,9 @@ export interface ReadModelDatabase {
   audit_client_organisations: AuditClientOrganisationsTable;
   tickets: TicketsTable;
   ticket_messages: TicketMessagesTable;
+  support_canned: SupportCannedTable;
+  support_agents: SupportAgentsTable;
+  support_hours: SupportHoursTable;
 }
 
 /** Live read-model schema; `rebuild` builds a fresh one beside it and swaps names. */

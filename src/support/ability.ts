@@ -6,7 +6,7 @@ export interface SupportActor {
   readonly agent: boolean;
 }
 
-export type SupportAction = 'open' | 'read' | 'write' | 'rate' | 'assign' | 'changeStatus' | 'viewQueue';
+export type SupportAction = 'open' | 'read' | 'write' | 'rate' | 'assign' | 'changeStatus' | 'viewQueue' | 'note';
 
 interface TicketFacts {
   openedBy: number;
@@ -23,7 +23,7 @@ export function supportAbility(actor: SupportActor): SupportAbility {
   const { can, build } = new AbilityBuilder<SupportAbility>(createMongoAbility);
   can('open', 'Ticket');
   can(['read', 'write', 'rate'], 'Ticket', { openedBy: actor.sub });
-  if (actor.agent) can(['read', 'write', 'assign', 'changeStatus', 'viewQueue'], 'Ticket');
+  if (actor.agent) can(['read', 'write', 'assign', 'changeStatus', 'viewQueue', 'note'], 'Ticket');
   return build();
 }
 

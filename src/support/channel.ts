@@ -31,7 +31,8 @@ export interface LocalState {
   inFlight: number;
   tokens: number;
   refilledAt: number;
-  expiry?: NodeJS.Timeout;
+  /** the session's end (ms, app clock): the socket is disconnected with login_required then */
+  expiresAt?: number;
 }
 
 export interface SupportLimits {
@@ -65,6 +66,9 @@ export const rooms = {
   session: (hash: string) => `session:${hash}`,
   user: (sub: number) => `user:${sub}`,
   ticket: (ticketId: string) => `ticket:${ticketId}`,
+  /** the agents who joined a ticket: where its private notes go (a customer is never in it) */
+  ticketAgents: (ticketId: string) => `ticket-agents:${ticketId}`,
+  /** every agent: the desk hears of new tickets and of queue changes here, never of every message */
   agents: 'agents',
 };
 
@@ -110,30 +114,45 @@ export function cutOff(socket: SupportSocket, logger: Logger): void {
   ws?.terminate?.();
 }
 
-/** Joins a ticket's room; past the cap the oldest room is left (it is joined again on demand). */
-export function joinTicketRoom(socket: SupportSocket, state: LocalState, ticketId: string, openedBy: number, cap: number): void {
+/**
+ * Joins a ticket's room (an agent also its agents' room, for notes); past the cap the oldest
+ * rooms are left (they are joined again on demand).
+ */
+export function joinTicketRoom(socket: SupportSocket, state: LocalState, ticketId: string, openedBy: number, cap: number, agent: boolean): void {
   if (state.joined.has(ticketId)) return;
   if (state.joined.size >= cap) {
     const oldest = state.joined.keys().next().value!;
-    state.joined.delete(oldest);
-    state.typingAt.delete(oldest);
-    void socket.leave(rooms.ticket(oldest));
+    leaveTicketRoom(socket, state, oldest);
   }
   state.joined.set(ticketId, openedBy);
-  void socket.join(rooms.ticket(ticketId));
+  void socket.join(agent && openedBy !== socket.data.sub ? [rooms.ticket(ticketId), rooms.ticketAgents(ticketId)] : rooms.ticket(ticketId));
+}
+
+export function leaveTicketRoom(socket: SupportSocket, state: LocalState, ticketId: string): void {
+  state.joined.delete(ticketId);
+  state.typingAt.delete(ticketId);
+  void socket.leave(rooms.ticket(ticketId));
+  void socket.leave(rooms.ticketAgents(ticketId));
 }
 
 /**
- * Fans out what a command changed, on every node: messages to the ticket's room, the opener's
- * other sockets and every agent; status, assignment and new tickets as `ticket:updated`.
+ * Fans out what a command changed, on every node. A message goes to the ticket's room, the
+ * opener's sockets and the assignee's; a private note only to the agents in the ticket and the
+ * assignee, never to the opener. The desk (every agent) hears of a new ticket and of status and
+ * assignment changes — not of every message, which would cost agents × messages packets.
  */
 export function publishChange(nsp: SupportNamespace, change: TicketChange, exceptSocketId?: string): void {
   const { ticket } = change;
-  const targets = [rooms.ticket(ticket.ticketId), rooms.user(ticket.openedBy), rooms.agents];
+  const id = ticket.ticketId;
+  const assignee = ticket.assignee !== null ? [rooms.user(ticket.assignee)] : [];
+  const opened = change.messages.some((m) => m.seq === 1 && !m.private);
+  const publicTargets = [rooms.ticket(id), rooms.user(ticket.openedBy), ...assignee, ...(opened ? [rooms.agents] : [])];
   for (const message of change.messages) {
-    const operator = exceptSocketId ? nsp.to(targets).except(exceptSocketId) : nsp.to(targets);
+    let operator = message.private
+      ? nsp.to([rooms.ticketAgents(id), ...assignee]).except(rooms.user(ticket.openedBy))
+      : nsp.to(publicTargets);
+    if (exceptSocketId) operator = operator.except(exceptSocketId);
     operator.emit('ticket:message', message);
   }
-  const opened = change.messages.some((m) => m.seq === 1);
-  if (change.ticketChanged || opened) nsp.to(targets).emit('ticket:updated', ticket);
+  if (change.ticketChanged || opened) nsp.to([rooms.ticket(id), rooms.user(ticket.openedBy), ...assignee, rooms.agents]).emit('ticket:updated', ticket);
 }

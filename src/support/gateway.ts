@@ -13,15 +13,23 @@ import {
   type SupportSocket,
   cutOff,
   overLimit,
+  publishChange,
   refusal,
   rooms,
 } from './channel.ts';
-import { authenticate } from './handshake.ts';
+import { authenticate, loginRequired } from './handshake.ts';
 import { registerTicketHandlers } from './handlers.ts';
 import { createMessageLimiter } from './limits.ts';
 import { createPresence } from './presence.ts';
-import { TicketService } from './service.ts';
+import { TicketService, type TicketChange } from './service.ts';
 import { SUPPORT_AGENT, createStaffCheck } from './staff.ts';
+import { TicketQueries } from './queries.ts';
+import { DeskService } from './desk-service.ts';
+import { TicketContextReader } from './context.ts';
+import { createAnswerMailer } from './answer-mail.ts';
+import { allowedRequestHost } from '../http/origin.ts';
+import { formatHost } from '../http/hosts.ts';
+import { randomUUID } from 'node:crypto';
 
 export { SUPPORT_NAMESPACE } from './channel.ts';
 
@@ -32,6 +40,18 @@ export interface SupportGateway {
   endSession(sessionHash: string): void;
   /** distinct agents connected to any node */
   agentsOnline(): Promise<number>;
+  readonly queries: TicketQueries;
+  readonly desk: DeskService;
+  readonly context: TicketContextReader;
+  /** whether `sub` holds support_agent now (re-read at most every second) */
+  isAgent(sub: number): Promise<boolean>;
+  readonly service: TicketService;
+  /** one message against the sender's rate limit (shared with the sockets), or `rate_limited` */
+  consumeMessagePoint(actor: { sub: number; agent: boolean }): Promise<void>;
+  /** fans a change made outside a socket (the desk page's forms) out to every node; an answer may mail an absent customer */
+  publish(change: TicketChange, baseUrl: string | undefined): void;
+  /** agents and business hours, as the customer page shows them */
+  availability(): Promise<{ agentsOnline: number; groups: { group: string; withinHours: boolean; open: boolean }[] }>;
   close(): Promise<void>;
 }
 
@@ -66,8 +86,10 @@ export function createSupportGateway(
     // A message is at most 4,000 characters: 64 kB leaves room for JSON escapes, and no more.
     maxHttpBufferSize: 64 * 1024,
     connectTimeout: 10_000,
-    pingInterval: 25_000,
-    pingTimeout: 20_000,
+    // A browser closed without a goodbye is noticed within 9 s, so presence tells the truth
+    // within 10 s; a ping every 5 s is cheap (2,000 sockets: 400 small frames a second).
+    pingInterval: 5_000,
+    pingTimeout: 4_000,
     cookie: false,
     // While closing, broadcasts still in flight meet the ended pool: nothing to report then.
     adapter: createSupportAdapter(adapterPool, {
@@ -81,21 +103,62 @@ export function createSupportGateway(
   const local = new WeakMap<SupportSocket, LocalState>();
   const presence = createPresence(nsp);
   if (options.metrics) options.metrics.sources.supportSockets = () => nsp.sockets.size;
-  const isAgent = createStaffCheck(database.db);
+  const isAgent = createStaffCheck(database.db, 1_000);
+  const queries = new TicketQueries({ db: database.db, rm: database.rm });
+  const desk = new DeskService({ commands: ctx.commands, watcher: ctx.watcher, db: database.db, rm: database.rm, writeWaitMs: ctx.config.WRITE_WAIT_MS, now: ctx.now });
+  const context = new TicketContextReader(ctx);
+  const mail = createAnswerMailer(ctx, nsp, logger);
+  const consumeMessagePoint = createMessageLimiter(database.pool, limits);
   const deps = {
     nsp,
     service,
+    queries,
+    desk,
+    context,
+    mail,
     presence,
     limits,
     logger,
     now: ctx.now,
     ...(options.metrics?.enabled ? { observe: options.metrics.supportEvent } : {}),
-    consumeMessagePoint: createMessageLimiter(database.pool, limits),
+    consumeMessagePoint,
     async actorOf(socket: SupportSocket) {
       const { sub, agent } = socket.data;
       return { sub, agent: agent && (await isAgent(sub)) };
     },
+    baseUrlOf(socket: SupportSocket) {
+      if (ctx.config.PUBLIC_URL) return ctx.config.PUBLIC_URL.replace(/\/+$/, '');
+      const host = allowedRequestHost(ctx.config, socket.handshake.headers.host);
+      return host ? `http${socket.handshake.secure ? 's' : ''}://${formatHost(host)}` : undefined;
+    },
   };
+
+  /**
+   * An agent with no socket left on any node, for SUPPORT_HANDBACK_SECONDS: the tickets they
+   * have and nobody answered go back to the queue (a reload in between keeps them).
+   */
+  const handBacks = new Map<number, NodeJS.Timeout>();
+  function agentLeft(sub: number): void {
+    clearTimeout(handBacks.get(sub));
+    const timer = setTimeout(() => {
+      handBacks.delete(sub);
+      void (async () => {
+        const still = await nsp.in(rooms.user(sub)).timeout(2_000).fetchSockets();
+        if (still.some((s) => s.data.agent)) return;
+        const actor = { sub, agent: true };
+        for (const ticketId of await queries.unansweredOf(sub)) {
+          const id = `handback-${randomUUID()}`;
+          const metadata = { actor: 'system', correlationId: id, causationId: id, requestId: id, ip: null, userAgent: null, at: ctx.now().toISOString() };
+          const change = await service.handBack(actor, ticketId, sub, metadata);
+          if (!change.duplicate) publishChange(nsp, change);
+        }
+      })().catch((error: unknown) => {
+        if (!closing) logger.warn({ err: error, sub }, 'could not hand back an offline agent’s tickets');
+      });
+    }, ctx.config.SUPPORT_HANDBACK_SECONDS * 1_000);
+    timer.unref();
+    handBacks.set(sub, timer);
+  }
 
   const handshake = authenticate(ctx, local, limits, logger);
   nsp.use((socket, next) => void handshake(socket as SupportSocket, next));
@@ -111,25 +174,44 @@ export function createSupportGateway(
     void socket.join([rooms.session(state.sessionHash), rooms.user(sub), ...(agent ? [rooms.agents] : [])]);
     registerTicketHandlers(socket, state, deps);
     socket.on('disconnect', () => {
-      clearTimeout(state.expiry);
-      if (agent) presence.announce();
+      if (agent && !closing) {
+        presence.announce();
+        agentLeft(sub);
+      }
     });
     if (agent) presence.announce();
     else void presence.agentsOnline().then((agentsOnline) => socket.emit('support:presence', { agentsOnline }));
   });
 
-  // Housekeeping every 2 s: sockets that do not read; every 10 s: revoked agents; every 30 s: presence.
+  /** Tells the client why, then disconnects it (a plain disconnect carries no reason). */
+  function endWith(socket: SupportSocket, code: 'login_required' | 'agent_revoked'): void {
+    const message = code === 'login_required' ? (loginRequired() as Error & { data: unknown }).data : undefined;
+    socket.emit('support:ended', { code, ...(message ? (message as object) : {}) });
+    socket.disconnect(true);
+  }
+
+  // Housekeeping every second: expired sessions (app clock), revoked agents (the user row, so a
+  // revocation from the CLI or any node is seen within 2 s on every node) and sockets that do not
+  // read; every 4 s: presence, in case a node died without saying so.
   let sweeps = 0;
+  let checkingAgents = false;
   const sweep = setInterval(() => {
     sweeps += 1;
     const agentSockets: SupportSocket[] = [];
+    const at = ctx.now().getTime();
     for (const raw of nsp.sockets.values()) {
       const socket = raw as SupportSocket;
+      const state = local.get(socket);
+      if (state?.expiresAt !== undefined && state.expiresAt <= at) {
+        endWith(socket, 'login_required');
+        continue;
+      }
       if (socket.data.agent) agentSockets.push(socket);
       // It reads nothing: cut it off rather than buffer for it; it catches up with afterSeq.
       if (overLimit(socket, limits)) cutOff(socket, logger);
     }
-    if (sweeps % 5 === 0 && agentSockets.length > 0) {
+    if (agentSockets.length > 0 && !checkingAgents) {
+      checkingAgents = true;
       const subs = [...new Set(agentSockets.map((s) => s.data.sub))];
       database.db
         .selectFrom('users')
@@ -138,12 +220,21 @@ export function createSupportGateway(
         .execute()
         .then((rows) => {
           const still = new Set(rows.filter((r) => r.staff_role === SUPPORT_AGENT).map((r) => r.sub));
-          for (const socket of agentSockets) if (!still.has(socket.data.sub)) socket.disconnect(true);
+          for (const socket of agentSockets) {
+            if (still.has(socket.data.sub)) continue;
+            isAgent.forget(socket.data.sub);
+            endWith(socket, 'agent_revoked');
+          }
         })
-        .catch((error: unknown) => logger.warn({ err: error }, 'could not re-check support agents'));
+        .catch((error: unknown) => {
+          if (!closing) logger.warn({ err: error }, 'could not re-check support agents');
+        })
+        .finally(() => {
+          checkingAgents = false;
+        });
     }
-    if (sweeps % 15 === 0) presence.refresh();
-  }, 2_000);
+    if (sweeps % 4 === 0) presence.refresh();
+  }, 1_000);
   sweep.unref();
 
   return {
@@ -153,9 +244,24 @@ export function createSupportGateway(
       nsp.in(rooms.session(sessionHash)).disconnectSockets(true);
     },
     agentsOnline: () => presence.agentsOnline(),
+    queries,
+    desk,
+    context,
+    isAgent: (sub) => isAgent(sub),
+    service,
+    consumeMessagePoint,
+    publish(change, baseUrl) {
+      publishChange(nsp, change);
+      for (const message of change.messages) mail.answered(change.ticket, message, baseUrl);
+    },
+    async availability() {
+      const [agentsOnline, groups] = await Promise.all([presence.agentsOnline(), desk.groups()]);
+      return { agentsOnline, groups: groups.map((g) => ({ group: g.group, withinHours: g.withinHours, open: agentsOnline > 0 && g.withinHours })) };
+    },
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
+        for (const timer of handBacks.values()) clearTimeout(timer);
         presence.stop();
         for (const namespace of [io.of('/'), nsp]) {
           namespace.local.disconnectSockets(true);

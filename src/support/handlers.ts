@@ -1,30 +1,27 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ZodType } from 'zod';
-import { isDatabaseUnavailable } from '../db/errors.ts';
-import type { EventMetadata } from '../eventstore/port.ts';
-import { type SupportActor, supportAbility } from './ability.ts';
+import { type SupportActor } from './ability.ts';
+import type { AnswerMailer } from './answer-mail.ts';
+import { type Binder, createBinder } from './binder.ts';
 import {
   type LocalState,
   type SupportLimits,
   type SupportNamespace,
   type SupportSocket,
-  cutOff,
   joinTicketRoom,
-  overLimit,
+  leaveTicketRoom,
   publishChange,
   rooms,
 } from './channel.ts';
-import { takeEventToken } from './limits.ts';
-import { UNSTORABLE_MESSAGE, findUnstorable, isUnstorableTextError } from '../db/storable.ts';
+import type { TicketContextReader } from './context.ts';
+import type { DeskService } from './desk-service.ts';
 import type { Presence } from './presence.ts';
 import {
   type AckResponse,
   SupportError,
-  assignSchema,
   checkMessageText,
   checkTicketId,
-  describeIssues,
+  contextSchema,
+  explainSchema,
   failure,
   joinSchema,
   listSchema,
@@ -32,18 +29,25 @@ import {
   openSchema,
   rateSchema,
   readSchema,
-  statusSchema,
   ticketOnlySchema,
 } from './protocol.ts';
-import type { TicketService } from './service.ts';
+import type { TicketQueries } from './queries.ts';
+import type { TicketChange, TicketService } from './service.ts';
+import { registerDeskHandlers } from './desk-handlers.ts';
 
 export interface HandlerDeps {
   readonly nsp: SupportNamespace;
   readonly service: TicketService;
+  readonly queries: TicketQueries;
+  readonly desk: DeskService;
+  readonly context: TicketContextReader;
+  readonly mail: AnswerMailer;
   readonly presence: Presence;
   readonly limits: SupportLimits;
   readonly logger: Logger;
   readonly now: () => Date;
+  /** the base of links in mail (PUBLIC_URL, or this socket's own allowed host) */
+  baseUrlOf(socket: SupportSocket): string | undefined;
   /** the socket's user, the agent role re-checked (a revoked agent loses it) */
   actorOf(socket: SupportSocket): Promise<SupportActor>;
   /** an event answered (metrics): its name, receipt to ack, whether it succeeded */
@@ -63,94 +67,61 @@ export const KNOWN_EVENTS = new Set([
   'ticket:assign',
   'ticket:status',
   'ticket:rate',
+  'ticket:note',
+  'ticket:context',
+  'ticket:explain',
+  'ticket:tags',
+  'ticket:priority',
+  'ticket:canned',
+  'support:availability',
+  'desk:list',
+  'desk:auto-assign',
+  'desk:canned:list',
+  'desk:canned:save',
+  'desk:canned:remove',
+  'desk:capacity',
+  'desk:hours',
+  'desk:report',
 ]);
 
-type Handler<T> = (input: T) => Promise<Record<string, unknown>>;
+/** What every handler of one socket shares. */
+export interface SocketScope {
+  readonly socket: SupportSocket;
+  readonly state: LocalState;
+  readonly deps: HandlerDeps;
+  readonly bind: Binder;
+  join(ticketId: string, openedBy: number, agent: boolean): void;
+  /** fans a change out; an agent's public answer may mail an absent customer */
+  publish(change: TicketChange, exceptSelf: boolean): void;
+}
 
 /** The client → server events of DESIGN §9 on one socket; every one answers through its ack. */
 export function registerTicketHandlers(socket: SupportSocket, state: LocalState, deps: HandlerDeps): void {
-  const { nsp, service, presence, limits, logger } = deps;
+  const { nsp, service, presence } = deps;
   const { sub } = socket.data;
-
-  /**
-   * One event: bucket → in-flight cap → zod → handler → `{ok: true, …}`, or `{ok: false, error}`
-   * for anything refused or thrown. A missing ack callback is fine; nothing is thrown out of here.
-   */
-  function on<T>(event: string, schema: ZodType<T>, handler: Handler<T>): void {
-    socket.on(event, async (...args: unknown[]) => {
-      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (response: AckResponse) => void) : undefined;
-      const received = deps.observe ? performance.now() : 0;
-      const reply = (response: AckResponse) => {
-        deps.observe?.(event, (performance.now() - received) / 1000, response.ok);
-        if (!ack) return;
-        try {
-          ack(response);
-        } catch (error) {
-          logger.warn({ err: error, event }, 'acknowledgement failed');
-        }
-      };
-      // Still asking while earlier answers have not reached it: stop here, do not queue more.
-      if (overLimit(socket, limits)) return cutOff(socket, logger);
-      if (!takeEventToken(state, limits, deps.now().getTime())) return reply(failure('rate_limited', 'too many events: slow down'));
-      if (state.inFlight >= limits.inFlight) {
-        return reply(failure('too_many_pending', `at most ${limits.inFlight} requests may wait for an answer at once`));
-      }
-      // One check for every event: nothing Postgres cannot store gets past here, whatever the field.
-      const unstorable = findUnstorable(args[0]);
-      if (unstorable !== undefined) return reply(failure('invalid_payload', `${unstorable || 'the payload'} ${UNSTORABLE_MESSAGE}`));
-      const parsed = schema.safeParse(args[0]);
-      if (!parsed.success) return reply(failure('invalid_payload', describeIssues(parsed.error)));
-      state.inFlight += 1;
-      try {
-        reply({ ok: true, ...(await handler(parsed.data)) });
-      } catch (error) {
-        if (error instanceof SupportError) reply(failure(error.code, error.message));
-        else if (isUnstorableTextError(error)) reply(failure('invalid_payload', `the payload ${UNSTORABLE_MESSAGE}`));
-        else if (isDatabaseUnavailable(error)) {
-          // Nothing was acknowledged: the client may send the same clientMessageId again.
-          reply(failure('database_unavailable', 'the service is temporarily unavailable; try again shortly'));
-        } else {
-          logger.error({ err: error, event, sub }, 'support event failed');
-          reply(failure('internal_error', 'something went wrong; try again'));
-        }
-      } finally {
-        state.inFlight -= 1;
-      }
-    });
-  }
-
-  function metadata(): EventMetadata {
-    const id = `ws-${randomUUID()}`;
-    const userAgent = socket.handshake.headers['user-agent'];
-    return {
-      actor: String(sub),
-      correlationId: id,
-      causationId: id,
-      requestId: id,
-      ip: socket.handshake.address || null,
-      userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : null,
-      at: deps.now().toISOString(),
-    };
-  }
-
-  const join = (ticketId: string, openedBy: number) => joinTicketRoom(socket, state, ticketId, openedBy, limits.joinedTickets);
+  const bind = createBinder(socket, state, deps);
+  const { on } = bind;
+  const scope: SocketScope = {
+    socket,
+    state,
+    deps,
+    bind,
+    join: (ticketId, openedBy, agent) => joinTicketRoom(socket, state, ticketId, openedBy, deps.limits.joinedTickets, agent),
+    publish(change, exceptSelf) {
+      publishChange(nsp, change, exceptSelf ? socket.id : undefined);
+      for (const message of change.messages) deps.mail.answered(change.ticket, message, deps.baseUrlOf(socket));
+    },
+  };
 
   /** The ticket's opener, if this socket may see it: from its rooms, else from the read model. */
   async function ensureJoined(ticketId: string): Promise<number> {
     checkTicketId(ticketId);
     const known = state.joined.get(ticketId);
     if (known !== undefined) return known;
-    const ticket = await service.findTicket(await deps.actorOf(socket), ticketId);
-    join(ticketId, ticket.openedBy);
-    return ticket.openedBy;
-  }
-
-  async function requireAgentFor(action: 'assign' | 'changeStatus'): Promise<SupportActor> {
     const actor = await deps.actorOf(socket);
-    if (supportAbility(actor).cannot(action, 'Ticket')) {
-      throw new SupportError('forbidden', action === 'assign' ? 'only a support agent can assign tickets' : 'only a support agent can change the status');
-    }
-    return actor;
+    const ticket = await service.findTicket(actor, ticketId);
+    scope.join(ticketId, ticket.openedBy, actor.agent);
+    return ticket.openedBy;
   }
 
   socket.onAny((event: string, ...args: unknown[]) => {
@@ -164,10 +135,20 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
     }
   });
 
+  /** Outside business hours, or with no agent online: the question is left, and waits. */
+  async function availability() {
+    const [agentsOnline, groups] = await Promise.all([presence.agentsOnline(), deps.desk.groups()]);
+    return { agentsOnline, groups: groups.map((g) => ({ ...g, open: agentsOnline > 0 && g.withinHours })) };
+  }
+
+  on('support:availability', ticketOnlySchema.partial().nullish(), async () => await availability());
+
   on('ticket:open', openSchema, async (input) => {
     checkMessageText(input.message);
     const actor = await deps.actorOf(socket);
     await deps.consumeMessagePoint(actor);
+    const available = await availability();
+    const offline = !(available.groups.find((g) => g.group === input.group)?.open ?? true);
     const change = await service.openTicket(
       actor,
       {
@@ -177,12 +158,14 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
         text: input.message,
         clientMessageId: input.clientMessageId,
         organisationId: state.organisationId,
+        language: input.language ?? 'en',
+        offline,
       },
-      metadata(),
+      bind.metadata(),
     );
-    join(change.ticket.ticketId, change.ticket.openedBy);
-    if (!change.duplicate) publishChange(nsp, change, socket.id);
-    return { ticketId: change.ticket.ticketId, seq: 1, ticket: change.ticket, duplicate: change.duplicate, agentsOnline: await presence.agentsOnline() };
+    scope.join(change.ticket.ticketId, change.ticket.openedBy, false);
+    if (!change.duplicate) scope.publish(change, true);
+    return { ticketId: change.ticket.ticketId, seq: 1, ticket: change.ticket, duplicate: change.duplicate, agentsOnline: available.agentsOnline, offline };
   });
 
   on('ticket:message', messageSchema, async (input) => {
@@ -190,32 +173,34 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
     checkMessageText(input.text);
     const actor = await deps.actorOf(socket);
     await deps.consumeMessagePoint(actor);
-    const change = await service.postMessage(actor, input.ticketId, input.text, input.clientMessageId, metadata());
-    join(input.ticketId, change.ticket.openedBy);
-    if (!change.duplicate) publishChange(nsp, change, socket.id);
+    // Delivered as soon as it is stored; acknowledged once projected (the author may read it back).
+    const change = await service.postMessage(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true));
+    scope.join(input.ticketId, change.ticket.openedBy, actor.agent);
     const message = change.messages.find((m) => m.seq === change.seq);
     return { ticketId: input.ticketId, seq: change.seq, ...(message ? { at: message.at } : {}), duplicate: change.duplicate };
   });
 
   on('ticket:join', joinSchema, async (input) => {
     checkTicketId(input.ticketId);
-    const ticket = await service.findTicket(await deps.actorOf(socket), input.ticketId);
+    const actor = await deps.actorOf(socket);
+    const ticket = await service.findTicket(actor, input.ticketId);
     // Join the room before reading: whatever is stored after the read arrives live.
-    join(ticket.ticketId, ticket.openedBy);
-    const { messages, more } = await service.messagesAfter(ticket.ticketId, input.afterSeq ?? 0);
-    return { ticket, messages, more };
+    scope.join(ticket.ticketId, ticket.openedBy, actor.agent);
+    const withNotes = actor.agent && ticket.openedBy !== sub;
+    const { messages, more } = await service.messagesAfter(ticket.ticketId, input.afterSeq ?? 0, withNotes);
+    if (ticket.openedBy === sub) deps.mail.seen(ticket.ticketId);
+    const [withPeople] = actor.agent ? await deps.queries.withPeople([ticket]) : [ticket];
+    return { ticket: withPeople, messages, more };
   });
 
   on('ticket:leave', ticketOnlySchema, async (input) => {
-    state.joined.delete(input.ticketId);
-    state.typingAt.delete(input.ticketId);
-    await socket.leave(rooms.ticket(input.ticketId));
+    leaveTicketRoom(socket, state, input.ticketId);
     return {};
   });
 
   on('ticket:list', listSchema, async (input) => {
     const actor = await deps.actorOf(socket);
-    return { tickets: await service.listTickets(actor, input?.scope ?? (actor.agent ? 'all' : 'mine')) };
+    return { tickets: await deps.queries.list(actor, input?.scope ?? (actor.agent ? 'all' : 'mine')) };
   });
 
   on('ticket:typing', ticketOnlySchema, async (input) => {
@@ -239,26 +224,26 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
     return {};
   });
 
-  on('ticket:assign', assignSchema, async (input) => {
-    const actor = await requireAgentFor('assign');
-    checkTicketId(input.ticketId);
-    const change = await service.assign(actor, input.ticketId, input.assignee === undefined ? actor.sub : input.assignee, metadata());
-    if (!change.duplicate) publishChange(nsp, change);
-    return { ticket: change.ticket };
-  });
-
-  on('ticket:status', statusSchema, async (input) => {
-    const actor = await requireAgentFor('changeStatus');
-    checkTicketId(input.ticketId);
-    const change = await service.changeStatus(actor, input.ticketId, input.status, metadata());
-    if (!change.duplicate) publishChange(nsp, change);
-    return { ticket: change.ticket };
-  });
-
   on('ticket:rate', rateSchema, async (input) => {
     checkTicketId(input.ticketId);
-    const change = await service.rate(await deps.actorOf(socket), input.ticketId, input.rating, metadata());
-    if (!change.duplicate) publishChange(nsp, change);
+    const comment = input.comment?.trim() ? input.comment.trim() : null;
+    const change = await service.rate(await deps.actorOf(socket), input.ticketId, input.rating, comment, bind.metadata());
+    if (!change.duplicate) scope.publish(change, false);
     return { ticket: change.ticket };
   });
+
+  on('ticket:context', contextSchema, async (input) => {
+    checkTicketId(input.ticketId);
+    return { ...(await deps.context.context(await deps.actorOf(socket), state.organisationId, input.ticketId)) };
+  });
+
+  on('ticket:explain', explainSchema, async (input) => {
+    checkTicketId(input.ticketId);
+    const explanation = await deps.context.explain(await deps.actorOf(socket), state.organisationId, input.ticketId, input.requestId, input.language ?? 'en');
+    return { explanation };
+  });
+
+  registerDeskHandlers(scope);
 }
+
+export { SupportError };

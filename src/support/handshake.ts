@@ -11,7 +11,7 @@ import { crossOriginRefused } from '../http/origin.ts';
 
 const single = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
 
-const loginRequired = () => refusal('login_required', { message: { en: STRINGS.en.loginRequired, nl: STRINGS.nl.loginRequired } });
+export const loginRequired = () => refusal('login_required', { message: { en: STRINGS.en.loginRequired, nl: STRINGS.nl.loginRequired } });
 
 /**
  * The namespace middleware: the same session cookie as the management API, or `login_required`.
@@ -51,10 +51,8 @@ export function authenticate(ctx: AppContext, local: WeakMap<SupportSocket, Loca
         tokens: limits.eventBurst,
         refilledAt: now().getTime(),
       };
-      // Disconnect when the session expires (capped at the timer limit; the reconnect re-checks).
-      const msLeft = Math.max(0, session.expires_at.getTime() - now().getTime());
-      state.expiry = setTimeout(() => socket.disconnect(true), Math.min(msLeft, 2 ** 31 - 1));
-      state.expiry.unref();
+      // The gateway's sweep disconnects it with login_required once the session expires (app clock).
+      state.expiresAt = session.expires_at.getTime();
       local.set(socket, state);
       next();
     } catch (error) {

@@ -6,6 +6,7 @@ import { SUPPORT_GROUPS } from './groups.ts';
 import { TICKET_ID } from './protocol.ts';
 import { SUPPORT_AGENT } from './staff.ts';
 import { SUPPORT_NAMESPACE } from './channel.ts';
+import { registerTranscriptRoutes } from './transcript-routes.ts';
 
 /** JSON inside <script type="application/json">: `<` escaped so `</script>` cannot close it. */
 const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
@@ -28,10 +29,21 @@ export function supportPages(ctx: AppContext, pages: PageLayer): Router {
       renderPage(req, res, 'support/visitor', { groups, styles }, { title: 'support.title' });
       return;
     }
-    const agent = account.staffRole === SUPPORT_AGENT;
-    let query = database.rm.selectFrom('tickets').select(['ticket_id', 'subject', 'status']);
-    if (!agent) query = query.where('opened_by', '=', account.sub);
-    const rows = await query.orderBy('updated_at', 'desc').orderBy('ticket_id').limit(50).execute();
+    // Agents work at the desk; the customer page is for customers.
+    if (account.staffRole === SUPPORT_AGENT) return void res.redirect(303, `/support/desk?lang=${lang}`);
+    const agent = false;
+    const [rows, clients] = await Promise.all([
+      database.rm.selectFrom('tickets').select(['ticket_id', 'subject', 'status']).where('opened_by', '=', account.sub).orderBy('updated_at', 'desc').orderBy('ticket_id').limit(50).execute(),
+      database.rm
+        .selectFrom('clients')
+        .select(['client_id', 'name'])
+        .where('organisation_id', '=', account.organisationId)
+        .where('status', '!=', 'deleted')
+        .orderBy('name')
+        .limit(200)
+        .execute(),
+    ]);
+    const requestedClient = typeof req.query.clientId === 'string' ? req.query.clientId : '';
     const requested = typeof req.query.ticket === 'string' && TICKET_ID.test(req.query.ticket) ? req.query.ticket : null;
     const tickets = rows.map((r) => ({ ticketId: r.ticket_id, subject: r.subject, status: r.status }));
     const config = { lang, namespace: SUPPORT_NAMESPACE, strings: t.area('support'), groups, me: { sub: account.sub, agent }, initialTicket: requested };
@@ -40,7 +52,7 @@ export function supportPages(ctx: AppContext, pages: PageLayer): Router {
       req,
       res,
       'support/widget',
-      { groups, styles, agent, tickets, signedIn: { name: account.name }, configJson: scriptJson(config), scripts: ['/socket.io/socket.io.min.js', assetUrl('support/support.js')] },
+      { groups, styles, agent, tickets, clients: clients.map((c) => ({ clientId: c.client_id, name: c.name, selected: c.client_id === requestedClient })), signedIn: { name: account.name }, configJson: scriptJson(config), scripts: ['/socket.io/socket.io.min.js', assetUrl('support/support.js')] },
       { title: 'support.title', here: '/support' },
     );
   });
@@ -49,5 +61,6 @@ export function supportPages(ctx: AppContext, pages: PageLayer): Router {
     res.redirect(303, `/dashboard/login?${new URLSearchParams({ next: '/support', lang: pageLocals(res).lang })}`);
   });
 
+  registerTranscriptRoutes(router, ctx);
   return pages.finish(router);
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SUPPORT_GROUP_IDS } from './groups.ts';
-import { TICKET_STATUSES } from './events.ts';
+import { TICKET_PRIORITIES, TICKET_STATUSES } from './events.ts';
+import { SUPPORT_GROUP_IDS as GROUP_IDS } from './groups.ts';
 import { isStorable } from '../db/storable.ts';
 
 /** The wire contract of the `/support` namespace (DESIGN §9): payload schemas, limits, error codes. */
@@ -20,6 +21,12 @@ export const SUPPORT_ERROR_CODES = [
   'client_not_found',
   'assignee_not_agent',
   'ticket_not_resolved',
+  'ticket_taken',
+  'over_capacity',
+  'queue_empty',
+  'no_agent_available',
+  'canned_not_found',
+  'denial_not_found',
   'forbidden',
   'rate_limited',
   'too_many_pending',
@@ -33,13 +40,20 @@ export class SupportError extends Error {
   constructor(
     readonly code: SupportErrorCode,
     message: string,
+    /** extra fields of the refusal (ticket_taken: who has it) */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
   }
 }
 
-export type AckResponse = ({ ok: true } & Record<string, unknown>) | { ok: false; error: { code: SupportErrorCode; message: string } };
-export const failure = (code: SupportErrorCode, message: string): AckResponse => ({ ok: false, error: { code, message } });
+export type AckResponse =
+  | ({ ok: true } & Record<string, unknown>)
+  | { ok: false; error: { code: SupportErrorCode; message: string } & Record<string, unknown> };
+export const failure = (code: SupportErrorCode, message: string, details?: Record<string, unknown>): AckResponse => ({
+  ok: false,
+  error: { ...details, code, message },
+});
 
 /** Ticket ids: `tk_` + 22 base64url characters. Anything else cannot name a ticket. */
 export const TICKET_ID = /^tk_[A-Za-z0-9_-]{22}$/;
@@ -75,6 +89,7 @@ export const openSchema = z.object({
   clientId: str('clientId').max(100, 'clientId is too long').nullish(),
   message: text('message'),
   clientMessageId: clientMessageId.optional(),
+  language: z.enum(['en', 'nl'], { message: 'language must be en or nl' }).optional(),
 });
 export const messageSchema = z.object({ ticketId, text: text('text'), clientMessageId });
 export const joinSchema = z.object({ ticketId, afterSeq: seq('afterSeq').optional() });
@@ -90,7 +105,58 @@ export const statusSchema = z.object({
   ticketId,
   status: z.enum(TICKET_STATUSES, { message: `status must be one of ${TICKET_STATUSES.join(', ')}` }),
 });
-export const rateSchema = z.object({ ticketId, rating: int('rating').min(1, 'rating is 1–5').max(5, 'rating is 1–5') });
+export const MAX_COMMENT_CHARS = 1_000;
+export const rateSchema = z.object({
+  ticketId,
+  rating: int('rating').min(1, 'rating is 1–5 stars').max(5, 'rating is 1–5 stars'),
+  comment: str('comment')
+    .refine((s) => codePoints(s) <= MAX_COMMENT_CHARS, `comment must be at most ${MAX_COMMENT_CHARS} characters`)
+    .nullish(),
+});
+export const noteSchema = messageSchema;
+export const contextSchema = z.object({ ticketId });
+export const explainSchema = z.object({ ticketId, requestId: str('requestId').max(100, 'requestId is too long'), language: z.enum(['en', 'nl']).optional() });
+export const MAX_TAGS = 10;
+const tag = str('tag').regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,29}$/u, 'a tag is 1–30 letters, digits, spaces, . _ -');
+export const tagsSchema = z.object({ ticketId, tags: z.array(tag, { message: 'tags must be a list' }).max(MAX_TAGS, `at most ${MAX_TAGS} tags`) });
+export const prioritySchema = z.object({
+  ticketId,
+  priority: z.enum(TICKET_PRIORITIES, { message: `priority must be one of ${TICKET_PRIORITIES.join(', ')}` }),
+});
+const cannedId = str('cannedId').regex(/^cn_[A-Za-z0-9_-]{1,40}$/, 'cannedId must look like cn_…');
+export const cannedSaveSchema = z.object({
+  cannedId: cannedId.optional(),
+  title: str('title')
+    .refine((s) => s.trim().length > 0, 'title must not be empty')
+    .refine((s) => codePoints(s) <= 100, 'title must be at most 100 characters'),
+  en: text('en'),
+  nl: text('nl'),
+});
+export const cannedRemoveSchema = z.object({ cannedId });
+export const cannedSendSchema = z.object({ ticketId, cannedId, clientMessageId });
+export const capacitySchema = z.object({
+  sub: int('sub').positive('sub must be a user id').optional(),
+  capacity: int('capacity').min(0, 'capacity is 0–100').max(100, 'capacity is 0–100'),
+});
+const clock = str('time').regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'times are HH:MM, 00:00–24:00');
+export const hoursSchema = z.object({
+  group: z.enum(GROUP_IDS, { message: `group must be one of ${GROUP_IDS.join(', ')}` }),
+  hours: z
+    .object({
+      timeZone: str('timeZone').max(64, 'timeZone is too long'),
+      intervals: z
+        .array(z.object({ day: int('day').min(0, 'day is 0 (Sunday) – 6').max(6, 'day is 0 (Sunday) – 6'), open: clock, close: clock }))
+        .max(21, 'at most 21 intervals'),
+    })
+    .nullable(),
+});
+export const searchSchema = z
+  .object({
+    scope: z.enum(['queue', 'mine', 'all']).optional(),
+    q: str('q').max(200, 'q is too long').optional(),
+  })
+  .nullish();
+export const reportSchema = z.object({ weeks: int('weeks').min(1, 'weeks is 1–52').max(52, 'weeks is 1–52').optional() }).nullish();
 
 /** Refusals by name: empty, too long, unstorable. The text itself is kept exactly as typed. */
 export function checkMessageText(value: string): void {

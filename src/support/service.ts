@@ -7,11 +7,12 @@ import { type EventMetadata, type Position, formatPosition } from '../eventstore
 import type { ProjectionWatcher } from '../../projections/watcher.ts';
 import { SUPPORT_LANES } from '../../projections/index.ts';
 import { type SupportActor, supportAbility, ticketSubject } from './ability.ts';
-import { type AuthorRole, type TicketEvent, type TicketStatus, ticketStream } from './events.ts';
-import { isSupportGroup } from './groups.ts';
+import { type AuthorRole, type TicketEvent, type TicketPriority, type TicketStatus, ticketStream } from './events.ts';
+import { type Language, isSupportGroup } from './groups.ts';
 import { JOIN_PAGE, JOIN_PAGE_CHARS, SupportError } from './protocol.ts';
 import { TicketDomainError, type TicketCommand, type TicketState, decideTicket, seqOfMessage, ticketAggregate } from './ticket.ts';
 import { SUPPORT_AGENT } from './staff.ts';
+import { DEFAULT_CAPACITY } from './desk.ts';
 
 export interface TicketSummary {
   readonly ticketId: string;
@@ -26,6 +27,11 @@ export interface TicketSummary {
   readonly updatedAt: string;
   readonly openedAt?: string;
   readonly firstResponseAt?: string | null;
+  readonly tags: readonly string[];
+  readonly priority: TicketPriority;
+  readonly language: Language;
+  /** left while nobody could answer: answers are mailed to an absent customer */
+  readonly offline: boolean;
   /** agents only: the opener's name */
   readonly openedByName?: string;
 }
@@ -38,6 +44,8 @@ export interface MessageView {
   readonly text: string;
   readonly at: string;
   readonly clientMessageId: string;
+  /** a private note (agents only) */
+  readonly private?: true;
 }
 
 /** What a command changed, for the gateway to acknowledge and broadcast. */
@@ -79,9 +87,13 @@ const summaryOf = (state: TicketState, updatedAt: string): TicketSummary => ({
   lastSeq: state.lastSeq,
   rating: state.rating,
   updatedAt,
+  tags: state.tags,
+  priority: state.priority,
+  language: state.language,
+  offline: state.offline,
 });
 
-function summaryFromRow(row: {
+export function summaryFromRow(row: {
   ticket_id: string;
   subject: string;
   support_group: string;
@@ -94,6 +106,10 @@ function summaryFromRow(row: {
   opened_at: Date;
   updated_at: Date;
   first_response_at: Date | null;
+  tags: string[];
+  priority: TicketPriority;
+  language: Language;
+  offline: boolean;
 }): TicketSummary {
   return {
     ticketId: row.ticket_id,
@@ -108,20 +124,37 @@ function summaryFromRow(row: {
     openedAt: row.opened_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     firstResponseAt: row.first_response_at?.toISOString() ?? null,
+    tags: row.tags,
+    priority: row.priority,
+    language: row.language,
+    offline: row.offline,
   };
 }
 
+/** Called once a change is stored, before the read models have it: messages are delivered then. */
+export type OnStored = (change: TicketChange) => void;
+
 /**
- * Ticket commands (load → decide → append through the command handler) and queries (the read
- * models). A write answers once its events are stored and projected (bounded by WRITE_WAIT_MS),
- * so whoever is told about a message can read it back with `ticket:join`.
+ * Ticket commands (load → decide → append through the command handler) and the reads they
+ * need. A write answers once its events are stored and projected (bounded by WRITE_WAIT_MS), so
+ * its author can read it back with `ticket:join`; messages are delivered to the others as soon
+ * as they are stored (`onStored`), so delivery never waits for the projector.
  */
 export class TicketService {
   constructor(private readonly deps: TicketServiceDeps) {}
 
   async openTicket(
     actor: SupportActor,
-    input: { subject: string; group: string; clientId: string | null; text: string; clientMessageId: string | undefined; organisationId: string },
+    input: {
+      subject: string;
+      group: string;
+      clientId: string | null;
+      text: string;
+      clientMessageId: string | undefined;
+      organisationId: string;
+      language: Language;
+      offline: boolean;
+    },
     metadata: EventMetadata,
   ): Promise<TicketChange> {
     if (!isSupportGroup(input.group)) throw new SupportError('unknown_group', `there is no support group "${input.group.slice(0, 100)}"`);
@@ -137,6 +170,7 @@ export class TicketService {
     }
     const clientMessageId = input.clientMessageId ?? `open-${randomBytes(9).toString('base64url')}`;
     const ticketId = ticketIdFor(actor.sub, input.clientMessageId);
+    // A new ticket is announced only once projected: an agent who opens it from the desk finds it.
     return await this.run(ticketId, ticketId, metadata, {
       type: 'OpenTicket',
       actor,
@@ -146,38 +180,97 @@ export class TicketService {
       clientId: input.clientId,
       text: input.text,
       clientMessageId,
+      language: input.language,
+      offline: input.offline,
     });
   }
 
-  async postMessage(actor: SupportActor, ticketId: string, text: string, clientMessageId: string, metadata: EventMetadata): Promise<TicketChange & { seq: number }> {
+  async postMessage(actor: SupportActor, ticketId: string, text: string, clientMessageId: string, metadata: EventMetadata, onStored?: OnStored): Promise<TicketChange & { seq: number }> {
     // The command's key is the message's identity: a retried append is stored once.
-    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, {
-      type: 'PostMessage',
-      actor,
-      text,
-      clientMessageId,
-    });
+    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'PostMessage', actor, text, clientMessageId }, onStored);
     return change as TicketChange & { seq: number };
   }
 
-  async assign(actor: SupportActor, ticketId: string, assignee: number | null, metadata: EventMetadata): Promise<TicketChange> {
+  async addNote(actor: SupportActor, ticketId: string, text: string, clientMessageId: string, metadata: EventMetadata, onStored?: OnStored): Promise<TicketChange & { seq: number }> {
+    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'AddNote', actor, text, clientMessageId }, onStored);
+    return change as TicketChange & { seq: number };
+  }
+
+  /**
+   * `take`/`auto`: only while nobody has it, and within the assignee's capacity (open and pending
+   * tickets assigned to them; a limit across streams, so read from the read model).
+   */
+  async assign(actor: SupportActor, ticketId: string, assignee: number | null, mode: 'take' | 'auto' | 'transfer', metadata: EventMetadata): Promise<TicketChange> {
     if (assignee !== null && assignee !== actor.sub) {
       const user = await this.deps.db.selectFrom('users').select('staff_role').where('sub', '=', assignee).executeTakeFirst();
       if (user?.staff_role !== SUPPORT_AGENT) throw new SupportError('assignee_not_agent', 'a ticket can only be assigned to a support agent');
     }
-    return await this.run(ticketId, metadata.requestId, metadata, { type: 'AssignTicket', actor, assignee });
+    if (assignee !== null) {
+      const { capacity, load } = (await this.workload([assignee])).get(assignee)!;
+      const current = await this.deps.rm.selectFrom('tickets').select('assignee').where('ticket_id', '=', ticketId).executeTakeFirst();
+      if (current?.assignee !== assignee && load >= capacity) {
+        throw new SupportError(
+          'over_capacity',
+          assignee === actor.sub
+            ? `you already have ${load} open tickets, your capacity is ${capacity}: resolve or hand one back first`
+            : `that agent already has ${load} open tickets, their capacity is ${capacity}`,
+        );
+      }
+    }
+    try {
+      return await this.run(ticketId, metadata.requestId, metadata, { type: 'AssignTicket', actor, assignee, mode });
+    } catch (error) {
+      if (error instanceof SupportError && error.code === 'ticket_taken' && error.details?.assignee !== undefined) {
+        const sub = error.details.assignee as number;
+        const taker = await this.deps.db.selectFrom('users').select('name').where('sub', '=', sub).executeTakeFirst();
+        throw new SupportError('ticket_taken', `${taker?.name ?? `agent ${sub}`} has already taken this ticket`, { assignee: { sub, name: taker?.name ?? null } });
+      }
+      throw error;
+    }
+  }
+
+  /** Back to the queue, if `from` still has it and nobody answered it. */
+  async handBack(actor: SupportActor, ticketId: string, from: number, metadata: EventMetadata): Promise<TicketChange> {
+    return await this.run(ticketId, metadata.requestId, metadata, { type: 'HandBackTicket', actor, from });
   }
 
   async changeStatus(actor: SupportActor, ticketId: string, status: TicketStatus, metadata: EventMetadata): Promise<TicketChange> {
     return await this.run(ticketId, metadata.requestId, metadata, { type: 'ChangeStatus', actor, status });
   }
 
-  async rate(actor: SupportActor, ticketId: string, rating: number, metadata: EventMetadata): Promise<TicketChange> {
-    return await this.run(ticketId, metadata.requestId, metadata, { type: 'RateTicket', actor, rating });
+  async setTags(actor: SupportActor, ticketId: string, tags: string[], metadata: EventMetadata): Promise<TicketChange> {
+    return await this.run(ticketId, metadata.requestId, metadata, { type: 'SetTags', actor, tags });
+  }
+
+  async setPriority(actor: SupportActor, ticketId: string, priority: TicketPriority, metadata: EventMetadata): Promise<TicketChange> {
+    return await this.run(ticketId, metadata.requestId, metadata, { type: 'SetPriority', actor, priority });
+  }
+
+  async rate(actor: SupportActor, ticketId: string, rating: number, comment: string | null, metadata: EventMetadata): Promise<TicketChange> {
+    return await this.run(ticketId, metadata.requestId, metadata, { type: 'RateTicket', actor, rating, comment });
+  }
+
+  /** Each agent's capacity (default 5) and load (tickets assigned to them that are not resolved). */
+  async workload(subs: readonly number[]): Promise<Map<number, { capacity: number; load: number }>> {
+    const result = new Map(subs.map((sub) => [sub, { capacity: DEFAULT_CAPACITY, load: 0 }]));
+    if (subs.length === 0) return result;
+    const [capacities, loads] = await Promise.all([
+      this.deps.rm.selectFrom('support_agents').select(['sub', 'capacity']).where('sub', 'in', [...subs]).execute(),
+      this.deps.rm
+        .selectFrom('tickets')
+        .select(['assignee', (eb) => eb.fn.countAll<string>().as('load')])
+        .where('assignee', 'in', [...subs])
+        .where('status', '!=', 'resolved')
+        .groupBy('assignee')
+        .execute(),
+    ]);
+    for (const row of capacities) result.get(row.sub)!.capacity = row.capacity;
+    for (const row of loads) if (row.assignee !== null) result.get(row.assignee)!.load = Number(row.load);
+    return result;
   }
 
   /** `key`: the command's idempotency key (the command handler scopes it to the ticket's stream and the command type). */
-  private async run(ticketId: string, key: string, metadata: EventMetadata, command: TicketCommand): Promise<TicketChange & { seq?: number }> {
+  private async run(ticketId: string, key: string, metadata: EventMetadata, command: TicketCommand, onStored?: OnStored): Promise<TicketChange & { seq?: number }> {
     let outcome;
     try {
       outcome = await this.deps.commands.handle<TicketState, TicketEvent>(ticketStream(ticketId), ticketAggregate, { type: command.type, key, metadata }, (state) =>
@@ -185,21 +278,25 @@ export class TicketService {
       );
     } catch (error) {
       if (error instanceof TicketDomainError) {
-        throw new SupportError(error.code === 'ticket_exists' ? 'ticket_not_found' : error.code, error.message);
+        throw new SupportError(
+          error.code === 'ticket_exists' ? 'ticket_not_found' : error.code,
+          error.message,
+          error.assignee === undefined ? undefined : { assignee: error.assignee },
+        );
       }
       throw error;
     }
     const position = outcome.append && !outcome.append.duplicate ? outcome.append.position : undefined;
-    if (position) await this.settle(position);
     const messages: MessageView[] = [];
     let ticketChanged = false;
     for (const event of outcome.events) {
       if (event.type === 'TicketMessagePosted') messages.push({ ticketId, ...event.data, at: metadata.at });
+      else if (event.type === 'TicketNoteAdded') messages.push({ ticketId, ...event.data, authorRole: 'agent', at: metadata.at, private: true });
       else if (event.type !== 'TicketOpened') ticketChanged = true;
     }
     const author = command.actor.sub;
-    const clientMessageId = command.type === 'PostMessage' || command.type === 'OpenTicket' ? command.clientMessageId : undefined;
-    return {
+    const clientMessageId = command.type === 'PostMessage' || command.type === 'OpenTicket' || command.type === 'AddNote' ? command.clientMessageId : undefined;
+    const change = {
       ticket: summaryOf(outcome.state, metadata.at),
       messages,
       ticketChanged,
@@ -207,6 +304,9 @@ export class TicketService {
       position: position ? formatPosition(position) : null,
       ...(clientMessageId === undefined ? {} : { seq: seqOfMessage(outcome.state, author, clientMessageId) ?? outcome.state.lastSeq }),
     };
+    if (onStored && !change.duplicate) onStored(change);
+    if (position) await this.settle(position);
+    return change;
   }
 
   private async settle(position: Position): Promise<void> {
@@ -215,7 +315,7 @@ export class TicketService {
   }
 
   /** The ticket if the actor may read it; another user's ticket is `ticket_not_found`. */
-  async findTicket(actor: SupportActor, ticketId: string): Promise<TicketSummary> {
+  async findTicket(actor: SupportActor, ticketId: string): Promise<TicketSummary & { organisationId?: string }> {
     const row = await this.deps.rm.selectFrom('tickets').selectAll().where('ticket_id', '=', ticketId).executeTakeFirst();
     if (!row || supportAbility(actor).cannot('read', ticketSubject(row.opened_by))) {
       throw new SupportError('ticket_not_found', 'there is no such ticket');
@@ -223,16 +323,15 @@ export class TicketService {
     return summaryFromRow(row);
   }
 
-  /** Messages after `afterSeq`, oldest first, one page at a time (bounded in count and in size). */
-  async messagesAfter(ticketId: string, afterSeq: number): Promise<{ messages: MessageView[]; more: boolean }> {
-    const rows = await this.deps.rm
+  /** Messages after `afterSeq`, oldest first, one page at a time (bounded in count and in size); notes only for agents. */
+  async messagesAfter(ticketId: string, afterSeq: number, withNotes: boolean): Promise<{ messages: MessageView[]; more: boolean }> {
+    let query = this.deps.rm
       .selectFrom('ticket_messages')
       .selectAll()
       .where('ticket_id', '=', ticketId)
-      .where('seq', '>', afterSeq)
-      .orderBy('seq')
-      .limit(JOIN_PAGE + 1)
-      .execute();
+      .where('seq', '>', afterSeq);
+    if (!withNotes) query = query.where('private', '=', false);
+    const rows = await query.orderBy('seq').limit(JOIN_PAGE + 1).execute();
     const messages: MessageView[] = [];
     let chars = 0;
     for (const r of rows) {
@@ -246,31 +345,9 @@ export class TicketService {
         text: r.text,
         at: r.at.toISOString(),
         clientMessageId: r.client_message_id,
+        ...(r.private ? { private: true as const } : {}),
       });
     }
     return { messages, more: messages.length < rows.length };
-  }
-
-  /** A user's own tickets; for agents also the queue (open, unassigned, oldest first), their own assignments, or all. */
-  async listTickets(actor: SupportActor, scope: TicketListScope): Promise<TicketSummary[]> {
-    const ability = supportAbility(actor);
-    let query = this.deps.rm.selectFrom('tickets').selectAll();
-    if (scope === 'mine' || ability.cannot('viewQueue', 'Ticket')) {
-      query = query.where('opened_by', '=', actor.sub).orderBy('updated_at', 'desc');
-    } else if (scope === 'queue') {
-      query = query.where('status', '=', 'open').where('assignee', 'is', null).orderBy('opened_at', 'asc');
-    } else if (scope === 'assigned') {
-      query = query.where('assignee', '=', actor.sub).where('status', '!=', 'resolved').orderBy('updated_at', 'desc');
-    } else {
-      query = query.orderBy('updated_at', 'desc');
-    }
-    const rows = await query.orderBy('ticket_id').limit(200).execute();
-    const tickets = rows.map(summaryFromRow);
-    if (!actor.agent || tickets.length === 0) return tickets;
-    const subs = [...new Set(tickets.map((t) => t.openedBy))];
-    const names = new Map(
-      (await this.deps.db.selectFrom('users').select(['sub', 'name']).where('sub', 'in', subs).execute()).map((u) => [u.sub, u.name]),
-    );
-    return tickets.map((t) => ({ ...t, openedByName: names.get(t.openedBy) ?? '' }));
   }
 }

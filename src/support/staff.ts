@@ -105,10 +105,10 @@ export async function changeStaffRole(
   return { sub: user.sub, name: user.name, changed: outcome.events.length > 0, position: outcome.append?.position };
 }
 
-/** Whether a user holds `support_agent` now, read from the user row at most every `ttlMs`. */
-export function createStaffCheck(db: Kysely<CoreDatabase>, ttlMs = 5_000): (sub: number) => Promise<boolean> {
+/** Whether a user holds `support_agent` now, read from the user row at most every `ttlMs`; `forget` drops one answer. */
+export function createStaffCheck(db: Kysely<CoreDatabase>, ttlMs = 5_000): ((sub: number) => Promise<boolean>) & { forget(sub: number): void } {
   const cache = new LRUCache<number, boolean>({ max: 10_000, ttl: ttlMs });
-  return async (sub) => {
+  const check = async (sub: number) => {
     const cached = cache.get(sub);
     if (cached !== undefined) return cached;
     const row = await db.selectFrom('users').select('staff_role').where('sub', '=', sub).executeTakeFirst();
@@ -116,4 +116,5 @@ export function createStaffCheck(db: Kysely<CoreDatabase>, ttlMs = 5_000): (sub:
     cache.set(sub, agent);
     return agent;
   };
+  return Object.assign(check, { forget: (sub: number) => void cache.delete(sub) });
 }

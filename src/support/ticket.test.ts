@@ -60,6 +60,8 @@ describe('opening a ticket', () => {
     ticketId: 'tk_1',
     subject: 'Rotated secret',
     group: 'oauth-api',
+    language: 'en',
+    offline: false,
     clientId: null,
     text: 'My old secret still works?',
     clientMessageId: 'c1',
@@ -67,7 +69,7 @@ describe('opening a ticket', () => {
 
   it('when a user opens a ticket, then it is opened with their question as message 1', () => {
     given().when(open).then([
-      opened,
+      { ...opened, data: { ...opened.data, language: 'en' } } as TicketEvent,
       { type: 'TicketMessagePosted', data: { seq: 1, author: 7, authorRole: 'user', text: 'My old secret still works?', clientMessageId: 'c1' } },
     ]);
   });
@@ -157,16 +159,16 @@ describe('posting messages', () => {
 
 describe('agents: assignment and status', () => {
   const permissions: [string, TicketCommand, TicketErrorCode | TicketEvent[]][] = [
-    ['agent assigns to self', { type: 'AssignTicket', actor: agent, assignee: 99 }, [{ type: 'TicketAssigned', data: { assignee: 99, previousAssignee: null } }]],
+    ['agent assigns to self', { type: 'AssignTicket', actor: agent, assignee: 99, mode: 'transfer' }, [{ type: 'TicketAssigned', data: { assignee: 99, previousAssignee: null } }]],
     ['agent resolves', { type: 'ChangeStatus', actor: agent, status: 'resolved' }, [status('resolved', 'open')]],
     ['agent sets pending', { type: 'ChangeStatus', actor: agent, status: 'pending' }, [status('pending', 'open')]],
     ['agent sets the status it has', { type: 'ChangeStatus', actor: agent, status: 'open' }, []],
-    ['opener assigns', { type: 'AssignTicket', actor: user, assignee: 7 }, 'forbidden'],
+    ['opener assigns', { type: 'AssignTicket', actor: user, assignee: 7, mode: 'transfer' }, 'forbidden'],
     ['opener changes status', { type: 'ChangeStatus', actor: user, status: 'resolved' }, 'forbidden'],
-    ['other user assigns', { type: 'AssignTicket', actor: otherUser, assignee: 8 }, 'forbidden'],
-    ['opener rates an open ticket', { type: 'RateTicket', actor: user, rating: 5 }, 'ticket_not_resolved'],
-    ['agent rates', { type: 'RateTicket', actor: agent, rating: 5 }, 'forbidden'],
-    ['other user rates', { type: 'RateTicket', actor: otherUser, rating: 5 }, 'ticket_not_found'],
+    ['other user assigns', { type: 'AssignTicket', actor: otherUser, assignee: 8, mode: 'transfer' }, 'forbidden'],
+    ['opener rates an open ticket', { type: 'RateTicket', actor: user, rating: 5, comment: null }, 'ticket_not_resolved'],
+    ['agent rates', { type: 'RateTicket', actor: agent, rating: 5, comment: null }, 'forbidden'],
+    ['other user rates', { type: 'RateTicket', actor: otherUser, rating: 5, comment: null }, 'ticket_not_found'],
   ];
   it.each(permissions)('when the %s, then the decision is as in the table', (_name, command, expected) => {
     const g = given(opened, posted(1, 7, 'user')).when(command);
@@ -180,13 +182,52 @@ describe('agents: assignment and status', () => {
 
   it('when an agent unassigns, then the previous assignee is recorded', () => {
     given(opened, { type: 'TicketAssigned', data: { assignee: 99, previousAssignee: null } })
-      .when({ type: 'AssignTicket', actor: agent, assignee: null })
+      .when({ type: 'AssignTicket', actor: agent, assignee: null, mode: 'transfer' })
       .then([{ type: 'TicketAssigned', data: { assignee: null, previousAssignee: 99 } }]);
   });
 
   it('when the opener rates a resolved ticket, then the rating is recorded', () => {
     given(opened, status('resolved', 'open'))
-      .when({ type: 'RateTicket', actor: user, rating: 4 })
+      .when({ type: 'RateTicket', actor: user, rating: 4, comment: null })
       .then([{ type: 'TicketRated', data: { rating: 4, by: 7 } }]);
+  });
+});
+
+describe('the desk: notes, taking, handing back, tags, priority', () => {
+  const other = { sub: 98, agent: true };
+  const assignedTo = (sub: number): TicketEvent => ({ type: 'TicketAssigned', data: { assignee: sub, previousAssignee: null } });
+
+  it('when an agent adds a note, then it takes the next seq; a user cannot', () => {
+    given(opened, posted(1, 7, 'user'))
+      .when({ type: 'AddNote', actor: agent, text: 'customer is on starter', clientMessageId: 'n1' })
+      .then([{ type: 'TicketNoteAdded', data: { seq: 2, author: 99, text: 'customer is on starter', clientMessageId: 'n1' } }]);
+    given(opened, posted(1, 7, 'user')).when({ type: 'AddNote', actor: user, text: 'x', clientMessageId: 'n1' }).thenThrows('forbidden');
+  });
+
+  it('when two agents take one ticket, then the second is told who has it', () => {
+    given(opened, assignedTo(99)).when({ type: 'AssignTicket', actor: other, assignee: 98, mode: 'take' }).thenThrows('ticket_taken');
+    given(opened).when({ type: 'AssignTicket', actor: other, assignee: 98, mode: 'take' }).then([
+      { type: 'TicketAssigned', data: { assignee: 98, previousAssignee: null, reason: 'taken' } },
+    ]);
+  });
+
+  it('when an offline agent hands back, then only an unanswered ticket they still have goes back', () => {
+    given(opened, assignedTo(99)).when({ type: 'HandBackTicket', actor: agent, from: 99 }).then([
+      { type: 'TicketAssigned', data: { assignee: null, previousAssignee: 99, reason: 'handed_back' } },
+    ]);
+    given(opened, assignedTo(99), posted(2, 99, 'agent')).when({ type: 'HandBackTicket', actor: agent, from: 99 }).then([]);
+    given(opened, assignedTo(98)).when({ type: 'HandBackTicket', actor: agent, from: 99 }).then([]);
+  });
+
+  it('when tags or priority change, then an event records old and new; the same value is no event', () => {
+    given(opened).when({ type: 'SetTags', actor: agent, tags: ['expired'] }).then([{ type: 'TicketTagsChanged', data: { tags: ['expired'], previousTags: [] } }]);
+    given(opened).when({ type: 'SetPriority', actor: agent, priority: 'normal' }).then([]);
+    given(opened).when({ type: 'SetPriority', actor: user, priority: 'high' }).thenThrows('forbidden');
+  });
+
+  it('when the opener rates with a comment, then the comment is kept', () => {
+    given(opened, status('resolved', 'open'))
+      .when({ type: 'RateTicket', actor: user, rating: 5, comment: 'Quick and clear' })
+      .then([{ type: 'TicketRated', data: { rating: 5, by: 7, comment: 'Quick and clear' } }]);
   });
 });

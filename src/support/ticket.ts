@@ -1,6 +1,6 @@
 import { type SupportActor, supportAbility, ticketSubject } from './ability.ts';
-import type { AuthorRole, TicketEvent, TicketStatus } from './events.ts';
-import type { SupportGroupId } from './groups.ts';
+import type { AuthorRole, TicketEvent, TicketPriority, TicketStatus } from './events.ts';
+import type { Language, SupportGroupId } from './groups.ts';
 
 /** Resends are recognised among this many most recent messages of a ticket. */
 export const REMEMBERED_MESSAGE_IDS = 1_000;
@@ -17,6 +17,13 @@ export interface TicketState {
   readonly assignee: number | null;
   readonly lastSeq: number;
   readonly rating: number | null;
+  readonly language: Language;
+  /** left while nobody could answer (answers are mailed) */
+  readonly offline: boolean;
+  readonly tags: readonly string[];
+  readonly priority: TicketPriority;
+  /** an agent has written a (public) message */
+  readonly answered: boolean;
   /** `<author>:<clientMessageId>` → seq, for the most recent messages (idempotent resends) */
   readonly recentMessageIds: ReadonlyMap<string, number>;
 }
@@ -32,6 +39,11 @@ export const initialTicketState: TicketState = {
   assignee: null,
   lastSeq: 0,
   rating: null,
+  language: 'en',
+  offline: false,
+  tags: [],
+  priority: 'normal',
+  answered: false,
   recentMessageIds: new Map(),
 };
 
@@ -48,19 +60,25 @@ export function evolveTicket(state: TicketState, event: TicketEvent): TicketStat
         group: event.data.group,
         clientId: event.data.clientId,
         openedBy: event.data.openedBy,
+        language: event.data.language ?? 'en',
+        offline: event.data.offline ?? false,
         status: 'open',
       };
-    case 'TicketMessagePosted': {
-      const ids = new Map(state.recentMessageIds);
-      ids.set(messageKey(event.data.author, event.data.clientMessageId), event.data.seq);
-      // Maps iterate in insertion order: the first key is the oldest.
-      if (ids.size > REMEMBERED_MESSAGE_IDS) ids.delete(ids.keys().next().value!);
-      return { ...state, lastSeq: event.data.seq, recentMessageIds: ids };
-    }
+    case 'TicketMessagePosted':
+      return {
+        ...remember(state, event.data.author, event.data.clientMessageId, event.data.seq),
+        answered: state.answered || event.data.authorRole === 'agent',
+      };
+    case 'TicketNoteAdded':
+      return remember(state, event.data.author, event.data.clientMessageId, event.data.seq);
     case 'TicketAssigned':
       return { ...state, assignee: event.data.assignee };
     case 'TicketStatusChanged':
       return { ...state, status: event.data.status };
+    case 'TicketTagsChanged':
+      return { ...state, tags: event.data.tags };
+    case 'TicketPriorityChanged':
+      return { ...state, priority: event.data.priority };
     case 'TicketRated':
       return { ...state, rating: event.data.rating };
     default: {
@@ -70,16 +88,27 @@ export function evolveTicket(state: TicketState, event: TicketEvent): TicketStat
   }
 }
 
+/** A message or note took `seq`; its id is remembered so a resend is recognised. */
+function remember(state: TicketState, author: number, clientMessageId: string, seq: number): TicketState {
+  const ids = new Map(state.recentMessageIds);
+  ids.set(messageKey(author, clientMessageId), seq);
+  // Maps iterate in insertion order: the first key is the oldest.
+  if (ids.size > REMEMBERED_MESSAGE_IDS) ids.delete(ids.keys().next().value!);
+  return { ...state, lastSeq: seq, recentMessageIds: ids };
+}
+
 export const foldTicket = (events: readonly TicketEvent[]): TicketState => events.reduce(evolveTicket, initialTicketState);
 
 export const ticketAggregate = { initial: initialTicketState, evolve: evolveTicket };
 
-export type TicketErrorCode = 'ticket_not_found' | 'forbidden' | 'ticket_not_resolved' | 'ticket_exists';
+export type TicketErrorCode = 'ticket_not_found' | 'forbidden' | 'ticket_not_resolved' | 'ticket_exists' | 'ticket_taken';
 
 export class TicketDomainError extends Error {
   constructor(
     readonly code: TicketErrorCode,
     message: string,
+    /** ticket_taken: who has it */
+    readonly assignee?: number,
   ) {
     super(message);
   }
@@ -95,11 +124,22 @@ export type TicketCommand =
       clientId: string | null;
       text: string;
       clientMessageId: string;
+      language: Language;
+      offline: boolean;
     }
   | { type: 'PostMessage'; actor: SupportActor; text: string; clientMessageId: string }
-  | { type: 'AssignTicket'; actor: SupportActor; assignee: number | null }
+  | { type: 'AddNote'; actor: SupportActor; text: string; clientMessageId: string }
+  /**
+   * `take`: the agent takes it (or auto-assign gives it) only while nobody has it — of two agents
+   * taking one ticket at once, the second is told who won. `hand_back`: back to the queue only if
+   * `from` still has it and no agent has answered. `transfer`: an explicit assignment.
+   */
+  | { type: 'AssignTicket'; actor: SupportActor; assignee: number | null; mode: 'take' | 'auto' | 'transfer' }
+  | { type: 'HandBackTicket'; actor: SupportActor; from: number }
   | { type: 'ChangeStatus'; actor: SupportActor; status: TicketStatus }
-  | { type: 'RateTicket'; actor: SupportActor; rating: number };
+  | { type: 'SetTags'; actor: SupportActor; tags: string[] }
+  | { type: 'SetPriority'; actor: SupportActor; priority: TicketPriority }
+  | { type: 'RateTicket'; actor: SupportActor; rating: number; comment: string | null };
 
 const notFound = () => new TicketDomainError('ticket_not_found', 'there is no such ticket');
 
@@ -112,7 +152,7 @@ function requireAccess(state: TicketState, actor: SupportActor, action: 'read' |
   return state.openedBy;
 }
 
-function requireAgent(state: TicketState, actor: SupportActor, action: 'assign' | 'changeStatus'): void {
+function requireAgent(state: TicketState, actor: SupportActor, action: 'assign' | 'changeStatus' | 'note'): void {
   // Checked before the lookup: a user learns nothing about which tickets exist.
   if (supportAbility(actor).cannot(action, 'Ticket')) throw new TicketDomainError('forbidden', 'only a support agent can do this');
   requireAccess(state, actor, 'read');
@@ -135,6 +175,8 @@ export function decideTicket(command: TicketCommand, state: TicketState): Ticket
             group: command.group,
             clientId: command.clientId,
             openedBy: command.actor.sub,
+            language: command.language,
+            ...(command.offline ? { offline: true } : {}),
           },
         },
         {
@@ -162,19 +204,45 @@ export function decideTicket(command: TicketCommand, state: TicketState): Ticket
       }
       return events;
     }
-    case 'AssignTicket':
+    case 'AddNote': {
+      requireAgent(state, command.actor, 'note');
+      if (state.recentMessageIds.has(messageKey(command.actor.sub, command.clientMessageId))) return [];
+      return [
+        { type: 'TicketNoteAdded', data: { seq: state.lastSeq + 1, author: command.actor.sub, text: command.text, clientMessageId: command.clientMessageId } },
+      ];
+    }
+    case 'AssignTicket': {
       requireAgent(state, command.actor, 'assign');
       if (state.assignee === command.assignee) return [];
-      return [{ type: 'TicketAssigned', data: { assignee: command.assignee, previousAssignee: state.assignee } }];
+      if (command.mode !== 'transfer' && state.assignee !== null) {
+        throw new TicketDomainError('ticket_taken', 'another agent has already taken this ticket', state.assignee);
+      }
+      const reason = command.mode === 'transfer' ? {} : { reason: command.mode === 'take' ? ('taken' as const) : ('auto' as const) };
+      return [{ type: 'TicketAssigned', data: { assignee: command.assignee, previousAssignee: state.assignee, ...reason } }];
+    }
+    case 'HandBackTicket':
+      requireAgent(state, command.actor, 'assign');
+      if (state.assignee !== command.from || state.answered || state.status !== 'open') return [];
+      return [{ type: 'TicketAssigned', data: { assignee: null, previousAssignee: command.from, reason: 'handed_back' } }];
     case 'ChangeStatus':
       requireAgent(state, command.actor, 'changeStatus');
       if (state.status === command.status) return [];
       return [{ type: 'TicketStatusChanged', data: { status: command.status, previousStatus: state.status } }];
-    case 'RateTicket':
+    case 'SetTags':
+      requireAgent(state, command.actor, 'changeStatus');
+      if (state.tags.length === command.tags.length && state.tags.every((t, i) => t === command.tags[i])) return [];
+      return [{ type: 'TicketTagsChanged', data: { tags: command.tags, previousTags: [...state.tags] } }];
+    case 'SetPriority':
+      requireAgent(state, command.actor, 'changeStatus');
+      if (state.priority === command.priority) return [];
+      return [{ type: 'TicketPriorityChanged', data: { priority: command.priority, previousPriority: state.priority } }];
+    case 'RateTicket': {
       requireAccess(state, command.actor, 'rate');
       if (state.status !== 'resolved') throw new TicketDomainError('ticket_not_resolved', 'a ticket can be rated once it is resolved');
-      if (state.rating === command.rating) return [];
-      return [{ type: 'TicketRated', data: { rating: command.rating, by: command.actor.sub } }];
+      if (state.rating === command.rating && command.comment === null) return [];
+      const comment = command.comment === null ? {} : { comment: command.comment };
+      return [{ type: 'TicketRated', data: { rating: command.rating, by: command.actor.sub, ...comment } }];
+    }
     default: {
       const _exhaustive: never = command;
       return _exhaustive;

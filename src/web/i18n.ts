@@ -7,6 +7,7 @@ import type signin from './locales/en/signin.json';
 import type support from './locales/en/support.json';
 import type dashboard from './locales/en/dashboard.json';
 import type account from './locales/en/account.json';
+import type desk from './locales/en/desk.json';
 
 /**
  * The one English/Dutch message catalogue of every page. One JSON file per area and language
@@ -20,6 +21,7 @@ interface Areas {
   support: typeof support;
   dashboard: typeof dashboard;
   account: typeof account;
+  desk: typeof desk;
 }
 
 export const LANGUAGES = ['en', 'nl'] as const;

@@ -46,6 +46,9 @@ export async function createWorld(cluster: Cluster): Promise<World> {
     clientMessageId: 'opening',
   })) as Ack;
   if (!opened.ok) throw new Error(`ticket:open: ${JSON.stringify(opened)}`);
+  // The agent works the ticket, as the desk does: messages reach the agents in the ticket (and its assignee), not every agent.
+  const joined = (await agentSocket.timeout(30_000).emitWithAck('ticket:join', { ticketId: opened.ticketId })) as Ack;
+  if (!joined.ok) throw new Error(`ticket:join: ${JSON.stringify(joined)}`);
   return {
     partner,
     disabled,

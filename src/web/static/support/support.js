@@ -75,6 +75,21 @@
     // The server ended it (e.g. logged out elsewhere): try once; the handshake says why.
     if (reason === 'io server disconnect') setTimeout(function () { socket.connect(); }, 500);
   });
+  // Outside business hours or with nobody online: say so, and the form leaves the question.
+  function availability() {
+    socket.emit('support:availability', {}, function (response) {
+      if (!response || !response.ok) return;
+      var group = field($('new-ticket'), 'group').value;
+      var g = response.groups.filter(function (x) { return x.group === group; })[0];
+      var open = g ? g.open : response.agentsOnline > 0;
+      $('offline').hidden = open;
+      var button = $('start-button');
+      button.textContent = open ? button.dataset.online : button.dataset.offline;
+    });
+  }
+  socket.on('connect', availability);
+  field($('new-ticket'), 'group').addEventListener('change', availability);
+  socket.on('support:presence', function () { availability(); });
   socket.on('support:presence', function (p) {
     var n = p && typeof p.agentsOnline === 'number' ? p.agentsOnline : 0;
     if (me.agent) $('presence').textContent = n === 1 ? t.agentOnline : format(t.agentsOnline, { n: n });
@@ -136,12 +151,14 @@
     var form = event.target;
     var button = form.querySelector('button');
     button.disabled = true;
-    var payload = { group: field(form, 'group').value, subject: field(form, 'subject').value, message: field(form, 'message').value, clientMessageId: newId() };
+    var payload = { group: field(form, 'group').value, subject: field(form, 'subject').value, message: field(form, 'message').value, clientMessageId: newId(), language: config.lang };
+    var client = field(form, 'clientId');
+    if (client && client.value) payload.clientId = client.value;
     socket.timeout(15000).emit('ticket:open', payload, function (timeout, response) {
       button.disabled = false;
       if (timeout) return notice(t.error_generic);
       if (!response.ok) return notice(errorText(response.error));
-      notice('');
+      notice(response.offline ? t.questionLeft : '');
       form.reset();
       remember(response.ticket);
       openTicket(response.ticketId);
@@ -156,6 +173,10 @@
     if ($('status-select')) $('status-select').value = ticket.status;
     if ($('assign-me')) $('assign-me').textContent = ticket.assignee === me.sub ? t.release : t.assignToMe;
     $('rate').hidden = !(ticket.openedBy === me.sub && ticket.status === 'resolved');
+    var base = '/support/tickets/' + encodeURIComponent(ticket.ticketId) + '/transcript.';
+    $('transcript-txt').href = base + 'txt?lang=' + config.lang;
+    $('transcript-html').href = base + 'html?lang=' + config.lang;
+    $('transcript').hidden = false;
   }
   function authorLabel(message) {
     if (message.author === me.sub) return t.you;
@@ -314,7 +335,10 @@
   $('rate').addEventListener('submit', function (event) {
     event.preventDefault();
     if (!current) return;
-    socket.emit('ticket:rate', { ticketId: current.ticketId, rating: Number(field(event.target, 'rating').value) }, function (response) {
+    var chosen = event.target.querySelector('input[name=rating]:checked');
+    if (!chosen) return;
+    var comment = field(event.target, 'comment').value.trim();
+    socket.emit('ticket:rate', { ticketId: current.ticketId, rating: Number(chosen.value), comment: comment || null }, function (response) {
       if (!response.ok) return notice(errorText(response.error));
       remember(response.ticket);
       notice(t.thanks);

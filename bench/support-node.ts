@@ -1,0 +1,49 @@
+/**
+ * A second app node for `npm run bench:support`: its own process (its own event loop and CPU,
+ * as a second server would have), the same Postgres, no projector. Reports memory and CPU on request.
+ */
+import { Writable } from 'node:stream';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
+
+export type NodeCommand = { type: 'memory' } | { type: 'cpu' } | { type: 'stop' };
+export type NodeReport =
+  | { type: 'ready'; url: string }
+  | { type: 'memory'; heapUsed: number; rss: number; sockets: number }
+  | { type: 'cpu'; userMicros: number; systemMicros: number };
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+const databaseUrl = process.argv[2]!;
+const silent = new Writable({ write: (_c, _e, cb) => cb() });
+const config = loadConfig({ LOG_LEVEL: 'warn', WRITE_WAIT_MS: '5000', SUPPORT_HANDBACK_SECONDS: '3600' });
+const app = await createApp({ config, databaseUrl, logger: createLogger({ level: 'warn', destination: silent }), runProjector: false });
+const address = await app.listen(0, '127.0.0.1');
+const send = (report: NodeReport) => process.send!(report);
+process.on('message', (command: NodeCommand) => {
+  switch (command.type) {
+    case 'memory': {
+      for (let i = 0; i < 3; i++) gc();
+      const m = process.memoryUsage();
+      send({ type: 'memory', heapUsed: m.heapUsed, rss: m.rss, sockets: app.support.namespace.sockets.size });
+      break;
+    }
+    case 'cpu': {
+      const c = process.cpuUsage();
+      send({ type: 'cpu', userMicros: c.user, systemMicros: c.system });
+      break;
+    }
+    case 'stop':
+      void app.close().then(() => process.exit(0));
+      break;
+    default: {
+      const _exhaustive: never = command;
+      return _exhaustive;
+    }
+  }
+});
+send({ type: 'ready', url: `http://127.0.0.1:${address.port}` });
