@@ -314,7 +314,10 @@ describe('support agents', () => {
     expect(granted.out).toContain('is a support_agent');
     const [row] = await query('SELECT staff_role FROM users WHERE sub = $1', [user.sub]);
     expect(row.staff_role).toBe('support_agent');
-    const events = await query('SELECT type, data, metadata FROM events WHERE stream_id = $1', [`user-${user.sub}`]);
+    // the account's stream starts with its registration; the grant follows it
+    const events = (await query('SELECT type, data, metadata FROM events WHERE stream_id = $1 ORDER BY stream_revision', [`user-${user.sub}`])).filter(
+      (e) => e.type !== 'UserRegistered',
+    );
     expect(events).toEqual([expect.objectContaining({ type: 'StaffRoleGranted', data: { sub: user.sub, role: 'support_agent' } })]);
     expect(events[0].metadata.actor).toBe('cli');
 
@@ -330,6 +333,7 @@ describe('support agents', () => {
     const revoked = await run(['staff', 'revoke', user.email]);
     expect(revoked.code, revoked.out).toBe(0);
     expect((await query('SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_revision', [`user-${user.sub}`])).map((e) => e.type)).toEqual([
+      'UserRegistered',
       'StaffRoleGranted',
       'StaffRoleRevoked',
     ]);
