@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream';
+import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/database.ts';
+import { LONG_RUNNING, clientConfigFor } from '../db/connections.ts';
 import { READ_MODEL_SCHEMA } from '../db/schema.ts';
 import { parseInput } from '../http/problem.ts';
 import { AuditChainWriter } from './audit-chain.ts';
@@ -66,7 +68,13 @@ export function exportAuditTrail(database: Database, range: ExportRange): AuditE
 
   async function* text(): AsyncGenerator<string> {
     const actors = new ActorDirectory(database.db);
-    const client = await database.pool.connect();
+    // Its own connection, without the request path's query timeout: pg counts that timeout from
+    // the cursor's opening to its end, so an export longer than DB_QUERY_TIMEOUT_MS (a big
+    // organisation, a slow reader, a busy server) was cut off mid-file.
+    const client = new pg.Client(clientConfigFor(database.connectionString, 'keyledger-audit-export', LONG_RUNNING));
+    // a dropped connection fails the read in flight, which ends the export; nothing else to do here
+    client.on('error', () => {});
+    await client.connect();
     const cursor = client.query(new Cursor<AuditRow>(query.sql, [...query.parameters]));
     let finished = false;
     // The next batch is on its way while this one is hashed and written.
@@ -88,10 +96,10 @@ export function exportAuditTrail(database: Database, range: ExportRange): AuditE
       yield chunk + writer.end();
       finished = true;
     } finally {
-      // A consumer that went away (or a failed read) leaves the cursor mid-way: drop the connection
+      // A consumer that went away (or a failed read) leaves the cursor mid-way: the connection goes
       // with it; the read still in flight then fails, and nobody waits for it.
       if (!finished) next?.catch(() => {});
-      client.release(finished ? undefined : true);
+      await client.end().catch(() => {});
     }
   }
 
