@@ -5,7 +5,7 @@ import type { AppContext } from '../context.ts';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/errors.ts';
 import type { AccessPipeline } from '../access/pipeline.ts';
 import { createPasswordCheck } from '../accounts/login.ts';
-import { type Account, clearSessionCookie, createSession, deleteSession, findAccount, sessionToken, setSessionCookie } from '../accounts/sessions.ts';
+import { type SessionUser, clearSessionCookie, createSession, deleteSession, findAccount, sessionToken, setSessionCookie } from '../accounts/sessions.ts';
 import { refuseCrossOriginWrites } from '../http/origin.ts';
 import { refuseUnstorableInput } from '../http/input-guard.ts';
 import { toApiError } from '../http/problem.ts';
@@ -122,7 +122,7 @@ export function signInPages(ctx: AppContext, pipeline: AccessPipeline): Router {
     };
   }
 
-  async function currentAccount(req: Request): Promise<Account | undefined> {
+  async function currentAccount(req: Request): Promise<SessionUser | undefined> {
     const token = sessionToken(req);
     return token ? await findAccount(db, rm, token, ctx.now()) : undefined;
   }
@@ -147,7 +147,7 @@ export function signInPages(ctx: AppContext, pipeline: AccessPipeline): Router {
     send(res, frame, status, loginView(frame, loaded.client, form), loaded.row.redirectUrl);
   }
 
-  async function sendSignedIn(req: Request, res: Response, frame: Frame, loaded: Loaded & { kind: 'ok' }, account: Account, error?: ReturnType<typeof say>) {
+  async function sendSignedIn(req: Request, res: Response, frame: Frame, loaded: Loaded & { kind: 'ok' }, account: SessionUser, error?: ReturnType<typeof say>) {
     const tokens = {
       decide: await csrf.sign('decide', account.sessionHash, loaded.row.tokenHash),
       logout: await csrf.sign('logout', account.sessionHash, loaded.row.tokenHash),

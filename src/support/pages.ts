@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import express, { Router, type Request, type Response } from 'express';
 import cookieParser from 'cookie-parser';
 import type { AppContext } from '../context.ts';
-import { findAccount, sessionToken, type Account } from '../accounts/sessions.ts';
+import { findAccount, sessionToken, type SessionUser } from '../accounts/sessions.ts';
 import { SUPPORT_GROUPS, type Language } from './groups.ts';
 import { LANGUAGE_COOKIE, STRINGS, chooseLanguage } from './i18n.ts';
 import { TICKET_ID } from './protocol.ts';
@@ -75,7 +75,7 @@ function statusLabel(lang: Language, status: TicketLine['status']): string {
   return STRINGS[lang][`status_${status}`];
 }
 
-function widgetPage(lang: Language, account: Account, agent: boolean, tickets: TicketLine[], initialTicket: string | null): string {
+function widgetPage(lang: Language, account: SessionUser, agent: boolean, tickets: TicketLine[], initialTicket: string | null): string {
   const t = STRINGS[lang];
   const config = {
     lang,
