@@ -56,6 +56,8 @@ export interface App {
   readonly ctx: AppContext;
   readonly access: { readonly cache: PolicyCache; readonly log: DecisionLog; readonly pipeline: AccessPipeline };
   readonly server: http.Server;
+  /** the express application behind the server (tests enumerate its routes) */
+  readonly express: express.Express;
   readonly projector: Projector;
   /** live support: Socket.IO namespace /support */
   readonly support: SupportGateway;
@@ -213,6 +215,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ctx,
     access: { cache: policyCache, log: decisionLog, pipeline },
     server,
+    express: app,
     projector,
     support,
     ready: isReady,
