@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { RateLimiterPostgres, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { AppContext } from '../context.ts';
-import { handleRequestCommand } from '../http/commands.ts';
+import { duplicateRequest, handleRequestCommand } from '../http/commands.ts';
 import { ApiError } from '../http/problem.ts';
 import { requestIdOf, settle } from '../http/request.ts';
 import { publicBase } from '../http/origin.ts';
@@ -27,6 +27,7 @@ const TITLES: Record<number, string> = { 403: 'Forbidden', 404: 'Not found', 409
 /** A refusal of the organisation's stream as the API answers it. */
 export function organisationCommandError(error: unknown): unknown {
   if (!(error instanceof OrganisationDomainError)) return error;
+  if (error.code === 'invitation_exists') return duplicateRequest();
   return new ApiError(error.status, error.code, TITLES[error.status] ?? 'Refused', error.message);
 }
 
