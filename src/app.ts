@@ -39,6 +39,8 @@ import { supportPages } from './support/pages.ts';
 import { auditApi } from './audit/audit-routes.ts';
 import { createMailer } from './mail/mailer.ts';
 import { join } from 'node:path';
+import { createPageLayer } from './web/layer.ts';
+import { dashboardPages } from './dashboard/pages.ts';
 
 export interface AppOptions {
   readonly config: Config;
@@ -193,8 +195,13 @@ export async function createApp(options: AppOptions): Promise<App> {
       ...(options.partnerApiExtensions ?? []).map((extend) => (router: express.Router) => extend(router, pipeline)),
     ]),
   );
-  app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline));
-  app.use('/support', supportPages(ctx));
+  // Every HTML page goes through the one page layer (src/web/layer.ts).
+  const pages = await createPageLayer(ctx);
+  app.use('/assets', pages.assets);
+  app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
+  app.use('/dashboard', dashboardPages(ctx, pages));
+  app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline, pages));
+  app.use('/support', supportPages(ctx, pages));
 
   app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`)));
   // Errors raised before a router (a foreign Host…) still answer in their API's envelope.

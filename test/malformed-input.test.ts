@@ -67,8 +67,8 @@ const ROUTES = (): Route[] => [
   { name: 'api whoami', envelope: 'xwms', method: 'GET', path: '/api/whoami', auth: 'partner' },
   { name: 'signin page', envelope: 'page', method: 'GET', path: '/signin', auth: 'none' },
   { name: 'signin login form', envelope: 'page', method: 'POST', path: '/signin/login', auth: 'session', body: { type: 'form', fields: { token: 'x'.repeat(43), email: 'a@example.com', password: 'x', csrf: 'y' }, field: 'email' } },
-  { name: 'support page', envelope: 'problem', method: 'GET', path: '/support', auth: 'session' },
-  { name: 'support login page', envelope: 'problem', method: 'GET', path: '/support/login', auth: 'none' },
+  { name: 'support page', envelope: 'page', method: 'GET', path: '/support', auth: 'session' },
+  { name: 'support login page', envelope: 'page', method: 'GET', path: '/support/login', auth: 'none' },
 ];
 
 interface Input {

@@ -54,16 +54,17 @@ describe('the /support page for a visitor', () => {
     expect(unknown.text).toContain(EN_LOGIN);
   });
 
-  it('when the login page is opened, then it is in the chosen language and posts to the management API', async () => {
-    const en = await new Caller(t.url).get('/support/login?lang=en');
+  it('when the login page is opened, then it is the dashboard login form in the chosen language, coming back to /support', async () => {
+    const moved = await new Caller(t.url).get('/support/login?lang=nl');
+    expect(moved.status).toBe(303);
+    expect(moved.headers.get('location')).toBe('/dashboard/login?next=%2Fsupport&lang=nl');
+    const en = await new Caller(t.url).get('/dashboard/login?next=%2Fsupport&lang=en');
     expect(en.text).toContain('Log in to Keyledger');
-    expect(en.text).toContain('/support/assets/login.js');
-    const nl = await new Caller(t.url).get('/support/login?lang=nl');
+    expect(en.text).toContain('<input type="hidden" name="next" value="/support">');
+    expect(en.text).toMatch(/<input type="hidden" name="csrf" value="[^"]+">/);
+    const nl = await new Caller(t.url).get('/dashboard/login?next=%2Fsupport&lang=nl');
     expect(nl.text).toContain('Inloggen bij Keyledger');
     expect(nl.text).toContain('Wachtwoord');
-    const script = await new Caller(t.url).get('/support/assets/login.js');
-    expect(script.status).toBe(200);
-    expect(script.text).toContain('/manage/v1/account/login');
   });
 });
 
@@ -81,7 +82,7 @@ describe('the /support page for a logged-in user', () => {
     expect(en.text).toContain('Start ticket');
     expect(en.text).toContain('<option value="oauth-api">OAuth, tokens, scopes, API access and client settings</option>');
     expect(en.text).toContain('/socket.io/socket.io.min.js');
-    expect(en.text).toContain('/support/assets/support.js');
+    expect(en.text).toMatch(/\/assets\/support\/support\.js\?v=[0-9a-f]+/);
     // user content is escaped, never markup
     expect(en.text).toContain('&lt;script&gt;alert(&quot;subject&quot;)&lt;/script&gt;');
     expect(en.text).not.toContain('<script>alert(');
@@ -106,12 +107,13 @@ describe('the /support page for a logged-in user', () => {
     const client = await caller.get('/socket.io/socket.io.min.js');
     expect(client.status).toBe(200);
     expect(client.headers.get('content-type')).toMatch(/javascript/);
-    const widget = await caller.get('/support/assets/support.js');
+    const widget = await caller.get('/assets/support/support.js');
+    expect(widget.headers.get('cache-control')).toContain('max-age=31536000');
     expect(widget.status).toBe(200);
     // the widget writes user content as text only
     expect(widget.text).toContain('textContent');
     expect(widget.text).not.toMatch(/innerHTML|insertAdjacentHTML|document\.write/);
-    expect((await caller.get('/support/assets/missing.js')).status).toBe(404);
+    expect((await caller.get('/assets/support/missing.js')).status).toBe(404);
   });
 
   it('when a logged-out visitor comes back, then the login message shows again', async () => {

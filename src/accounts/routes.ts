@@ -1,15 +1,12 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import { ApiError, parseInput } from '../http/problem.ts';
-import { requestIdOf, settle } from '../http/request.ts';
+import { settle } from '../http/request.ts';
 import { handleRequestCommand } from '../http/commands.ts';
-import { entityIdFor } from '../eventstore/command-handler.ts';
-import { nameSchema } from '../clients/validation.ts';
-import { hashPassword } from './passwords.ts';
+import { loginBody, registerAccount, registerBody, startSession } from './account-service.ts';
 import { createPasswordCheck } from './login.ts';
-import { accountOf, clearSessionCookie, createSession, deleteSession, sessionOf, setSessionCookie } from './sessions.ts';
+import { accountOf, clearSessionCookie, deleteSession, sessionOf } from './sessions.ts';
 import { organisationStream } from './events.ts';
 import { decideOrganisation, organisationAggregate } from './organisation.ts';
 import { PLAN_LIMITS, PLAN_NAMES, type PlanName } from './plans.ts';
@@ -17,19 +14,6 @@ import { access, createGuard } from './guard.ts';
 import { organisationCommandError } from './member-commands.ts';
 import { membershipsOf, organisationSummary, selectSessionOrganisation } from './member-queries.ts';
 
-const emailSchema = z
-  .string()
-  .trim()
-  .max(254, 'must be at most 254 characters')
-  .pipe(z.email('must be an email address'))
-  .transform((e) => e.toLowerCase());
-const passwordSchema = z
-  .string()
-  .min(10, 'must be at least 10 characters')
-  .max(256, 'must be at most 256 characters');
-
-const registerBody = z.strictObject({ email: emailSchema, password: passwordSchema, name: nameSchema });
-const loginBody = z.strictObject({ email: z.string().max(254), password: z.string().max(256) });
 export const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
 export const selectOrganisationBody = z.strictObject({ organisationId: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters') });
 
@@ -50,44 +34,9 @@ export function accountsApi(ctx: AppContext): Router {
 
   router.post('/account/register', guard(access.public), async (req, res) => {
     const body = parseInput(registerBody, req.body);
-    const passwordHash = await hashPassword(body.password);
-    // Derived from the request's key: a second registration with one X-Request-Id targets the same
-    // organisation and is refused as a duplicate (and its user row rolled back), never a second one.
-    const organisationId = entityIdFor('org', 16, 'registration', requestIdOf(req));
-    const now = ctx.now();
-    // One pooled connection at a time: a transaction held open while the append waits for a
-    // second connection deadlocks once a burst of registrations holds the whole pool. The row
-    // goes first (its unique email index settles races, with no event written for a refusal),
-    // then the organisation's events; if the append fails, the row is taken back.
-    const inserted = await database.db
-      .insertInto('users')
-      .values({ email: body.email, name: body.name, password_hash: passwordHash, organisation_id: organisationId, created_at: now })
-      .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
-      .returning('sub')
-      .executeTakeFirst();
-    if (!inserted) throw new ApiError(409, 'email_taken', 'Email taken', 'an account with this email already exists');
-    let outcome;
-    try {
-      // a second registration with this X-Request-Id is a duplicate (409): its row is taken back below
-      outcome = await handleRequestCommand(
-        commands,
-        req,
-        { stream: organisationStream(organisationId), aggregate: organisationAggregate },
-        { type: 'CreateOrganisation', actor: String(inserted.sub), at: now },
-        (state) =>
-          decideOrganisation({ type: 'CreateOrganisation', organisationId, name: `${body.name}'s organisation`, ownerSub: inserted.sub }, state),
-      );
-    } catch (error) {
-      await database.db
-        .deleteFrom('users')
-        .where('sub', '=', inserted.sub)
-        .execute()
-        .catch((undo: unknown) => ctx.logger.error({ err: undo, sub: inserted.sub }, 'registration failed and its user row could not be removed'));
-      throw error;
-    }
-    const result = { sub: inserted.sub, position: outcome.append?.position };
-    const settled = await settle(ctx, result.position);
-    res.status(201).json({ sub: result.sub, email: body.email, name: body.name, organisationId, ...settled });
+    const registered = await registerAccount(ctx, req, body);
+    const settled = await settle(ctx, registered.position);
+    res.status(201).json({ sub: registered.sub, email: body.email, name: body.name, organisationId: registered.organisationId, ...settled });
   });
 
   router.post('/account/login', guard(access.public), async (req, res) => {
@@ -98,11 +47,7 @@ export function accountsApi(ctx: AppContext): Router {
       throw new ApiError(401, 'invalid_credentials', 'Invalid credentials', 'the email or password is wrong');
     }
     const { user } = outcome;
-    const session = await createSession(database.db, user.sub, config.SESSION_TTL_HOURS, ctx.now(), {
-      ip: req.ip ?? null,
-      userAgent: req.get('user-agent')?.slice(0, 512) ?? null,
-    });
-    setSessionCookie(res, session.token, session.expiresAt, secureCookie(req));
+    const session = await startSession(ctx, req, res, user.sub);
     res.json({ sub: user.sub, email: user.email, name: user.name, expiresAt: session.expiresAt.toISOString() });
   });
 

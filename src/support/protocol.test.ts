@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { chooseLanguage, STRINGS } from './i18n.ts';
 import { MAX_MESSAGE_CHARS, SupportError, checkMessageText, checkTicketId } from './protocol.ts';
 import { decideStaff, evolveStaff, staffAggregate } from './staff.ts';
 import { ticketIdFor } from './service.ts';
-import { escapeHtml } from './pages.ts';
 
 const codeOf = (work: () => void): string | undefined => {
   try {
@@ -46,31 +44,6 @@ describe('message text', () => {
     expect(ticketIdFor(7, undefined)).not.toBe(ticketIdFor(7, undefined));
     expect(codeOf(() => checkTicketId(ticketIdFor(7, 'abc')))).toBeUndefined();
     expect(codeOf(() => checkTicketId(ticketIdFor(7, undefined)))).toBeUndefined();
-  });
-});
-
-describe('language', () => {
-  it.each([
-    [undefined, undefined, 'nl-NL,nl;q=0.9,en;q=0.8', 'nl'],
-    [undefined, undefined, 'en-US,en;q=0.9,nl;q=0.8', 'en'],
-    [undefined, undefined, 'de-DE,nl;q=0.5,en;q=0.3', 'nl'],
-    [undefined, undefined, 'nl;q=0, en', 'en'],
-    [undefined, undefined, 'fr', 'en'],
-    [undefined, undefined, undefined, 'en'],
-    [undefined, 'nl', 'en', 'nl'],
-    ['en', 'nl', 'nl', 'en'],
-    ['fr', 'nl', 'en', 'nl'],
-  ])('when ?lang=%s, cookie %s and Accept-Language %j, then the page is %s', (query, cookie, header, expected) => {
-    expect(chooseLanguage(query, cookie, header)).toBe(expected);
-  });
-
-  it('when a string exists in English, then it exists in Dutch too', () => {
-    expect(Object.keys(STRINGS.nl).sort()).toEqual(Object.keys(STRINGS.en).sort());
-    for (const value of Object.values(STRINGS.nl)) expect(value.length).toBeGreaterThan(0);
-  });
-
-  it('when text is put into HTML, then every markup character is escaped', () => {
-    expect(escapeHtml(`<script>alert("x")</script> & 'y'`)).toBe('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;');
   });
 });
 

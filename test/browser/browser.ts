@@ -1,0 +1,18 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+/** Debian's Chromium is there: browser tests run; without it they are skipped with a visible notice. */
+export const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`[browser tests] ${CHROMIUM} is missing: browser tests are SKIPPED (apt-get install -y chromium)`);
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+
+/**
+ * Debian's Chromium driven by playwright-core (never a downloaded browser), or undefined when it
+ * is not installed. Use with `describe.skipIf(!hasChromium)`.
+ */
+export async function launchBrowser(): Promise<Browser | undefined> {
+  if (!hasChromium) return undefined;
+  return await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+}
