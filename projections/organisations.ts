@@ -1,12 +1,15 @@
-import type { Projection } from './projection.ts';
+import type { KnownEvent, Projection } from './projection.ts';
 import { eventTime, streamEntityId } from './projection.ts';
+import { isOrganisationEventType, type OrganisationEvent } from '../src/accounts/events.ts';
 
-/** organisations (with their plan) and members. */
+const isOrganisationEvent = (event: KnownEvent): event is KnownEvent & OrganisationEvent => isOrganisationEventType(event.type);
+
+/** organisations (with their plan), members and invitations. */
 export const organisationsProjection: Projection = {
   name: 'organisations',
   project(event, changes) {
     const organisationId = streamEntityId(event.stream, 'organisation');
-    if (!organisationId) return;
+    if (!organisationId || !isOrganisationEvent(event)) return;
     const at = eventTime(event);
     const organisation = { organisation_id: organisationId };
     switch (event.type) {
@@ -20,8 +23,33 @@ export const organisationsProjection: Projection = {
           plan_cancelled_at: null,
           created_at: at,
         });
-      case 'MemberAdded':
-        return changes.upsert('members', { organisation_id: organisationId, user_sub: event.data.sub, role: event.data.role, added_at: at }, ['role']);
+      case 'MemberInvited': {
+        const { invitationId, email, role, tokenHash, expiresAt, invitedBy } = event.data;
+        return changes.insert('invitations', {
+          invitation_id: invitationId,
+          organisation_id: organisationId,
+          email,
+          role,
+          token_hash: tokenHash,
+          invited_by: invitedBy,
+          invited_at: at,
+          expires_at: expiresAt,
+          status: 'pending',
+          accepted_by: null,
+          settled_at: null,
+        });
+      }
+      case 'InvitationRevoked':
+        return changes.update('invitations', { invitation_id: event.data.invitationId }, { status: 'revoked', settled_at: at });
+      case 'MemberAdded': {
+        const { invitationId } = event.data;
+        changes.upsert('members', { organisation_id: organisationId, user_sub: event.data.sub, role: event.data.role, added_at: at }, ['role']);
+        if (invitationId) changes.update('invitations', { invitation_id: invitationId }, { status: 'accepted', accepted_by: event.data.sub, settled_at: at });
+        return;
+      }
+      case 'OwnershipTransferred':
+        changes.update('members', { organisation_id: organisationId, user_sub: event.data.from }, { role: 'admin' });
+        return changes.update('members', { organisation_id: organisationId, user_sub: event.data.to }, { role: 'owner' });
       case 'MemberRoleChanged':
         return changes.update('members', { organisation_id: organisationId, user_sub: event.data.sub }, { role: event.data.role });
       case 'MemberRemoved':
@@ -34,8 +62,10 @@ export const organisationsProjection: Projection = {
       case 'ClientSlotReleased':
         // the quota's bookkeeping: decided in the organisation's stream, read by nothing else
         return;
-      default:
-        return;
+      default: {
+        const _exhaustive: never = event;
+        return _exhaustive;
+      }
     }
   },
 };

@@ -161,6 +161,22 @@ export const TABLES: { readonly [T in TableName]: TableSpec<T> } = {
       private: 'boolean',
     },
   },
+  invitations: {
+    key: ['invitation_id'],
+    columns: {
+      invitation_id: 'text',
+      organisation_id: 'text',
+      email: 'text',
+      role: 'text',
+      token_hash: 'text',
+      invited_by: 'integer',
+      invited_at: 'timestamptz',
+      expires_at: 'timestamptz',
+      status: 'text',
+      accepted_by: 'integer',
+      settled_at: 'timestamptz',
+    },
+  },
   support_canned: {
     key: ['canned_id'],
     columns: { canned_id: 'text', title: 'text', text_en: 'text', text_nl: 'text', updated_by: 'integer', updated_at: 'timestamptz' },

@@ -18,6 +18,7 @@ import { requestEdge } from './http/request-edge.ts';
 import { refuseUnstorableInput } from './http/input-guard.ts';
 import { answerClientError } from './http/client-error.ts';
 import { accountsApi } from './accounts/routes.ts';
+import { membersApi } from './accounts/member-routes.ts';
 import { clientsApi } from './clients/routes.ts';
 import { PolicyCache } from './access/cache.ts';
 import { DecisionLog } from './access/decision-log.ts';
@@ -48,6 +49,7 @@ import { createMetricsServer } from './metrics/server.ts';
 import { instrumentEventStore } from './metrics/eventstore.ts';
 import { routePatterns } from './metrics/routes.ts';
 import { KNOWN_EVENTS } from './support/handlers.ts';
+import { invitationPages } from './dashboard/invitation-pages.ts';
 
 export interface AppOptions {
   readonly config: Config;
@@ -69,6 +71,8 @@ export interface App {
   /** where /metrics is served, once listening with METRICS_PORT set */
   metricsAddress(): AddressInfo | undefined;
   readonly server: http.Server;
+  /** the express application behind the server (tests enumerate its routes) */
+  readonly express: express.Express;
   readonly projector: Projector;
   /** live support: Socket.IO namespace /support */
   readonly support: SupportGateway;
@@ -185,6 +189,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   // Every write here rides the session cookie: a page on another site may not send one.
   manage.use(refuseCrossOriginWrites(config), requireJson, express.json({ limit: '100kb', strict: false }), refuseUnstorableInput, cookieParser());
   manage.use(accountsApi(ctx));
+  manage.use(membersApi(ctx));
   manage.use(clientsApi(ctx));
   manage.use(accessManagementApi(ctx));
   manage.use(auditReplayApi(ctx));
@@ -210,6 +215,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   // The hosted-page addresses of the XWMS packages (/login, /signup, /account/general…).
   app.use(hostedRedirects());
   app.use('/account', pictureFiles(ctx), pictureUpload(ctx), accountPages(ctx, pages));
+  app.use('/invitations', invitationPages(ctx, pages));
   app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline, pages));
   app.use('/support/desk', deskPages(ctx, pages, () => support));
   app.use('/support', supportPages(ctx, pages));
@@ -239,6 +245,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     metrics,
     metricsAddress: () => metricsAddress,
     server,
+    express: app,
     projector,
     support,
     ready: isReady,

@@ -1,11 +1,13 @@
 import type { Request, Response, Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { createPasswordCheck } from '../accounts/login.ts';
-import { type Account, clearSessionCookie, deleteSession, findAccount, sessionToken } from '../accounts/sessions.ts';
+import { clearSessionCookie, deleteSession } from '../accounts/sessions.ts';
 import { emailTaken, registerAccount, registerBody, startSession } from '../accounts/account-service.ts';
 import { listClients } from '../clients/queries.ts';
 import { ApiError } from '../http/problem.ts';
 import { settle } from '../http/request.ts';
+import { createDashboardSession } from './session.ts';
+import { organisationPages } from './organisation-pages.ts';
 import { type FormState, type PageLayer, emptyForm, fieldErrors, pageLocals, renderPage, resubmittedForm, submittedIdempotencyKey } from '../web/layer.ts';
 
 const text = (value: unknown, max: number): string => (typeof value === 'string' ? value.slice(0, max) : '');
@@ -22,29 +24,21 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
   const secureCookie = (req: Request) => ctx.config.COOKIE_SECURE ?? req.secure;
   const router = pages.router();
 
-  async function currentAccount(req: Request): Promise<Account | undefined> {
-    const token = sessionToken(req);
-    return token ? await findAccount(database.db, database.rm, token, ctx.now()) : undefined;
-  }
-
-  /** The header of a logged-in dashboard page: navigation and the logout button. */
-  function signedIn(req: Request, res: Response, account: Account): void {
-    const page = pageLocals(res);
-    page.account = account;
-    const path = req.baseUrl + req.path;
-    page.nav = [{ href: '/dashboard', label: page.t('dashboard.navClients'), current: path === '/dashboard/' || path === '/dashboard' }];
-  }
+  const session = createDashboardSession(ctx);
+  const currentAccount = session.current;
+  /** The header of a logged-in dashboard page: navigation, the organisation switcher and the logout button. */
+  const signedIn = session.signedIn;
 
   const showLogin = (req: Request, res: Response, form: FormState, status = 200, next?: string) =>
     renderPage(req, res, 'dashboard/login', { form, next }, { status, title: 'dashboard.loginTitle', here: '/dashboard/login' });
-  const showRegister = (req: Request, res: Response, form: FormState, status = 200) =>
-    renderPage(req, res, 'dashboard/register', { form }, { status, title: 'dashboard.registerTitle', here: '/dashboard/register' });
+  const showRegister = (req: Request, res: Response, form: FormState, status = 200, next?: string) =>
+    renderPage(req, res, 'dashboard/register', { form, next }, { status, title: 'dashboard.registerTitle', here: '/dashboard/register' });
 
   router.get('/', async (req, res) => {
     const account = await currentAccount(req);
     if (!account) return showLogin(req, res, emptyForm());
-    signedIn(req, res, account);
-    const clients = await listClients(database.rm, account.organisationId);
+    await signedIn(req, res, account);
+    const clients = account.organisationId === null ? [] : await listClients(database.rm, account.organisationId);
     renderPage(req, res, 'dashboard/home', { clients }, { title: 'dashboard.clientsHeading' });
   });
 
@@ -71,22 +65,24 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
     res.redirect(303, next ?? '/dashboard');
   });
 
-  router.get('/register', (req, res) => showRegister(req, res, emptyForm({ idempotent: true })));
+  // `next`: back to where the visitor came from (an invitation link), a path on this site only
+  router.get('/register', (req, res) => showRegister(req, res, emptyForm({ idempotent: true }), 200, localPath(req.query.next)));
 
   router.post('/register', async (req, res) => {
     const { t } = pageLocals(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
+    const next = localPath(body.next);
     const fields = ['name', 'email', 'password'] as const;
     const parsed = registerBody.safeParse(Object.fromEntries(fields.map((f) => [f, text(body[f], 1_000)])));
     if (!parsed.success) {
       const errors = fieldErrors(parsed.error, t, { name: 'dashboard.errorName', email: 'dashboard.errorEmail', password: 'dashboard.errorPassword' });
-      return showRegister(req, res, resubmittedForm(req, fields, errors, t('dashboard.formHasErrors')), 400);
+      return showRegister(req, res, resubmittedForm(req, fields, errors, t('dashboard.formHasErrors')), 400, next);
     }
     try {
       const registered = await registerAccount(ctx, req, parsed.data, submittedIdempotencyKey(req), { via: 'dashboard', language: pageLocals(res).lang });
       await settle(ctx, registered.position);
       await startSession(ctx, req, res, registered.sub);
-      res.redirect(303, '/dashboard');
+      res.redirect(303, next ?? '/dashboard');
     } catch (error) {
       if (error instanceof ApiError && error.code === 'weak_password') {
         // the reason, in the page's language, from the shared password policy
@@ -95,7 +91,7 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
       }
       const taken = error instanceof ApiError && (error.code === emailTaken().code || error.code === 'duplicate_request');
       if (!taken) throw error;
-      return showRegister(req, res, resubmittedForm(req, fields, { email: t('dashboard.emailTaken') }, t('dashboard.formHasErrors')), 409);
+      return showRegister(req, res, resubmittedForm(req, fields, { email: t('dashboard.emailTaken') }, t('dashboard.formHasErrors')), 409, next);
     }
   });
 
@@ -108,6 +104,8 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
     clearSessionCookie(res, secureCookie(req));
     res.redirect(303, '/dashboard');
   });
+
+  organisationPages(ctx, router, session);
 
   return pages.finish(router);
 }

@@ -21,6 +21,8 @@ import * as userAccountReadModels from '../../projections/migrations/080_user_ac
 import * as xwmsProfileAddresses from './migrations/040_xwms_profile_addresses.ts';
 import * as clientListings from '../../projections/migrations/040_client_listings.ts';
 import * as deskReadModels from '../../projections/migrations/070_desk.ts';
+import * as sessionOrganisation from './migrations/030_session_organisation.ts';
+import * as invitationReadModels from '../../projections/migrations/030_invitations.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
 
 export type { DatabaseTimeouts } from './connections.ts';
@@ -117,6 +119,7 @@ export const CORE_MIGRATIONS: Record<string, Migration> = {
   '080_end_user_accounts': endUserAccounts,
   '040_xwms_profile_addresses': xwmsProfileAddresses,
   '060_rate_leases': rateLeases,
+  '030_session_organisation': sessionOrganisation,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
@@ -126,6 +129,7 @@ const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
   '080_user_accounts': userAccountReadModels,
   '040_client_listings': clientListings,
   '070_desk': deskReadModels,
+  '030_invitations': invitationReadModels,
 };
 
 async function runMigrator(migrator: Migrator): Promise<void> {

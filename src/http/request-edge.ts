@@ -37,7 +37,8 @@ export function requestEdge(logger: Logger, metrics: Metrics, routePattern: (rou
     logger[level](
       {
         requestId: (req as Request & { id?: string }).id,
-        req: { method: req.method, path, ip: req.socket?.remoteAddress },
+        // an invitation link's token is its only secret: never in the log
+        req: { method: req.method, path: path.startsWith('/invitations/') ? path.replace(/^\/invitations\/[^/]+/, '/invitations/…') : path, ip: req.socket?.remoteAddress },
         res: { statusCode: status },
         responseTime: Math.round(seconds * 1000),
       },

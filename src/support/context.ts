@@ -33,7 +33,7 @@ export class TicketContextReader {
   constructor(private readonly ctx: AppContext) {}
 
   /** The ticket's client id and owning organisation, once the actor may see its panel. */
-  private async authorise(actor: SupportActor, organisationId: string, ticketId: string): Promise<{ clientId: string | null; clientOrganisation: string | null }> {
+  private async authorise(actor: SupportActor, organisationId: string | null, ticketId: string): Promise<{ clientId: string | null; clientOrganisation: string | null }> {
     const { rm } = this.ctx.database;
     const ticket = await rm.selectFrom('tickets').select(['opened_by', 'client_id']).where('ticket_id', '=', ticketId).executeTakeFirst();
     if (!ticket) throw new SupportError('ticket_not_found', 'there is no such ticket');
@@ -49,7 +49,7 @@ export class TicketContextReader {
     return { clientId: ticket.client_id, clientOrganisation };
   }
 
-  async context(actor: SupportActor, organisationId: string, ticketId: string): Promise<TicketContext> {
+  async context(actor: SupportActor, organisationId: string | null, ticketId: string): Promise<TicketContext> {
     const { clientId, clientOrganisation } = await this.authorise(actor, organisationId, ticketId);
     if (clientId === null || clientOrganisation === null) return { client: null, denials: [] };
     const { database } = this.ctx;
@@ -79,7 +79,7 @@ export class TicketContextReader {
   }
 
   /** One of the ticket's client's denials explained (src/audit/explain.ts, as the management API does). */
-  async explain(actor: SupportActor, organisationId: string, ticketId: string, requestId: string, language: ExplainLanguage): Promise<Explanation> {
+  async explain(actor: SupportActor, organisationId: string | null, ticketId: string, requestId: string, language: ExplainLanguage): Promise<Explanation> {
     const { clientId, clientOrganisation } = await this.authorise(actor, organisationId, ticketId);
     const missing = () => new SupportError('denial_not_found', `${requestId.slice(0, 100)} is not a denial of this ticket's client`);
     if (clientId === null || clientOrganisation === null) throw missing();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response, Router } from 'express';
 import type { AppContext } from '../context.ts';
-import type { Account } from '../accounts/sessions.ts';
+import type { SessionUser as Account } from '../accounts/sessions.ts';
 import { metadataFor } from '../http/request.ts';
 import { publicBase } from '../http/origin.ts';
 import { submittedIdempotencyKey } from '../web/layer.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response, Router } from 'express';
 import type { AppContext } from '../context.ts';
-import { type Account, findAccount, sessionToken } from '../accounts/sessions.ts';
+import { type SessionUser, findAccount, sessionToken } from '../accounts/sessions.ts';
 import { type PageLayer, assetUrl, pageLocals, renderPage } from '../web/layer.ts';
 import type { Explanation } from '../audit/explain.ts';
 import type { SupportActor } from './ability.ts';
@@ -48,7 +48,7 @@ export function deskPages(ctx: AppContext, pages: PageLayer, gateway: () => Supp
   const router = pages.router();
 
   /** The logged-in agent, or a redirect (the role is re-read: a revoked agent loses the desk at once). */
-  async function agentOf(req: Request, res: Response): Promise<{ account: Account; actor: SupportActor } | undefined> {
+  async function agentOf(req: Request, res: Response): Promise<{ account: SessionUser; actor: SupportActor } | undefined> {
     const token = sessionToken(req);
     const account = token ? await findAccount(database.db, database.rm, token, ctx.now()) : undefined;
     if (!account) {

@@ -151,7 +151,7 @@ export class TicketService {
       clientId: string | null;
       text: string;
       clientMessageId: string | undefined;
-      organisationId: string;
+      organisationId: string | null;
       language: Language;
       offline: boolean;
     },
@@ -159,6 +159,7 @@ export class TicketService {
   ): Promise<TicketChange> {
     if (!isSupportGroup(input.group)) throw new SupportError('unknown_group', `there is no support group "${input.group.slice(0, 100)}"`);
     if (input.clientId !== null) {
+      if (input.organisationId === null) throw new SupportError('client_not_found', 'your organisation has no such client');
       const client = await this.deps.rm
         .selectFrom('clients')
         .select('client_id')

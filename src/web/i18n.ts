@@ -8,6 +8,7 @@ import type support from './locales/en/support.json';
 import type dashboard from './locales/en/dashboard.json';
 import type account from './locales/en/account.json';
 import type desk from './locales/en/desk.json';
+import type members from './locales/en/members.json';
 
 /**
  * The one English/Dutch message catalogue of every page. One JSON file per area and language
@@ -22,6 +23,7 @@ interface Areas {
   dashboard: typeof dashboard;
   account: typeof account;
   desk: typeof desk;
+  members: typeof members;
 }
 
 export const LANGUAGES = ['en', 'nl'] as const;
