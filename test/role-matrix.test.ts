@@ -48,6 +48,8 @@ const MATRIX = `
   PATCH  /clients/:clientId/domains/:domainId                   ok     ok     ok         403     404
   DELETE /clients/:clientId/domains/:domainId                   ok     ok     ok         403     404
   PUT    /clients/:clientId/scopes                              ok     ok     ok         403     404
+  PUT    /clients/:clientId/listing                             ok     ok     ok         403     404
+  DELETE /clients/:clientId/listing                             ok     ok     ok         403     404
   POST   /clients/:clientId/test-users                          ok     ok     ok         403     404
   DELETE /clients/:clientId/test-users/:sub                     ok     ok     ok         403     404
   GET    /clients/:clientId/users                               ok     ok     ok         ok      404
@@ -210,6 +212,8 @@ it('every management route answers every role as the matrix says', async () => {
       return { path: `/clients/${clientId}/domains/${fresh}` };
     },
     'PUT /clients/:clientId/scopes': async () => ({ path: `/clients/${clientId}/scopes`, body: { scopes: ['userinfo'] } }),
+    'PUT /clients/:clientId/listing': async () => ({ path: `/clients/${clientId}/listing`, body: { title: `Listed ${next()}`, description: 'In the directory.', categories: ['productivity'] } }),
+    'DELETE /clients/:clientId/listing': async () => ({ path: `/clients/${clientId}/listing` }),
     'POST /clients/:clientId/test-users': async () => {
       const tester = await signUp(t.url, { plan: null });
       return { path: `/clients/${clientId}/test-users`, body: { email: tester.email } };
