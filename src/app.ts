@@ -199,14 +199,6 @@ export async function createApp(options: AppOptions): Promise<App> {
     throw new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`);
   });
   app.use('/manage/v1', manage);
-  app.use(
-    '/api',
-    partnerApi(ctx, pipeline, [
-      signInPartnerApi(ctx, pipeline),
-      usersPartnerApi(ctx, pipeline),
-      ...(options.partnerApiExtensions ?? []).map((extend) => (router: express.Router) => extend(router, pipeline)),
-    ]),
-  );
   // Every HTML page goes through the one page layer (src/web/layer.ts).
   const pages = await createPageLayer(ctx);
   app.use('/assets', pages.assets);
