@@ -51,15 +51,7 @@ describe('rebuild', () => {
       expect(await t.app.ctx.watcher.waitFor(result.position, 60_000)).toBe(true);
       const [live, rebuilt] = await Promise.all([dumpReadModels(t.databaseUrl, 'rm'), dumpReadModels(t.databaseUrl, 'rm_compare')]);
       expect(rebuilt.clients).toHaveLength(3);
-      // An idle lane writes its checkpoint a little after the busy ones (a skipped batch): rows
-      // are compared row for row, and every rebuilt checkpoint is at the rebuild's position.
-      const { checkpoints: rebuiltCheckpoints, ...rebuiltRows } = rebuilt;
-      const { checkpoints: _liveCheckpoints, ...liveRows } = live;
-      expect(rebuiltRows).toEqual(liveRows);
-      expect(rebuiltCheckpoints).toHaveLength(3);
-      for (const line of rebuiltCheckpoints!) {
-        expect(JSON.parse(line as string)).toMatchObject({ commit_position: Number(result.position.commit), prepare_position: Number(result.position.prepare) });
-      }
+      expect(rebuilt).toEqual(live);
       // the secondary indexes the rebuild deferred are all back, as defined
       const indexes = async (schema: string) =>
         (await database.pool.query<{ d: string }>(`SELECT replace(indexdef, $1, 'S') AS d FROM pg_indexes WHERE schemaname = $2 ORDER BY 1`, [`${schema}.`, schema])).rows.map((r) => r.d);
