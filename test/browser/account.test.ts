@@ -4,9 +4,7 @@ import { startTestApp, type TestApp } from '../support/app.ts';
 import { startTestSmtp, type TestSmtp } from '../support/smtp.ts';
 import { uniqueEmail } from '../support/http.ts';
 import { linkIn, nextMail } from '../account-support.ts';
-import { hasChromium, launchBrowser } from './browser.ts';
-import { expectAccessible } from './axe.ts';
-import { expectNoEnglish } from './language.ts';
+import { hasChromium, launchBrowser, checkPage, languageContext } from './browser.ts';
 
 let t: TestApp;
 let smtp: TestSmtp;
@@ -24,15 +22,12 @@ afterAll(async () => {
   await smtp?.close();
 });
 
-async function check(page: Page, lang: 'en' | 'nl', label: string): Promise<void> {
-  await expectAccessible(page, label);
-  if (lang === 'nl') await expectNoEnglish(page, label);
-}
+const check = checkPage;
 
 describe.skipIf(!hasChromium)('end-user account pages in a real browser (the pages load no script: they work without JavaScript)', () => {
   for (const lang of ['en', 'nl'] as const) {
     it(`register → confirm by mail → profile, in ${lang}, pass axe`, async () => {
-      const context = await browser!.newContext({ locale: lang === 'nl' ? 'nl-NL' : 'en-GB', extraHTTPHeaders: { 'accept-language': lang } });
+      const context = await languageContext(browser!, lang);
       const page = await context.newPage();
       try {
         const email = uniqueEmail(`account-${lang}`);

@@ -5,9 +5,7 @@ import { testClock } from '../support/clock.ts';
 import { type Caller, signUp } from '../support/http.ts';
 import { callApi, partnerHeaders } from '../support/partner.ts';
 import { supportUser } from '../support-socket.ts';
-import { hasChromium, launchBrowser } from './browser.ts';
-import { expectAccessible } from './axe.ts';
-import { expectNoEnglish } from './language.ts';
+import { hasChromium, launchBrowser, checkPage, languageContext } from './browser.ts';
 
 /**
  * Issue 12, "done when", in Chromium: an agent and a customer in two browser contexts. The customer
@@ -32,15 +30,12 @@ afterAll(async () => {
 });
 
 async function contextFor(caller: Caller, lang: 'en' | 'nl'): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser!.newContext({ locale: lang === 'nl' ? 'nl-NL' : 'en-GB', extraHTTPHeaders: { 'accept-language': lang } });
+  const context = await languageContext(browser!, lang);
   await context.addCookies([...caller.cookies].map(([name, value]) => ({ name, value, url: t.url })));
   return { context, page: await context.newPage() };
 }
 
-async function check(page: Page, lang: 'en' | 'nl', label: string): Promise<void> {
-  await expectAccessible(page, label);
-  if (lang === 'nl') await expectNoEnglish(page, label);
-}
+const check = checkPage;
 
 const WORDS = {
   en: { subject: 'Every call is refused', question: 'Since this morning our webshop is refused.', canned: 'Hello {{customerName}}, client {{clientId}} still uses its old secret.', note: 'Private: they rotated without a grace period', rated: 'Quick and clear' },

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { hasChromium, launchBrowser } from './browser.ts';
-import { expectAccessible } from './axe.ts';
-import { expectNoEnglish } from './language.ts';
+import { hasChromium, launchBrowser, checkPage, languageContext } from './browser.ts';
 import { PASSWORD, uniqueEmail } from '../support/http.ts';
 
 let t: TestApp;
@@ -20,14 +18,11 @@ afterAll(async () => {
 });
 
 async function open(lang: 'en' | 'nl'): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser!.newContext({ locale: lang === 'nl' ? 'nl-NL' : 'en-GB', extraHTTPHeaders: { 'accept-language': lang } });
+  const context = await languageContext(browser!, lang);
   return { context, page: await context.newPage() };
 }
 
-async function check(page: Page, lang: 'en' | 'nl', label: string): Promise<void> {
-  await expectAccessible(page, label);
-  if (lang === 'nl') await expectNoEnglish(page, label);
-}
+const check = checkPage;
 
 async function register(page: Page, name: string, email: string): Promise<void> {
   await page.fill('#name', name);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createPartner } from '../signin-support.ts';
-import { hasChromium, launchBrowser } from './browser.ts';
+import { hasChromium, launchBrowser, checkPage, languageContext } from './browser.ts';
 import { expectAccessible } from './axe.ts';
 import { expectNoEnglish } from './language.ts';
 import { PASSWORD, uniqueEmail } from '../support/http.ts';
@@ -22,14 +22,11 @@ afterAll(async () => {
 
 /** A fresh browser context in one language; axe is evaluated through playwright, so the CSP stays strict. */
 async function open(lang: 'en' | 'nl'): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser!.newContext({ locale: lang === 'nl' ? 'nl-NL' : 'en-GB', extraHTTPHeaders: { 'accept-language': lang } });
+  const context = await languageContext(browser!, lang);
   return { context, page: await context.newPage() };
 }
 
-async function check(page: Page, lang: 'en' | 'nl', label: string): Promise<void> {
-  await expectAccessible(page, label);
-  if (lang === 'nl') await expectNoEnglish(page, label);
-}
+const check = checkPage;
 
 describe.skipIf(!hasChromium)('every page in a real browser, in English and Dutch', () => {
   for (const lang of ['en', 'nl'] as const) {
