@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     // batches (the commands themselves are decided by the real `decide`, as the live system does).
     const builder = new HistoryBuilder(Date.now() + skew + 1_000, () => String(ada.sub), {
       organisationId: me.organisation.id,
-      state: { exists: true, plan: null, planActive: false, members: new Map([[ada.sub, 'owner']]), clientSlots: new Map() },
+      state: { exists: true, plan: null, planActive: false, members: new Map([[ada.sub, 'owner']]), invitations: new Map(), clientSlots: new Map() },
     });
     const started = performance.now();
     const pending: { stream: string; events: NewEvent[] }[] = [];

@@ -20,6 +20,7 @@ import { requestId } from './http/request.ts';
 import { refuseUnstorableInput } from './http/input-guard.ts';
 import { answerClientError } from './http/client-error.ts';
 import { accountsApi } from './accounts/routes.ts';
+import { membersApi } from './accounts/member-routes.ts';
 import { clientsApi } from './clients/routes.ts';
 import { PolicyCache } from './access/cache.ts';
 import { DecisionLog } from './access/decision-log.ts';
@@ -57,6 +58,8 @@ export interface App {
   readonly ctx: AppContext;
   readonly access: { readonly cache: PolicyCache; readonly log: DecisionLog; readonly pipeline: AccessPipeline };
   readonly server: http.Server;
+  /** the express application behind the server (tests enumerate its routes) */
+  readonly express: express.Express;
   readonly projector: Projector;
   /** live support: Socket.IO namespace /support */
   readonly support: SupportGateway;
@@ -174,6 +177,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   // Every write here rides the session cookie: a page on another site may not send one.
   manage.use(refuseCrossOriginWrites(config), requireJson, express.json({ limit: '100kb', strict: false }), refuseUnstorableInput, cookieParser());
   manage.use(accountsApi(ctx));
+  manage.use(membersApi(ctx));
   manage.use(clientsApi(ctx));
   manage.use(accessManagementApi(ctx));
   manage.use(auditReplayApi(ctx));
@@ -218,6 +222,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ctx,
     access: { cache: policyCache, log: decisionLog, pipeline },
     server,
+    express: app,
     projector,
     support,
     ready: isReady,

@@ -1,10 +1,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
-import { accountOf, requireAccount } from '../accounts/sessions.ts';
-import { ApiError, notFound, parseInput } from '../http/problem.ts';
-import { managementAbility } from '../accounts/ability.ts';
-import { ownedClient } from '../clients/queries.ts';
+import { accountOf } from '../accounts/sessions.ts';
+import { access, createGuard } from '../accounts/guard.ts';
+import { parseInput } from '../http/problem.ts';
 
 const query = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -18,11 +17,11 @@ const query = z.strictObject({
 export function accessManagementApi(ctx: AppContext): Router {
   const { database } = ctx;
   const router = Router();
-  router.get('/clients/:clientId/auth-failures', requireAccount(database.db, database.rm, ctx.now), async (req, res) => {
-    const account = accountOf(req);
-    if (managementAbility(account.role).cannot('read', 'Client')) throw new ApiError(403, 'forbidden', 'Forbidden', 'not allowed');
+  const guard = createGuard(ctx);
+  // the guard answers 404 for another organisation's client (deleted ones stay readable)
+  router.get('/clients/:clientId/auth-failures', guard(access.member('read', 'Client')), async (req, res) => {
+    accountOf(req);
     const clientId = String(req.params.clientId);
-    if (!(await ownedClient(database.rm, account.organisationId, clientId, { includeDeleted: true }))) throw notFound(`client ${clientId}`);
     const { limit, before } = parseInput(query, req.query);
     let q = database.db
       .selectFrom('auth_denials')

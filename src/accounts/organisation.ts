@@ -1,5 +1,6 @@
-import type { ClientSlotReleaseReason, OrganisationEvent, Role } from './events.ts';
+import type { ClientSlotReleaseReason, InvitableRole, OrganisationEvent, Role } from './events.ts';
 import { PLAN_LIMITS, type PlanName } from './plans.ts';
+import { decideMembership, type MembershipCommand } from './membership.ts';
 
 /**
  * The organisation aggregate: membership, plan, and the plan's client slots. Pure.
@@ -15,8 +16,18 @@ export interface OrganisationState {
   readonly plan: PlanName | null;
   readonly planActive: boolean;
   readonly members: ReadonlyMap<number, Role>;
+  /** every invitation ever made, by id (a used, revoked or expired one refuses its link with a reason) */
+  readonly invitations: ReadonlyMap<string, InvitationState>;
   /** clientId → when its slot was reserved (ISO-8601); live clients and creations under way */
   readonly clientSlots: ReadonlyMap<string, string>;
+}
+
+export interface InvitationState {
+  readonly email: string;
+  readonly role: InvitableRole;
+  readonly tokenHash: string;
+  readonly expiresAt: string;
+  readonly status: 'pending' | 'accepted' | 'revoked';
 }
 
 export const initialOrganisationState: OrganisationState = {
@@ -24,6 +35,7 @@ export const initialOrganisationState: OrganisationState = {
   plan: null,
   planActive: false,
   members: new Map(),
+  invitations: new Map(),
   clientSlots: new Map(),
 };
 
@@ -31,9 +43,21 @@ export function evolveOrganisation(state: OrganisationState, event: Organisation
   switch (event.type) {
     case 'OrganisationCreated':
       return { ...state, exists: true };
-    case 'MemberAdded':
+    case 'MemberInvited': {
+      const { invitationId, email, role, tokenHash, expiresAt } = event.data;
+      return { ...state, invitations: new Map(state.invitations).set(invitationId, { email, role, tokenHash, expiresAt, status: 'pending' }) };
+    }
+    case 'InvitationRevoked':
+      return { ...state, invitations: withInvitationStatus(state.invitations, event.data.invitationId, 'revoked') };
+    case 'MemberAdded': {
+      const members = new Map(state.members).set(event.data.sub, event.data.role);
+      const { invitationId } = event.data;
+      return { ...state, members, invitations: invitationId ? withInvitationStatus(state.invitations, invitationId, 'accepted') : state.invitations };
+    }
     case 'MemberRoleChanged':
       return { ...state, members: new Map(state.members).set(event.data.sub, event.data.role) };
+    case 'OwnershipTransferred':
+      return { ...state, members: new Map(state.members).set(event.data.to, 'owner').set(event.data.from, 'admin') };
     case 'MemberRemoved': {
       const members = new Map(state.members);
       members.delete(event.data.sub);
@@ -57,9 +81,38 @@ export function evolveOrganisation(state: OrganisationState, event: Organisation
   }
 }
 
+function withInvitationStatus(
+  invitations: ReadonlyMap<string, InvitationState>,
+  invitationId: string,
+  status: InvitationState['status'],
+): ReadonlyMap<string, InvitationState> {
+  const invitation = invitations.get(invitationId);
+  return invitation ? new Map(invitations).set(invitationId, { ...invitation, status }) : invitations;
+}
+
 export const organisationAggregate = { initial: initialOrganisationState, evolve: evolveOrganisation };
 
-export type OrganisationErrorCode = 'plan_already_active' | 'no_active_plan' | 'organisation_not_found' | 'organisation_exists' | 'plan_inactive' | 'plan_limit_clients';
+/** Each refusal of the organisation's stream, with the HTTP status it answers with. */
+export const ORGANISATION_ERROR_STATUS = {
+  plan_already_active: 409,
+  no_active_plan: 409,
+  organisation_not_found: 404,
+  organisation_exists: 409,
+  plan_inactive: 403,
+  plan_limit_clients: 403,
+  forbidden: 403,
+  member_not_found: 404,
+  already_member: 409,
+  already_owner: 409,
+  last_owner: 409,
+  invitation_not_found: 404,
+  invitation_not_pending: 409,
+  invitation_used: 410,
+  invitation_expired: 410,
+  invitation_revoked: 410,
+  invitation_other_email: 403,
+} as const;
+export type OrganisationErrorCode = keyof typeof ORGANISATION_ERROR_STATUS;
 
 export class OrganisationDomainError extends Error {
   constructor(
@@ -68,6 +121,10 @@ export class OrganisationDomainError extends Error {
   ) {
     super(message);
   }
+
+  get status(): (typeof ORGANISATION_ERROR_STATUS)[OrganisationErrorCode] {
+    return ORGANISATION_ERROR_STATUS[this.code];
+  }
 }
 
 export type OrganisationCommand =
@@ -75,7 +132,8 @@ export type OrganisationCommand =
   | { type: 'ActivatePlan'; plan: PlanName }
   | { type: 'CancelPlan' }
   | { type: 'ReserveClientSlot'; clientId: string; now: string }
-  | { type: 'ReleaseClientSlot'; clientId: string; reason: ClientSlotReleaseReason };
+  | { type: 'ReleaseClientSlot'; clientId: string; reason: ClientSlotReleaseReason }
+  | MembershipCommand;
 
 export function decideOrganisation(command: OrganisationCommand, state: OrganisationState): OrganisationEvent[] {
   switch (command.type) {
@@ -111,6 +169,14 @@ export function decideOrganisation(command: OrganisationCommand, state: Organisa
     case 'ReleaseClientSlot':
       if (!state.clientSlots.has(command.clientId)) return [];
       return [{ type: 'ClientSlotReleased', data: { clientId: command.clientId, reason: command.reason } }];
+    case 'InviteMember':
+    case 'RevokeInvitation':
+    case 'AcceptInvitation':
+    case 'ChangeMemberRole':
+    case 'RemoveMember':
+    case 'TransferOwnership':
+      if (!state.exists) throw new OrganisationDomainError('organisation_not_found', 'the organisation does not exist');
+      return decideMembership(command, state);
     default: {
       const _exhaustive: never = command;
       return _exhaustive;

@@ -6,22 +6,21 @@ import { settle } from '../http/request.ts';
 import { handleRequestCommand } from '../http/commands.ts';
 import { loginBody, registerAccount, registerBody, startSession } from './account-service.ts';
 import { createPasswordCheck } from './login.ts';
-import {
-  accountOf,
-  clearSessionCookie,
-  deleteSession,
-  requireAccount,
-} from './sessions.ts';
+import { accountOf, clearSessionCookie, createSession, deleteSession, sessionOf, setSessionCookie } from './sessions.ts';
 import { organisationStream } from './events.ts';
-import { OrganisationDomainError, decideOrganisation, organisationAggregate } from './organisation.ts';
+import { decideOrganisation, organisationAggregate } from './organisation.ts';
 import { PLAN_LIMITS, PLAN_NAMES, type PlanName } from './plans.ts';
-import { managementAbility } from './ability.ts';
+import { access, createGuard } from './guard.ts';
+import { organisationCommandError } from './member-commands.ts';
+import { membershipsOf, organisationSummary, selectSessionOrganisation } from './member-queries.ts';
 
 export const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
+export const selectOrganisationBody = z.strictObject({ organisationId: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters') });
 
 export function accountsApi(ctx: AppContext): Router {
   const { database, config, commands } = ctx;
   const router = Router();
+  const guard = createGuard(ctx);
   const secureCookie = (req: Request) => config.COOKIE_SECURE ?? req.secure;
 
   // Failed logins are throttled (shared with the hosted sign-in page; counted in Postgres).
@@ -33,14 +32,14 @@ export function accountsApi(ctx: AppContext): Router {
     });
   }
 
-  router.post('/account/register', async (req, res) => {
+  router.post('/account/register', guard(access.public), async (req, res) => {
     const body = parseInput(registerBody, req.body);
     const registered = await registerAccount(ctx, req, body);
     const settled = await settle(ctx, registered.position);
     res.status(201).json({ sub: registered.sub, email: body.email, name: body.name, organisationId: registered.organisationId, ...settled });
   });
 
-  router.post('/account/login', async (req, res) => {
+  router.post('/account/login', guard(access.public), async (req, res) => {
     const body = parseInput(loginBody, req.body);
     const outcome = await checkPassword({ email: body.email, password: body.password, ip: req.ip });
     if (!outcome.ok) {
@@ -52,33 +51,31 @@ export function accountsApi(ctx: AppContext): Router {
     res.json({ sub: user.sub, email: user.email, name: user.name, expiresAt: session.expiresAt.toISOString() });
   });
 
-  const authenticated = requireAccount(database.db, database.rm, ctx.now);
-
-  router.post('/account/logout', authenticated, async (req, res) => {
-    const account = accountOf(req);
+  router.post('/account/logout', guard(access.session), async (req, res) => {
+    const account = sessionOf(req);
     await deleteSession(database.db, account.sessionHash);
     ctx.sessionEnded?.(account.sessionHash);
     clearSessionCookie(res, secureCookie(req));
     res.status(204).end();
   });
 
-  router.get('/account/me', authenticated, async (req, res) => {
-    const account = accountOf(req);
-    const organisation = await database.rm
-      .selectFrom('organisations')
-      .selectAll()
-      .where('organisation_id', '=', account.organisationId)
-      .executeTakeFirstOrThrow();
-    const plan = organisation.plan as PlanName | null;
+  router.get('/account/me', guard(access.session), async (req, res) => {
+    const user = sessionOf(req);
+    const [organisation, organisations] = await Promise.all([
+      user.organisationId === null ? undefined : organisationSummary(database.rm, user.organisationId),
+      membershipsOf(database.rm, user.sub),
+    ]);
+    const plan = (organisation?.plan ?? null) as PlanName | null;
     res.json({
-      sub: account.sub,
-      email: account.email,
-      name: account.name,
-      organisation: { id: organisation.organisation_id, name: organisation.name },
-      role: account.role,
-      staffRole: account.staffRole,
+      sub: user.sub,
+      email: user.email,
+      name: user.name,
+      // the organisation this session acts in, and the caller's role there (null: a member of none)
+      organisation: organisation ? { id: organisation.organisation_id, name: organisation.name } : null,
+      role: user.role,
+      staffRole: user.staffRole,
       plan:
-        plan === null
+        !organisation || plan === null
           ? null
           : {
               name: plan,
@@ -87,14 +84,19 @@ export function accountsApi(ctx: AppContext): Router {
               cancelledAt: organisation.plan_cancelled_at?.toISOString() ?? null,
               limits: PLAN_LIMITS[plan],
             },
+      // every organisation the user belongs to, for the switcher
+      organisations,
     });
+  });
+
+  router.post('/account/organisation', guard(access.session), async (req, res) => {
+    const { organisationId } = parseInput(selectOrganisationBody, req.body);
+    const selected = await selectSessionOrganisation(database, sessionOf(req), organisationId);
+    res.json(selected);
   });
 
   async function changePlan(req: Request, command: { type: 'ActivatePlan'; plan: PlanName } | { type: 'CancelPlan' }) {
     const account = accountOf(req);
-    if (managementAbility(account.role).cannot('billing', 'Organisation')) {
-      throw new ApiError(403, 'forbidden', 'Forbidden', `a ${account.role} cannot change the plan`);
-    }
     try {
       const outcome = await handleRequestCommand(
         commands,
@@ -105,18 +107,17 @@ export function accountsApi(ctx: AppContext): Router {
       );
       return await settle(ctx, outcome.append?.position);
     } catch (error) {
-      if (error instanceof OrganisationDomainError) throw new ApiError(409, error.code, 'Conflict', error.message);
-      throw error;
+      throw organisationCommandError(error);
     }
   }
 
-  router.post('/account/plan', authenticated, async (req, res) => {
+  router.post('/account/plan', guard(access.member('billing', 'Organisation')), async (req, res) => {
     const { plan } = parseInput(planBody, req.body);
     const settled = await changePlan(req, { type: 'ActivatePlan', plan });
     res.json({ plan: { name: plan, status: 'active', limits: PLAN_LIMITS[plan] }, ...settled });
   });
 
-  router.delete('/account/plan', authenticated, async (req, res) => {
+  router.delete('/account/plan', guard(access.member('billing', 'Organisation')), async (req, res) => {
     const settled = await changePlan(req, { type: 'CancelPlan' });
     res.json({ plan: null, ...settled });
   });

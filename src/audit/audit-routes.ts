@@ -2,8 +2,8 @@ import { pipeline } from 'node:stream/promises';
 import { type Response, Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
-import { type Account, accountOf, requireAccount } from '../accounts/sessions.ts';
-import { managementAbility } from '../accounts/ability.ts';
+import { type Account, accountOf } from '../accounts/sessions.ts';
+import { access, createGuard } from '../accounts/guard.ts';
 import { ApiError, notFound, parseInput } from '../http/problem.ts';
 import { ownedClient } from '../clients/queries.ts';
 import { AUDIT_EVENT_TYPES, auditPage, decodeCursor } from './audit-trail.ts';
@@ -49,17 +49,10 @@ const MAX_CONCURRENT_EXPORTS = 2;
 export function auditApi(ctx: AppContext): Router {
   const { database } = ctx;
   const router = Router();
-  router.use('/audit', requireAccount(database.db, database.rm, ctx.now));
+  const guard = createGuard(ctx);
 
-  function authorise(account: Account): void {
-    if (managementAbility(account.role).cannot('read', 'Organisation')) {
-      throw new ApiError(403, 'forbidden', 'Forbidden', `a ${account.role} may not read the audit trail`);
-    }
-  }
-
-  router.get('/audit', async (req, res) => {
+  router.get('/audit', guard(access.member('read', 'Organisation')), async (req, res) => {
     const account = accountOf(req);
-    authorise(account);
     const q = parseInput(trailQuery, req.query);
     // Another organisation's client (or one that never existed) is not found, not an empty trail.
     if (q.clientId !== undefined && !(await ownedClient(database.rm, account.organisationId, q.clientId, { includeDeleted: true }))) {
@@ -80,9 +73,8 @@ export function auditApi(ctx: AppContext): Router {
   });
 
   let running = 0;
-  router.get('/audit/export', async (req, res) => {
+  router.get('/audit/export', guard(access.member('read', 'Organisation')), async (req, res) => {
     const account = accountOf(req);
-    authorise(account);
     const range = { organisationId: account.organisationId, ...parseExportRange(req.query, ctx.now()) };
     if (running >= MAX_CONCURRENT_EXPORTS) {
       throw new ApiError(429, 'too_many_exports', 'Too many exports', 'other exports are running on this node; try again shortly', undefined, {

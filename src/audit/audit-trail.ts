@@ -3,7 +3,7 @@ import type { CoreDatabase } from '../db/schema.ts';
 import { READ_MODEL_SCHEMA } from '../db/schema.ts';
 import type { Position } from '../eventstore/port.ts';
 import { CLIENT_EVENT_TYPES } from '../clients/events.ts';
-import type { OrganisationEventType } from '../accounts/events.ts';
+import { ORGANISATION_EVENT_TYPES } from '../accounts/events.ts';
 
 /**
  * The organisation's audit trail: every event of its clients and of its own stream (plan,
@@ -11,17 +11,6 @@ import type { OrganisationEventType } from '../accounts/events.ts';
  * secret material out). One query shape serves the paged trail and the streamed export.
  */
 
-/** A closed set: a new organisation event type fails to compile here until it is listed. */
-const ORGANISATION_EVENT_TYPES = Object.keys({
-  OrganisationCreated: true,
-  MemberAdded: true,
-  MemberRoleChanged: true,
-  MemberRemoved: true,
-  PlanActivated: true,
-  PlanCancelled: true,
-  ClientSlotReserved: true,
-  ClientSlotReleased: true,
-} satisfies Record<OrganisationEventType, true>) as OrganisationEventType[];
 
 /** Every event type an organisation's trail can hold (support tickets are not audit events). */
 export const AUDIT_EVENT_TYPES: readonly string[] = [...CLIENT_EVENT_TYPES, ...ORGANISATION_EVENT_TYPES];

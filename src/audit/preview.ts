@@ -4,7 +4,7 @@ import type { AppContext } from '../context.ts';
 import { ApiError, parseInput } from '../http/problem.ts';
 import type { Account } from '../accounts/sessions.ts';
 import { managementAbility } from '../accounts/ability.ts';
-import { organisationStream, type OrganisationEvent } from '../accounts/events.ts';
+import { isOrganisationEventType, organisationStream, type OrganisationEvent } from '../accounts/events.ts';
 import { OrganisationDomainError, decideOrganisation } from '../accounts/organisation.ts';
 import { PLAN_LIMITS, type PlanName } from '../accounts/plans.ts';
 import { cachedClient } from '../access/cache.ts';
@@ -131,8 +131,7 @@ function decideProposal(built: Built, state: ReplayState): (ClientEvent | Organi
   }
 }
 
-const isOrganisationEvent = (event: ClientEvent | OrganisationEvent): event is OrganisationEvent =>
-  ['OrganisationCreated', 'MemberAdded', 'MemberRoleChanged', 'MemberRemoved', 'PlanActivated', 'PlanCancelled'].includes(event.type);
+const isOrganisationEvent = (event: ClientEvent | OrganisationEvent): event is OrganisationEvent => isOrganisationEventType(event.type);
 
 /** A proposed event as if recorded after everything there is (it never is). */
 function syntheticEvent(

@@ -1,7 +1,7 @@
-import { Router, type Request, type RequestHandler } from 'express';
+import { Router, type Request } from 'express';
 import type { AppContext } from '../context.ts';
-import { accountOf, requireAccount } from '../accounts/sessions.ts';
-import { managementAbility } from '../accounts/ability.ts';
+import { accountOf } from '../accounts/sessions.ts';
+import { access, createGuard } from '../accounts/guard.ts';
 import { ApiError, notFound } from '../http/problem.ts';
 import { explainRequest } from './denials.ts';
 import { clientStateAt, parseStateQuery } from './state.ts';
@@ -34,18 +34,11 @@ export function auditReplayApi(ctx: AppContext): Router {
   const { database, store } = ctx;
   const histories = new HistoryCache(store);
   const router = Router();
-  const requireSession = requireAccount(database.db, database.rm, ctx.now);
-  // the clients router may have resolved the session already (it guards every /clients path)
-  const authenticated: RequestHandler = (req, res, next) =>
-    (req as Request & { account?: unknown }).account ? next() : requireSession(req, res, next);
+  const guard = createGuard(ctx);
+  // reading a client: the guard answers 404 for another organisation's, 403 for a role that may not
+  const readsClients = guard(access.member('read', 'Client'));
 
-  function mayRead(req: Request): void {
-    const account = accountOf(req);
-    if (managementAbility(account.role).cannot('read', 'Client')) throw new ApiError(403, 'forbidden', 'Forbidden', 'not allowed');
-  }
-
-  router.get('/clients/:clientId/state', authenticated, async (req, res) => {
-    mayRead(req);
+  router.get('/clients/:clientId/state', readsClients, async (req, res) => {
     const account = accountOf(req);
     const clientId = String(req.params.clientId);
     const query = parseStateQuery(req.query, ctx.now());
@@ -69,8 +62,7 @@ export function auditReplayApi(ctx: AppContext): Router {
     }
   });
 
-  router.get('/auth-decisions/:requestId/explain', authenticated, async (req, res) => {
-    mayRead(req);
+  router.get('/auth-decisions/:requestId/explain', readsClients, async (req, res) => {
     const requestId = String(req.params.requestId);
     if (!REQUEST_ID.test(requestId)) throw invalid('requestId', 'must be a request id: 1–128 letters, digits, and . _ : -');
     const language = explainLanguage(req);
@@ -97,8 +89,7 @@ export function auditReplayApi(ctx: AppContext): Router {
     }
   });
 
-  router.post('/clients/:clientId/preview', authenticated, async (req, res) => {
-    mayRead(req);
+  router.post('/clients/:clientId/preview', readsClients, async (req, res) => {
     res.json(await previewChange(ctx, histories, accountOf(req), String(req.params.clientId), req.body, explainLanguage(req)));
   });
 

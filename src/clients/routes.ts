@@ -6,8 +6,8 @@ import { ApiError, notFound, parseInput } from '../http/problem.ts';
 import { metadataFor, requestIdOf, settle } from '../http/request.ts';
 import { handleRequestCommand } from '../http/commands.ts';
 import { entityIdFor } from '../eventstore/command-handler.ts';
-import { accountOf, requireAccount, type Account } from '../accounts/sessions.ts';
-import { managementAbility, type ManagementAction, type ManagementSubject } from '../accounts/ability.ts';
+import { accountOf, type Account } from '../accounts/sessions.ts';
+import { access, createGuard } from '../accounts/guard.ts';
 import { PLAN_LIMITS, type PlanLimits, type PlanName } from '../accounts/plans.ts';
 import { clientStream, type DomainSettings } from './events.ts';
 import { ClientDomainError, decide, type ClientCommand } from './decide.ts';
@@ -88,14 +88,7 @@ export const STATUS_BY_KIND = { not_found: 404, conflict: 409, invalid: 400, lim
 export function clientsApi(ctx: AppContext): Router {
   const { database, commands } = ctx;
   const router = Router();
-  router.use('/clients', requireAccount(database.db, database.rm, ctx.now));
-
-  function authorise(account: Account, action: ManagementAction, subject: ManagementSubject): void {
-    const ability = managementAbility(account.role);
-    if (ability.cannot(action, subject)) {
-      throw new ApiError(403, 'forbidden', 'Forbidden', `a ${account.role} may not ${action} ${subject.toLowerCase()}s`);
-    }
-  }
+  const guard = createGuard(ctx);
 
   /** Another organisation's client, or a deleted one, does not exist for the caller. */
   async function clientOf(req: Request, options: { includeDeleted?: boolean } = {}): Promise<string> {
@@ -149,15 +142,13 @@ export function clientsApi(ctx: AppContext): Router {
 
   const nowIso = () => ctx.now().toISOString();
 
-  router.get('/clients', async (req, res) => {
+  router.get('/clients', guard(access.member('read', 'Client')), async (req, res) => {
     const account = accountOf(req);
-    authorise(account, 'read', 'Client');
     res.json({ clients: await listClients(database.rm, account.organisationId) });
   });
 
-  router.post('/clients', async (req, res) => {
+  router.post('/clients', guard(access.member('manage', 'Client')), async (req, res) => {
     const account = accountOf(req);
-    authorise(account, 'manage', 'Client');
     const { name } = parseInput(nameBody, req.body);
     const clientId = clientIdFor(account.organisationId, requestIdOf(req));
     // The organisation's stream decides the plan and the client count (see quota.ts).
@@ -194,22 +185,19 @@ export function clientsApi(ctx: AppContext): Router {
     });
   });
 
-  router.get('/clients/:clientId', async (req, res) => {
-    authorise(accountOf(req), 'read', 'Client');
+  router.get('/clients/:clientId', guard(access.member('read', 'Client')), async (req, res) => {
     res.json(await clientDetails(database.rm, await clientOf(req), database.db));
   });
 
-  router.patch('/clients/:clientId', async (req, res) => {
-    authorise(accountOf(req), 'manage', 'Client');
+  router.patch('/clients/:clientId', guard(access.member('manage', 'Client')), async (req, res) => {
     const clientId = targetOf(req);
     const { name } = parseInput(nameBody, req.body);
     const result = await execute(req, clientId, { type: 'RenameClient', name, now: nowIso() });
     res.json({ clientId, name, position: result.position });
   });
 
-  router.delete('/clients/:clientId', async (req, res) => {
+  router.delete('/clients/:clientId', guard(access.member('delete', 'Client')), async (req, res) => {
     const account = accountOf(req);
-    authorise(account, 'delete', 'Client');
     const clientId = targetOf(req);
     const result = await execute(req, clientId, { type: 'DeleteClient', now: nowIso() });
     await voidOpenSignInTokens(database.db, clientId);
@@ -224,8 +212,7 @@ export function clientsApi(ctx: AppContext): Router {
     ['disable', 'DisableClient', 'disabled'],
     ['enable', 'EnableClient', 'active'],
   ] as const) {
-    router.post(`/clients/:clientId/${path}`, async (req, res) => {
-      authorise(accountOf(req), 'manage', 'Client');
+    router.post(`/clients/:clientId/${path}`, guard(access.member('manage', 'Client')), async (req, res) => {
       const clientId = targetOf(req);
       const result = await execute(req, clientId, { type, now: nowIso() });
       if (type === 'DisableClient') await voidOpenSignInTokens(database.db, clientId);
@@ -233,9 +220,8 @@ export function clientsApi(ctx: AppContext): Router {
     });
   }
 
-  router.post('/clients/:clientId/secrets', async (req, res) => {
+  router.post('/clients/:clientId/secrets', guard(access.member('manage', 'Secret')), async (req, res) => {
     const account = accountOf(req);
-    authorise(account, 'manage', 'Secret');
     const clientId = targetOf(req);
     const body = parseInput(issueSecretBody, req.body);
     const { plan, limits } = await activePlan(account);
@@ -266,8 +252,7 @@ export function clientsApi(ctx: AppContext): Router {
     });
   });
 
-  router.post('/clients/:clientId/secrets/:secretId/rotate', async (req, res) => {
-    authorise(accountOf(req), 'manage', 'Secret');
+  router.post('/clients/:clientId/secrets/:secretId/rotate', guard(access.member('manage', 'Secret')), async (req, res) => {
     const clientId = targetOf(req);
     const { graceSeconds = 0 } = parseInput(rotateBody, req.body);
     const newId = newSecretId();
@@ -294,8 +279,7 @@ export function clientsApi(ctx: AppContext): Router {
     });
   });
 
-  router.delete('/clients/:clientId/secrets/:secretId', async (req, res) => {
-    authorise(accountOf(req), 'manage', 'Secret');
+  router.delete('/clients/:clientId/secrets/:secretId', guard(access.member('manage', 'Secret')), async (req, res) => {
     const clientId = targetOf(req);
     const result = await execute(req, clientId, { type: 'RevokeSecret', secretId: String(req.params.secretId), now: nowIso() });
     res.json({ secretId: req.params.secretId, status: 'revoked', position: result.position });
@@ -305,8 +289,7 @@ export function clientsApi(ctx: AppContext): Router {
     ['put', 'LinkSecret'],
     ['delete', 'UnlinkSecret'],
   ] as const) {
-    router[method]('/clients/:clientId/domains/:domainId/secrets/:secretId', async (req, res) => {
-      authorise(accountOf(req), 'manage', 'Secret');
+    router[method]('/clients/:clientId/domains/:domainId/secrets/:secretId', guard(access.member('manage', 'Secret')), async (req, res) => {
       const clientId = targetOf(req);
       const secretId = String(req.params.secretId);
       const domainId = String(req.params.domainId);
@@ -315,25 +298,22 @@ export function clientsApi(ctx: AppContext): Router {
     });
   }
 
-  router.post('/clients/:clientId/redirect-uris', async (req, res) => {
-    authorise(accountOf(req), 'manage', 'Client');
+  router.post('/clients/:clientId/redirect-uris', guard(access.member('manage', 'Client')), async (req, res) => {
     const clientId = targetOf(req);
     const { uri } = parseInput(uriBody, req.body);
     const result = await execute(req, clientId, { type: 'AddRedirectUri', uri, now: nowIso() });
     res.status(201).json({ uri, position: result.position });
   });
 
-  router.delete('/clients/:clientId/redirect-uris', async (req, res) => {
-    authorise(accountOf(req), 'manage', 'Client');
+  router.delete('/clients/:clientId/redirect-uris', guard(access.member('manage', 'Client')), async (req, res) => {
     const clientId = targetOf(req);
     const { uri } = parseInput(uriBody, req.body);
     const result = await execute(req, clientId, { type: 'RemoveRedirectUri', uri, now: nowIso() });
     res.json({ uri, removed: true, position: result.position });
   });
 
-  router.post('/clients/:clientId/domains', async (req, res) => {
+  router.post('/clients/:clientId/domains', guard(access.member('manage', 'Client')), async (req, res) => {
     const account = accountOf(req);
-    authorise(account, 'manage', 'Client');
     const clientId = targetOf(req);
     const body = parseInput(addDomainBody, req.body);
     const { plan, limits } = await activePlan(account);
@@ -352,8 +332,7 @@ export function clientsApi(ctx: AppContext): Router {
     res.status(201).json({ domainId, ...(added?.type === 'DomainAdded' ? added.data : {}), secrets: linked, position: result.position });
   });
 
-  router.patch('/clients/:clientId/domains/:domainId', async (req, res) => {
-    authorise(accountOf(req), 'manage', 'Client');
+  router.patch('/clients/:clientId/domains/:domainId', guard(access.member('manage', 'Client')), async (req, res) => {
     const clientId = targetOf(req);
     const body = parseInput(updateDomainBody, req.body);
     const domainId = String(req.params.domainId);
@@ -361,24 +340,21 @@ export function clientsApi(ctx: AppContext): Router {
     res.json({ domainId, changed: result.events.length > 0, position: result.position });
   });
 
-  router.delete('/clients/:clientId/domains/:domainId', async (req, res) => {
-    authorise(accountOf(req), 'manage', 'Client');
+  router.delete('/clients/:clientId/domains/:domainId', guard(access.member('manage', 'Client')), async (req, res) => {
     const clientId = targetOf(req);
     const domainId = String(req.params.domainId);
     const result = await execute(req, clientId, { type: 'RemoveDomain', domainId, now: nowIso() });
     res.json({ domainId, removed: true, position: result.position });
   });
 
-  router.put('/clients/:clientId/scopes', async (req, res) => {
-    authorise(accountOf(req), 'manage', 'Client');
+  router.put('/clients/:clientId/scopes', guard(access.member('manage', 'Client')), async (req, res) => {
     const clientId = targetOf(req);
     const { scopes } = parseInput(scopesBody, req.body);
     const result = await execute(req, clientId, { type: 'ChangeScopes', scopes, now: nowIso() });
     res.json({ scopes, position: result.position });
   });
 
-  router.post('/clients/:clientId/test-users', async (req, res) => {
-    authorise(accountOf(req), 'manage', 'Client');
+  router.post('/clients/:clientId/test-users', guard(access.member('manage', 'Client')), async (req, res) => {
     const clientId = targetOf(req);
     const { email } = parseInput(testUserBody, req.body);
     const user = await database.db
@@ -391,17 +367,15 @@ export function clientsApi(ctx: AppContext): Router {
     res.status(201).json({ sub: user.sub, email: user.email, name: user.name, position: result.position });
   });
 
-  router.delete('/clients/:clientId/test-users/:sub', async (req, res) => {
-    authorise(accountOf(req), 'manage', 'Client');
+  router.delete('/clients/:clientId/test-users/:sub', guard(access.member('manage', 'Client')), async (req, res) => {
     const clientId = targetOf(req);
     const sub = parseInput(subParam, req.params.sub);
     const result = await execute(req, clientId, { type: 'RemoveTestUser', sub, now: nowIso() });
     res.json({ sub, removed: true, position: result.position });
   });
 
-  router.get('/clients/:clientId/history', async (req, res) => {
+  router.get('/clients/:clientId/history', guard(access.member('read', 'Client')), async (req, res) => {
     const account = accountOf(req);
-    authorise(account, 'read', 'Client');
     // A deleted client's history stays readable by its organisation.
     const clientId = await clientOf(req, { includeDeleted: true });
     res.json({ clientId, events: await clientHistory(database.rm, clientId, account.organisationId) });

@@ -1,7 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { createPasswordCheck } from '../accounts/login.ts';
-import { type Account, clearSessionCookie, deleteSession, findAccount, sessionToken } from '../accounts/sessions.ts';
+import { type SessionUser, clearSessionCookie, deleteSession, findAccount, sessionToken } from '../accounts/sessions.ts';
 import { emailTaken, registerAccount, registerBody, startSession } from '../accounts/account-service.ts';
 import { listClients } from '../clients/queries.ts';
 import { ApiError } from '../http/problem.ts';
@@ -22,13 +22,13 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
   const secureCookie = (req: Request) => ctx.config.COOKIE_SECURE ?? req.secure;
   const router = pages.router();
 
-  async function currentAccount(req: Request): Promise<Account | undefined> {
+  async function currentAccount(req: Request): Promise<SessionUser | undefined> {
     const token = sessionToken(req);
     return token ? await findAccount(database.db, database.rm, token, ctx.now()) : undefined;
   }
 
   /** The header of a logged-in dashboard page: navigation and the logout button. */
-  function signedIn(req: Request, res: Response, account: Account): void {
+  function signedIn(req: Request, res: Response, account: SessionUser): void {
     const page = pageLocals(res);
     page.account = account;
     const path = req.baseUrl + req.path;
@@ -44,7 +44,7 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
     const account = await currentAccount(req);
     if (!account) return showLogin(req, res, emptyForm());
     signedIn(req, res, account);
-    const clients = await listClients(database.rm, account.organisationId);
+    const clients = account.organisationId ? await listClients(database.rm, account.organisationId) : [];
     renderPage(req, res, 'dashboard/home', { clients }, { title: 'dashboard.clientsHeading' });
   });
 

@@ -11,8 +11,10 @@ import * as support from './migrations/005_support.ts';
 import * as denialCounts from './migrations/006_denial_counts.ts';
 import * as staffRevision from './migrations/011_staff_revision.ts';
 import * as explain from './migrations/007_explain.ts';
+import * as sessionOrganisation from './migrations/030_session_organisation.ts';
 import * as readModels from '../../projections/migrations/001_read_models.ts';
 import * as supportReadModels from '../../projections/migrations/002_support.ts';
+import * as invitationReadModels from '../../projections/migrations/030_invitations.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
 
 export type { DatabaseTimeouts } from './connections.ts';
@@ -104,11 +106,13 @@ const CORE_MIGRATIONS: Record<string, Migration> = {
   '006_denial_counts': denialCounts,
   '011_staff_revision': staffRevision,
   '007_explain': explain,
+  '030_session_organisation': sessionOrganisation,
 };
 
 const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
   '001_read_models': readModels,
   '002_support': supportReadModels,
+  '030_invitations': invitationReadModels,
 };
 
 async function runMigrator(migrator: Migrator): Promise<void> {

@@ -36,6 +36,8 @@ export interface SessionsTable {
   expires_at: Timestamp;
   ip: string | null;
   user_agent: string | null;
+  /** the organisation this session acts in; null: the user's default (src/accounts/sessions.ts) */
+  organisation_id: Added<string>;
 }
 
 /** a nullable column added later: inserts written before it need not name it */
@@ -178,6 +180,23 @@ export interface MembersTable {
   added_at: Timestamp;
 }
 
+export interface InvitationsTable {
+  invitation_id: string;
+  organisation_id: string;
+  /** lower-case */
+  email: string;
+  role: string;
+  /** SHA-256 (hex) of the link's token */
+  token_hash: string;
+  invited_by: number;
+  invited_at: Timestamp;
+  expires_at: Timestamp;
+  status: 'pending' | 'accepted' | 'revoked';
+  accepted_by: number | null;
+  /** when it was accepted or revoked */
+  settled_at: Timestamp | null;
+}
+
 export interface ClientsTable {
   client_id: string;
   organisation_id: string;
@@ -291,6 +310,7 @@ export interface ReadModelDatabase {
   checkpoints: CheckpointsTable;
   organisations: OrganisationsTable;
   members: MembersTable;
+  invitations: InvitationsTable;
   clients: ClientsTable;
   client_secrets: ClientSecretsTable;
   client_domains: ClientDomainsTable;

@@ -1,9 +1,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
-import { accountOf, requireAccount } from '../accounts/sessions.ts';
-import { managementAbility } from '../accounts/ability.ts';
-import { ApiError, notFound, parseInput } from '../http/problem.ts';
+import { accountOf } from '../accounts/sessions.ts';
+import { access, createGuard } from '../accounts/guard.ts';
+import { notFound, parseInput } from '../http/problem.ts';
 import { ownedClient } from '../clients/queries.ts';
 
 const query = z.strictObject({
@@ -14,9 +14,9 @@ const query = z.strictObject({
 export function signInManagementApi(ctx: AppContext): Router {
   const { database } = ctx;
   const router = Router();
-  router.get('/clients/:clientId/users', requireAccount(database.db, database.rm, ctx.now), async (req, res) => {
+  const guard = createGuard(ctx);
+  router.get('/clients/:clientId/users', guard(access.member('read', 'Client')), async (req, res) => {
     const account = accountOf(req);
-    if (managementAbility(account.role).cannot('read', 'Client')) throw new ApiError(403, 'forbidden', 'Forbidden', `a ${account.role} may not read clients`);
     const clientId = String(req.params.clientId);
     if (!(await ownedClient(database.rm, account.organisationId, clientId))) throw notFound(`client ${clientId}`);
     const { limit } = parseInput(query, req.query);

@@ -2,7 +2,7 @@ import type { Request, Response, Router } from 'express';
 import type { AppContext } from '../context.ts';
 import type { AccessPipeline } from '../access/pipeline.ts';
 import { createPasswordCheck } from '../accounts/login.ts';
-import { type Account, clearSessionCookie, createSession, deleteSession, findAccount, sessionToken, setSessionCookie } from '../accounts/sessions.ts';
+import { type SessionUser, clearSessionCookie, createSession, deleteSession, findAccount, sessionToken, setSessionCookie } from '../accounts/sessions.ts';
 import { SCOPES } from '../clients/events.ts';
 import { type MessageKey, type PageLayer, allowFormTarget, pageLocals, renderPage, renderProblem } from '../web/layer.ts';
 import { withQuery } from './redirect-rules.ts';
@@ -99,7 +99,7 @@ export function signInPages(ctx: AppContext, pipeline: AccessPipeline, pages: Pa
     };
   }
 
-  async function currentAccount(req: Request): Promise<Account | undefined> {
+  async function currentAccount(req: Request): Promise<SessionUser | undefined> {
     const token = sessionToken(req);
     return token ? await findAccount(db, rm, token, ctx.now()) : undefined;
   }
@@ -118,7 +118,7 @@ export function signInPages(ctx: AppContext, pipeline: AccessPipeline, pages: Pa
     send(req, res, loaded, 'signin/login', { error, form: { values: { email: email ?? '' }, errors: {} } }, status, 'signin.heading');
   }
 
-  async function sendSignedIn(req: Request, res: Response, loaded: Loaded & { kind: 'ok' }, account: Account): Promise<void> {
+  async function sendSignedIn(req: Request, res: Response, loaded: Loaded & { kind: 'ok' }, account: SessionUser): Promise<void> {
     const signedIn = { name: account.name, email: account.email };
     if (loaded.client.testMode && !(await isTestUser(loaded.row.clientId, account.sub))) {
       logTestUserRequired(req, loaded);

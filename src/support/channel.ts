@@ -24,7 +24,8 @@ export type SupportNamespace = Namespace<Record<string, never>, Events, InterSer
 /** Per-socket state that stays on this node (never in `socket.data`, which travels). */
 export interface LocalState {
   readonly sessionHash: string;
-  readonly organisationId: string;
+  /** the session's organisation (null: a member of none), for a ticket naming a client */
+  readonly organisationId: string | null;
   /** ticket rooms joined → the ticket's opener, oldest first (bounded) */
   readonly joined: Map<string, number>;
   readonly typingAt: Map<string, number>;

@@ -120,11 +120,12 @@ export class TicketService {
 
   async openTicket(
     actor: SupportActor,
-    input: { subject: string; group: string; clientId: string | null; text: string; clientMessageId: string | undefined; organisationId: string },
+    input: { subject: string; group: string; clientId: string | null; text: string; clientMessageId: string | undefined; organisationId: string | null },
     metadata: EventMetadata,
   ): Promise<TicketChange> {
     if (!isSupportGroup(input.group)) throw new SupportError('unknown_group', `there is no support group "${input.group.slice(0, 100)}"`);
     if (input.clientId !== null) {
+      if (input.organisationId === null) throw new SupportError('client_not_found', 'your organisation has no such client');
       const client = await this.deps.rm
         .selectFrom('clients')
         .select('client_id')

@@ -32,7 +32,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/error
 import { refuseCrossOriginWrites } from '../http/origin.ts';
 import { refuseUnstorableInput } from '../http/input-guard.ts';
 import { toApiError } from '../http/problem.ts';
-import type { Account } from '../accounts/sessions.ts';
+import type { SessionUser } from '../accounts/sessions.ts';
 import { engine } from './engine.ts';
 import { LANGUAGE_COOKIE, LANGUAGES, type Language, type MessageKey, type Translator, type Vars, chooseLanguage, loadCatalogue, translator } from './i18n.ts';
 import { createPageCsrf } from './csrf.ts';
@@ -56,7 +56,7 @@ export interface PageLocals {
   /** the CSRF token for this response's forms (sets the cookie on first use) */
   readonly csrfToken: () => string;
   /** the logged-in account, when the page knows it: shows the logout button */
-  account?: Account;
+  account?: SessionUser;
   /** header navigation and organisation switcher (the dashboard fills them) */
   nav?: readonly NavItem[];
   organisations?: readonly { id: string; name: string; current: boolean }[];

@@ -4,6 +4,7 @@ export const READ_MODEL_TABLES = [
   'checkpoints',
   'organisations',
   'members',
+  'invitations',
   'clients',
   'client_secrets',
   'client_domains',
