@@ -4,8 +4,8 @@ import type { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { ApiError, notFound } from '../http/problem.ts';
 import { metadataFor, requestIdOf, settle } from '../http/request.ts';
-import { handleRequestCommand } from '../http/commands.ts';
-import { entityIdFor } from '../eventstore/command-handler.ts';
+import { duplicateRequest, handleRequestCommand } from '../http/commands.ts';
+import { commandIdFor, entityIdFor, eventIdFor } from '../eventstore/command-handler.ts';
 import type { Account } from '../accounts/sessions.ts';
 import { PLAN_LIMITS, type PlanLimits, type PlanName } from '../accounts/plans.ts';
 import { voidOpenSignInTokens } from '../signin/tokens.ts';
@@ -46,7 +46,7 @@ export class StaleClient extends Error {
 
 const id = (prefix: string) => `${prefix}_${randomBytes(16).toString('base64url').replace(/[-_]/g, '').slice(0, 20)}`;
 /** A create retried with its key targets the same client, so it is stored once. */
-const clientIdFor = (organisationId: string, requestKey: string) => entityIdFor('kc', 20, organisationId, requestKey);
+export const clientIdFor = (organisationId: string, requestKey: string) => entityIdFor('kc', 20, organisationId, requestKey);
 
 export const STATUS_BY_KIND = { not_found: 404, conflict: 409, invalid: 400, limit: 403 } as const;
 
@@ -105,8 +105,18 @@ export function clientCommands(ctx: AppContext) {
       return { events: outcome.events as readonly ClientEvent[], ...(await settle(ctx, outcome.append?.position)) };
     } catch (error) {
       if (error instanceof ClientDomainError) throw new ApiError(STATUS_BY_KIND[error.kind], error.code, error.title, error.message);
+      // A form submitted twice: the first submit made the client newer than the page; it is a duplicate, not a stale page.
+      if (error instanceof StaleClient && call.key && (await appliedSince(clientId, command.type, call.key, error.expected))) throw duplicateRequest();
       throw error;
     }
+  }
+
+  /** Whether the command with this key is among the client's events after `revision`. */
+  async function appliedSince(clientId: string, type: string, key: string, revision: bigint): Promise<boolean> {
+    const stream = clientStream(clientId);
+    const first = eventIdFor(commandIdFor(stream, type, key), 0);
+    const events = await ctx.store.readStream(stream, { fromRevision: revision + 1n });
+    return events.some((e) => e.id === first);
   }
 
   return {

@@ -3,18 +3,25 @@ import type { AppContext } from '../context.ts';
 import { createPasswordCheck } from '../accounts/login.ts';
 import { type SessionUser, clearSessionCookie, deleteSession, findAccount, sessionToken } from '../accounts/sessions.ts';
 import { emailTaken, registerAccount, registerBody, startSession } from '../accounts/account-service.ts';
-import { listClients } from '../clients/queries.ts';
 import { ApiError } from '../http/problem.ts';
 import { settle } from '../http/request.ts';
 import { type FormState, type PageLayer, emptyForm, fieldErrors, pageLocals, renderPage, resubmittedForm, submittedIdempotencyKey } from '../web/layer.ts';
+import { createDashboardDeps } from './context.ts';
+import { clientListPages } from './client-list.ts';
+import { clientOverviewPages } from './client-overview.ts';
+import { clientDomainPages } from './client-domains.ts';
+import { clientSecretPages } from './client-secrets.ts';
+import { clientSettingPages } from './client-settings.ts';
+import { clientHistoryPages } from './client-history.ts';
 
 const text = (value: unknown, max: number): string => (typeof value === 'string' ? value.slice(0, max) : '');
 /** Only a path on this site: never an open redirect. */
 const localPath = (value: unknown): string | undefined => (typeof value === 'string' && /^\/(?![/\\])[\w\-/?=&.%]*$/.test(value) && value.length < 200 ? value : undefined);
 
 /**
- * The dashboard's entrance (DESIGN §12): log in, register, log out, and a minimal home listing
- * the organisation's clients. It calls the same functions as `/manage/v1/account/*`.
+ * The dashboard (DESIGN §12): its entrance here (log in, register, log out: the same functions as
+ * `/manage/v1/account/*`), and the client pages, one module a subject (client-*.ts), all on this
+ * one page router; they call the same command and query functions as `/manage/v1`.
  */
 export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
   const { database } = ctx;
@@ -27,25 +34,15 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
     return token ? await findAccount(database.db, database.rm, token, ctx.now()) : undefined;
   }
 
-  /** The header of a logged-in dashboard page: navigation and the logout button. */
-  function signedIn(req: Request, res: Response, account: SessionUser): void {
-    const page = pageLocals(res);
-    page.account = account;
-    const path = req.baseUrl + req.path;
-    page.nav = [{ href: '/dashboard', label: page.t('dashboard.navClients'), current: path === '/dashboard/' || path === '/dashboard' }];
-  }
-
   const showLogin = (req: Request, res: Response, form: FormState, status = 200, next?: string) =>
     renderPage(req, res, 'dashboard/login', { form, next }, { status, title: 'dashboard.loginTitle', here: '/dashboard/login' });
   const showRegister = (req: Request, res: Response, form: FormState, status = 200) =>
     renderPage(req, res, 'dashboard/register', { form }, { status, title: 'dashboard.registerTitle', here: '/dashboard/register' });
 
-  router.get('/', async (req, res) => {
-    const account = await currentAccount(req);
-    if (!account) return showLogin(req, res, emptyForm());
-    signedIn(req, res, account);
-    const clients = account.organisationId ? await listClients(database.rm, account.organisationId) : [];
-    renderPage(req, res, 'dashboard/home', { clients }, { title: 'dashboard.clientsHeading' });
+  // a visitor sees the login form at /dashboard; a member the clients (client-list.ts)
+  router.get('/', async (req, res, next) => {
+    if (await currentAccount(req)) return next();
+    showLogin(req, res, emptyForm());
   });
 
   router.get('/login', (req, res) => showLogin(req, res, emptyForm(), 200, localPath(req.query.next)));
@@ -104,5 +101,12 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
     res.redirect(303, '/dashboard');
   });
 
+  const deps = createDashboardDeps(ctx, pages, router);
+  clientListPages(deps);
+  clientOverviewPages(deps);
+  clientDomainPages(deps);
+  clientSecretPages(deps);
+  clientSettingPages(deps);
+  clientHistoryPages(deps);
   return pages.finish(router);
 }

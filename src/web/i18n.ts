@@ -6,6 +6,7 @@ import type common from './locales/en/common.json';
 import type signin from './locales/en/signin.json';
 import type support from './locales/en/support.json';
 import type dashboard from './locales/en/dashboard.json';
+import type clients from './locales/en/clients.json';
 
 /**
  * The one English/Dutch message catalogue of every page. One JSON file per area and language
@@ -18,6 +19,7 @@ interface Areas {
   signin: typeof signin;
   support: typeof support;
   dashboard: typeof dashboard;
+  clients: typeof clients;
 }
 
 export const LANGUAGES = ['en', 'nl'] as const;
