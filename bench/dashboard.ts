@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
@@ -47,7 +48,20 @@ async function timed(runs: number, op: () => Promise<void>): Promise<number[]> {
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'keyledger-bench-dashboard-'));
   const pg = await startEmbeddedPostgres(dir, { database: 'bench' });
-  const app = await createApp({ config: loadConfig({ LOG_LEVEL: 'silent' }), databaseUrl: pg.connectionString, logger: createLogger({ level: 'silent' }) });
+  // server time: pino-http's responseTime of each request, from the app's own log lines
+  const served: number[] = [];
+  let recording = false;
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      for (const line of String(chunk).split('\n')) {
+        if (!recording || !line.includes('"responseTime"')) continue;
+        const entry = JSON.parse(line) as { responseTime?: number };
+        if (typeof entry.responseTime === 'number') served.push(entry.responseTime);
+      }
+      callback();
+    },
+  });
+  const app = await createApp({ config: loadConfig({ LOG_LEVEL: 'info' }), databaseUrl: pg.connectionString, logger: createLogger({ level: 'info', destination }) });
   try {
     const { port } = await app.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${port}`;
@@ -109,18 +123,26 @@ async function main(): Promise<void> {
       ['History, first page', `/dashboard/clients/${clientId}/history`],
       ['History, page at event 5,000', `/dashboard/clients/${clientId}/history${after}`],
     ];
-    const results: { label: string; p50: number; p99: number }[] = [];
+    const results: { label: string; p50: number; p99: number; s50: number; s99: number }[] = [];
     for (const [label, path] of cases) {
+      served.length = 0;
+      recording = true;
       const samples = await timed(RUNS, get(path));
-      results.push({ label, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99) });
+      recording = false;
+      const server = served.slice(10); // without the warm-up (none for /healthz: probes are not logged)
+      results.push({ label, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), s50: quantile(server, 0.5), s99: quantile(server, 0.99) });
     }
     const floor = results[1]!;
-    console.log(`\nDashboard pages on a client with 25 secrets, 20 domains, 100 redirect URIs and ${EVENTS} events (${RUNS} sequential runs each, loopback HTTP)\n`);
-    console.log(`${'page'.padEnd(44)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'p50 ÷ bare page'.padStart(16)}  target p99 < 100 ms`);
+    const f = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(1)).padStart(8);
+    console.log(`\nDashboard pages on a client with 25 secrets, 20 domains, 100 redirect URIs and ${EVENTS} events (${RUNS} sequential runs each)`);
+    console.log('server = pino-http responseTime inside the app; round trip = measured by the caller over loopback HTTP\n');
+    console.log(`${'page'.padEnd(44)} ${'server p50'.padStart(10)} ${'server p99'.padStart(10)} ${'trip p50'.padStart(8)} ${'trip p99'.padStart(8)} ${'server p50 ÷ bare page'.padStart(23)}  target server p99 < 100 ms`);
     for (const r of results) {
-      const met = r.label.startsWith('floor') ? '' : r.p99 < 100 ? 'met' : 'NOT met';
-      console.log(`${r.label.padEnd(44)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${(r.p50 / floor.p50).toFixed(1).padStart(15)}×  ${met}`);
+      const met = r.label.startsWith('floor') ? '' : r.s99 < 100 ? 'met' : 'NOT met';
+      const ratio = Number.isNaN(r.s50) ? '–' : `${(r.s50 / floor.s50).toFixed(1)}×`;
+      console.log(`${r.label.padEnd(44)} ${f(r.s50).padStart(10)} ${f(r.s99).padStart(10)} ${f(r.p50)} ${f(r.p99)} ${ratio.padStart(23)}  ${met}`);
     }
+    console.log(`(load average during the run: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   } finally {
     await app.close();
     await pg.stop();

@@ -115,7 +115,8 @@ export async function loadFrame(deps: DashboardDeps, req: Request, tab: TabName,
   const account = accountOf(req);
   const clientId = String(req.params.clientId);
   const [client, organisation, revision] = await Promise.all([
-    database.rm.selectFrom('clients').select('status').where('client_id', '=', clientId).executeTakeFirst().then(async (row) => (row && row.status !== 'deleted' ? await clientDetails(database.rm, clientId, database.db) : undefined)),
+    // the guard found the client in the caller's organisation (deleted ones too: those have no pages)
+    clientDetails(database.rm, clientId, database.db).then((details) => (details.status === 'deleted' ? undefined : details)),
     database.rm.selectFrom('organisations').select(['plan', 'plan_status']).where('organisation_id', '=', account.organisationId).executeTakeFirst(),
     streamRevision(deps, clientId),
   ]);
