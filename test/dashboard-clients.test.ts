@@ -72,6 +72,20 @@ describe('the dashboard client pages over HTTP', () => {
     expect(after.body.domains.map((d: { domain: string; allowLogin: boolean; serverIps: string[] }) => [d.domain, d.allowLogin, d.serverIps])).toEqual([['shop.example.com', false, ['203.0.113.0/24']]]);
   });
 
+  it('when a form is sent twice, then it does its work once and the second answer says so (not a stale page)', async () => {
+    const { caller: owner } = await signUp(t.url);
+    const { clientId } = await createThroughForm(owner, 'Twice');
+    const action = `/dashboard/clients/${clientId}/redirect-uris`;
+    const page = await owner.get(action);
+    const fields = { ...hiddenFields(page.text, action), uri: 'https://twice.example.com/cb' };
+    const first = await formPost(owner, action, fields);
+    expect(first.headers.get('location')).toBe(`${action}?done=added`);
+    const second = await formPost(owner, action, fields);
+    expect(second.status).toBe(303);
+    expect(second.headers.get('location')).toBe(`${action}?done=already`);
+    expect((await owner.get(`/manage/v1/clients/${clientId}`)).body.redirectUris).toEqual(['https://twice.example.com/cb']);
+  });
+
   it('when the client changed after the page was opened, then the form writes nothing and says what changed', async () => {
     const { caller: owner } = await signUp(t.url, { name: 'Ada Lovelace' });
     const { clientId } = await createThroughForm(owner, 'Before');
