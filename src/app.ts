@@ -41,6 +41,7 @@ import { createMailer } from './mail/mailer.ts';
 import { join } from 'node:path';
 import { createPageLayer } from './web/layer.ts';
 import { dashboardPages } from './dashboard/pages.ts';
+import { invitationPages } from './dashboard/invitation-pages.ts';
 
 export interface AppOptions {
   readonly config: Config;
@@ -140,7 +141,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       serializers: {
         req: (req: { method: string; url: string; remoteAddress?: string }) => ({
           method: req.method,
-          path: req.url.split('?')[0],
+          // an invitation link's token is its only secret: never in the log
+          path: req.url.split('?')[0]!.replace(/^\/invitations\/[^/]+/, '/invitations/…'),
           ip: req.remoteAddress,
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
@@ -200,6 +202,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.use('/assets', pages.assets);
   app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   app.use('/dashboard', dashboardPages(ctx, pages));
+  app.use('/invitations', invitationPages(ctx, pages));
   app.use(SIGN_IN_PAGE_PATH, signInPages(ctx, pipeline, pages));
   app.use('/support', supportPages(ctx, pages));
 

@@ -166,6 +166,22 @@ describe('links that do not work', () => {
   });
 });
 
+describe('writes like every management write', () => {
+  it('when an invitation is retried with its X-Request-Id, then it is made once (409 duplicate_request); from another site, 403 and nothing made', async () => {
+    const owner = await signUp(t.url);
+    const key = { 'x-request-id': `invite-${Date.now()}-0001` };
+    const body = { email: uniqueEmail('once'), role: 'viewer' };
+    expect((await owner.caller.post('/manage/v1/invitations', body, key)).status).toBe(201);
+    const again = await owner.caller.post('/manage/v1/invitations', body, key);
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('duplicate_request');
+    const forged = await owner.caller.post('/manage/v1/invitations', { email: uniqueEmail('forged'), role: 'admin' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
+    expect(forged.status).toBe(403);
+    expect(forged.body.code).toBe('cross_origin_request');
+    expect((await owner.caller.get('/manage/v1/invitations')).body.map((i: { email: string }) => i.email)).toEqual([body.email]);
+  });
+});
+
 describe('registering with an invitation', () => {
   it('a user who registers after the invitation joins with the password they chose', async () => {
     const owner = await signUp(t.url);

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { RateLimiterPostgres, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { AppContext } from '../context.ts';
-import { handleRequestCommand } from '../http/commands.ts';
+import { duplicateRequest, handleRequestCommand } from '../http/commands.ts';
 import { ApiError } from '../http/problem.ts';
 import { requestIdOf, settle } from '../http/request.ts';
 import { publicBase } from '../http/origin.ts';
@@ -10,11 +10,12 @@ import { entityIdFor } from '../eventstore/command-handler.ts';
 import { organisationStream, type InvitableRole, type Role } from './events.ts';
 import { OrganisationDomainError, decideOrganisation, organisationAggregate, type OrganisationCommand } from './organisation.ts';
 import { emailIsMember, organisationSummary } from './member-queries.ts';
+import type { PlanName } from './plans.ts';
 import { invitationMail, type MailLanguage } from './invitation-mail.ts';
 import { selectOrganisation, type Account, type SessionUser } from './sessions.ts';
 
 /**
- * The member and invitation commands, shared by the management API (member-routes.ts) and the
+ * The organisation's commands — members, invitations and the plan — shared by the management API (member-routes.ts) and the
  * dashboard's pages: one copy of every rule. The caller's right to ask comes from the route guard
  * (src/accounts/guard.ts); the rest is decided in the organisation's stream.
  */
@@ -27,6 +28,7 @@ const TITLES: Record<number, string> = { 403: 'Forbidden', 404: 'Not found', 409
 /** A refusal of the organisation's stream as the API answers it. */
 export function organisationCommandError(error: unknown): unknown {
   if (!(error instanceof OrganisationDomainError)) return error;
+  if (error.code === 'invitation_exists') return duplicateRequest();
   return new ApiError(error.status, error.code, TITLES[error.status] ?? 'Refused', error.message);
 }
 
@@ -52,13 +54,14 @@ export function createMemberCommands(ctx: AppContext) {
     new RateLimiterPostgres({ storeClient: database.pool, tableName: 'login_limits', tableCreated: true, keyPrefix: 'invite-ip', points: 30, duration: 3600, blockDuration: 3600 }),
   ] as const;
 
-  async function run(req: Request, actor: number, organisationId: string, command: OrganisationCommand) {
+  /** `key`: the idempotency key when it is not the request's X-Request-Id (a form's key) */
+  async function run(req: Request, actor: number, organisationId: string, command: OrganisationCommand, key?: string) {
     try {
       const outcome = await handleRequestCommand(
         commands,
         req,
         { stream: organisationStream(organisationId), aggregate: organisationAggregate },
-        { type: command.type, actor: String(actor), at: ctx.now() },
+        { type: command.type, actor: String(actor), at: ctx.now(), ...(key ? { key } : {}) },
         (state) => decideOrganisation(command, state),
       );
       return { events: outcome.events, ...(await settle(ctx, outcome.append?.position)) };
@@ -69,12 +72,29 @@ export function createMemberCommands(ctx: AppContext) {
 
   const requester = (account: Account) => ({ sub: account.sub, role: account.role });
 
+  /** The invitation a link's token names; unknown tokens are counted per session (or address) and per address. */
+  async function findByToken(req: Request, user: SessionUser | undefined, token: string) {
+    const keys = [limiterKey(user?.sessionHash ?? `ip:${req.ip ?? 'unknown'}`), limiterKey(req.ip ?? 'unknown')];
+    const states = await Promise.all(limiters.map((limiter, i) => limiter.get(keys[i]!)));
+    for (const [i, state] of states.entries()) {
+      if (state && state.consumedPoints >= limiters[i]!.points) throw tooManyAttempts(state);
+    }
+    const invitation = /^[A-Za-z0-9_-]{20,100}$/.test(token)
+      ? await database.rm.selectFrom('invitations').select(['invitation_id', 'organisation_id']).where('token_hash', '=', sha256(token)).executeTakeFirst()
+      : undefined;
+    if (!invitation) {
+      await Promise.all(limiters.map((limiter, i) => limiter.penalty(keys[i]!, 1).catch(() => {})));
+      throw new ApiError(404, 'invitation_not_found', 'Not found', 'this invitation link is not valid; check that it was copied whole');
+    }
+    return invitation;
+  }
+
   return {
-    async invite(req: Request, account: Account, input: { email: string; role: InvitableRole; language: MailLanguage }): Promise<InvitationCreated> {
+    async invite(req: Request, account: Account, input: { email: string; role: InvitableRole; language: MailLanguage }, key?: string): Promise<InvitationCreated> {
       const email = input.email.toLowerCase();
       const token = randomBytes(32).toString('base64url');
       // from the request's key: the same request retried names the same invitation (and is refused as a duplicate)
-      const invitationId = entityIdFor('inv', 20, account.organisationId, requestIdOf(req));
+      const invitationId = entityIdFor('inv', 20, account.organisationId, key ?? requestIdOf(req));
       const expiresAt = new Date(ctx.now().getTime() + INVITATION_TTL_MS).toISOString();
       const result = await run(req, account.sub, account.organisationId, {
         type: 'InviteMember',
@@ -85,7 +105,7 @@ export function createMemberCommands(ctx: AppContext) {
         expiresAt,
         by: requester(account),
         emailIsMember: await emailIsMember(database, account.organisationId, email),
-      });
+      }, key);
       const url = `${publicBase(ctx.config, req) ?? ''}/invitations/${token}`;
       const organisation = await organisationSummary(database.rm, account.organisationId);
       const mail = invitationMail(input.language, { organisation: organisation?.name ?? account.organisationId, inviter: account.name, role: input.role, url, expiresAt });
@@ -101,8 +121,8 @@ export function createMemberCommands(ctx: AppContext) {
       return { invitationId, url, expiresAt, mailed, position: result.position };
     },
 
-    async revokeInvitation(req: Request, account: Account, invitationId: string) {
-      const result = await run(req, account.sub, account.organisationId, { type: 'RevokeInvitation', invitationId });
+    async revokeInvitation(req: Request, account: Account, invitationId: string, key?: string) {
+      const result = await run(req, account.sub, account.organisationId, { type: 'RevokeInvitation', invitationId }, key);
       return { invitationId, status: 'revoked' as const, position: result.position };
     },
 
@@ -110,21 +130,8 @@ export function createMemberCommands(ctx: AppContext) {
      * Joins the organisation of the invitation `token` names, and makes the session act in it.
      * Used, expired, revoked or for another email: refused, nothing joined.
      */
-    async accept(req: Request, user: SessionUser, token: string) {
-      const keys = [limiterKey(user.sessionHash), limiterKey(req.ip ?? 'unknown')];
-      const states = await Promise.all(limiters.map((limiter, i) => limiter.get(keys[i]!)));
-      for (const [i, state] of states.entries()) {
-        if (state && state.consumedPoints >= limiters[i]!.points) throw tooManyAttempts(state);
-      }
-      const invitation = await database.rm
-        .selectFrom('invitations')
-        .select(['invitation_id', 'organisation_id'])
-        .where('token_hash', '=', sha256(token))
-        .executeTakeFirst();
-      if (!invitation) {
-        await Promise.all(limiters.map((limiter, i) => limiter.penalty(keys[i]!, 1).catch(() => {})));
-        throw new ApiError(404, 'invitation_not_found', 'Not found', 'this invitation link is not valid; check that it was copied whole');
-      }
+    async accept(req: Request, user: SessionUser, token: string, key?: string) {
+      const invitation = await findByToken(req, user, token);
       const result = await run(req, user.sub, invitation.organisation_id, {
         type: 'AcceptInvitation',
         invitationId: invitation.invitation_id,
@@ -132,7 +139,7 @@ export function createMemberCommands(ctx: AppContext) {
         sub: user.sub,
         email: user.email,
         now: ctx.now().toISOString(),
-      });
+      }, key);
       const added = result.events.find((e) => e.type === 'MemberAdded');
       await selectOrganisation(database.db, user.sessionHash, invitation.organisation_id);
       const organisation = await organisationSummary(database.rm, invitation.organisation_id);
@@ -144,20 +151,45 @@ export function createMemberCommands(ctx: AppContext) {
       };
     },
 
-    async changeRole(req: Request, account: Account, sub: number, role: Role) {
-      const result = await run(req, account.sub, account.organisationId, { type: 'ChangeMemberRole', sub, role, by: requester(account) });
+    /** What an invitation link says, for its page (no side effect but the guess counter). */
+    async inspect(req: Request, user: SessionUser | undefined, token: string) {
+      const found = await findByToken(req, user, token);
+      const invitation = await database.rm.selectFrom('invitations').selectAll().where('invitation_id', '=', found.invitation_id).executeTakeFirstOrThrow();
+      const [organisation, inviter] = await Promise.all([
+        organisationSummary(database.rm, invitation.organisation_id),
+        database.db.selectFrom('users').select('name').where('sub', '=', invitation.invited_by).executeTakeFirst(),
+      ]);
+      const expired = invitation.status === 'pending' && invitation.expires_at.getTime() <= ctx.now().getTime();
+      return {
+        state: expired ? ('expired' as const) : invitation.status,
+        email: invitation.email,
+        role: invitation.role as Role,
+        organisationId: invitation.organisation_id,
+        organisation: organisation?.name ?? invitation.organisation_id,
+        inviter: inviter?.name ?? '',
+      };
+    },
+
+    /** Activates or cancels the organisation's plan (the API's /account/plan and the Plan page). */
+    async changePlan(req: Request, account: Account, command: { type: 'ActivatePlan'; plan: PlanName } | { type: 'CancelPlan' }, key?: string) {
+      const { position, projected } = await run(req, account.sub, account.organisationId, command, key);
+      return { position, projected };
+    },
+
+    async changeRole(req: Request, account: Account, sub: number, role: Role, key?: string) {
+      const result = await run(req, account.sub, account.organisationId, { type: 'ChangeMemberRole', sub, role, by: requester(account) }, key);
       return { sub, role, changed: result.events.length > 0, position: result.position };
     },
 
     /** Removes a member; the caller's own sub is leaving (the session then acts in the user's default organisation). */
-    async remove(req: Request, account: Account, sub: number) {
-      const result = await run(req, account.sub, account.organisationId, { type: 'RemoveMember', sub, by: requester(account) });
+    async remove(req: Request, account: Account, sub: number, key?: string) {
+      const result = await run(req, account.sub, account.organisationId, { type: 'RemoveMember', sub, by: requester(account) }, key);
       if (sub === account.sub) await selectOrganisation(database.db, account.sessionHash, null);
       return { sub, removed: true as const, left: sub === account.sub, position: result.position };
     },
 
-    async transferOwnership(req: Request, account: Account, to: number) {
-      const result = await run(req, account.sub, account.organisationId, { type: 'TransferOwnership', to, by: requester(account) });
+    async transferOwnership(req: Request, account: Account, to: number, key?: string) {
+      const result = await run(req, account.sub, account.organisationId, { type: 'TransferOwnership', to, by: requester(account) }, key);
       return { from: account.sub, to, position: result.position };
     },
   };

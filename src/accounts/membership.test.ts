@@ -73,6 +73,10 @@ describe('InviteMember', () => {
       .then([{ type: 'InvitationRevoked', data: { invitationId: 'inv1', email: 'cy@example.com' } }, invited('inv2')]);
   });
 
+  it('when the same invitation id comes again (the request retried), then invitation_exists', () => {
+    given(...founded, invited('inv1')).when(invite('inv1')).thenThrows('invitation_exists');
+  });
+
   it('when the email belongs to a member, then already_member', () => {
     given(...founded).when({ ...invite(), emailIsMember: true } as OrganisationCommand).thenThrows('already_member');
   });

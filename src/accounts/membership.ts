@@ -60,6 +60,8 @@ function sameHash(a: string, b: string): boolean {
 export function decideMembership(command: MembershipCommand, state: OrganisationState): OrganisationEvent[] {
   switch (command.type) {
     case 'InviteMember': {
+      // its id comes from the request's key: the same request again
+      if (state.invitations.has(command.invitationId)) throw refuse('invitation_exists', `invitation ${command.invitationId} exists already`);
       if (command.emailIsMember) throw refuse('already_member', `${command.email} is already a member of this organisation`);
       // A new invitation to the same address replaces the pending one: only the newest link works.
       const replaced = [...state.invitations]

@@ -105,6 +105,7 @@ export const ORGANISATION_ERROR_STATUS = {
   already_member: 409,
   already_owner: 409,
   last_owner: 409,
+  invitation_exists: 409,
   invitation_not_found: 404,
   invitation_not_pending: 409,
   invitation_used: 410,

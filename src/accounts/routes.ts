@@ -3,22 +3,19 @@ import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { ApiError, parseInput } from '../http/problem.ts';
 import { settle } from '../http/request.ts';
-import { handleRequestCommand } from '../http/commands.ts';
 import { loginBody, registerAccount, registerBody, startSession } from './account-service.ts';
 import { createPasswordCheck } from './login.ts';
-import { accountOf, clearSessionCookie, createSession, deleteSession, sessionOf, setSessionCookie } from './sessions.ts';
-import { organisationStream } from './events.ts';
-import { decideOrganisation, organisationAggregate } from './organisation.ts';
+import { accountOf, clearSessionCookie, deleteSession, sessionOf } from './sessions.ts';
 import { PLAN_LIMITS, PLAN_NAMES, type PlanName } from './plans.ts';
 import { access, createGuard } from './guard.ts';
-import { organisationCommandError } from './member-commands.ts';
+import { createMemberCommands } from './member-commands.ts';
 import { membershipsOf, organisationSummary, selectSessionOrganisation } from './member-queries.ts';
 
 export const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
 export const selectOrganisationBody = z.strictObject({ organisationId: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters') });
 
 export function accountsApi(ctx: AppContext): Router {
-  const { database, config, commands } = ctx;
+  const { database, config } = ctx;
   const router = Router();
   const guard = createGuard(ctx);
   const secureCookie = (req: Request) => config.COOKIE_SECURE ?? req.secure;
@@ -95,30 +92,16 @@ export function accountsApi(ctx: AppContext): Router {
     res.json(selected);
   });
 
-  async function changePlan(req: Request, command: { type: 'ActivatePlan'; plan: PlanName } | { type: 'CancelPlan' }) {
-    const account = accountOf(req);
-    try {
-      const outcome = await handleRequestCommand(
-        commands,
-        req,
-        { stream: organisationStream(account.organisationId), aggregate: organisationAggregate },
-        { type: command.type, actor: String(account.sub), at: ctx.now() },
-        (state) => decideOrganisation(command, state),
-      );
-      return await settle(ctx, outcome.append?.position);
-    } catch (error) {
-      throw organisationCommandError(error);
-    }
-  }
+  const organisation = createMemberCommands(ctx);
 
   router.post('/account/plan', guard(access.member('billing', 'Organisation')), async (req, res) => {
     const { plan } = parseInput(planBody, req.body);
-    const settled = await changePlan(req, { type: 'ActivatePlan', plan });
+    const settled = await organisation.changePlan(req, accountOf(req), { type: 'ActivatePlan', plan });
     res.json({ plan: { name: plan, status: 'active', limits: PLAN_LIMITS[plan] }, ...settled });
   });
 
   router.delete('/account/plan', guard(access.member('billing', 'Organisation')), async (req, res) => {
-    const settled = await changePlan(req, { type: 'CancelPlan' });
+    const settled = await organisation.changePlan(req, accountOf(req), { type: 'CancelPlan' });
     res.json({ plan: null, ...settled });
   });
 

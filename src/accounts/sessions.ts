@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { type Kysely, sql } from 'kysely';
-import type { CoreDatabase, ReadModelDatabase } from '../db/schema.ts';
+import type { CoreDatabase } from '../db/schema.ts';
 import { READ_MODEL_SCHEMA } from '../db/schema.ts';
 import type { Role } from './events.ts';
 import { ApiError } from '../http/problem.ts';

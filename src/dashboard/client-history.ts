@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { accountOf } from '../accounts/sessions.ts';
 import { CLIENT_EVENT_TYPES } from '../clients/events.ts';
 import { authFailures } from '../access/routes.ts';
@@ -98,4 +98,3 @@ function labelOr(t: Translator, key: string, fallback: string): string {
   }
 }
 
-export type { Response };

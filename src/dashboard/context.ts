@@ -24,15 +24,8 @@ export interface DashboardDeps {
 
 export type Can = (action: ManagementAction, subject: ManagementSubject) => boolean;
 
-/** The header of a logged-in page: logout, and the navigation (members builds Members and Plan). */
-export function signedIn(req: Request, res: Response, user: SessionUser): void {
-  const page = pageLocals(res);
-  page.account = user;
-  const path = req.baseUrl + req.path;
-  page.nav = [
-    { href: '/dashboard', label: page.t('dashboard.navClients'), current: path === '/dashboard' || path === '/dashboard/' || path.startsWith('/dashboard/clients') },
-  ];
-}
+/** Fills the header of a logged-in page (navigation, organisation switcher, logout): session.ts. */
+export type SignedIn = (req: Request, res: Response, user: SessionUser) => Promise<void>;
 
 /** The caller's ability, for hiding controls: the same CASL ability the guard asks. */
 export const canOf = (account: Account): Can => {
@@ -40,7 +33,7 @@ export const canOf = (account: Account): Can => {
   return (action, subject) => ability.can(action, subject);
 };
 
-export function createDashboardDeps(ctx: AppContext, pages: PageLayer, router: Router): DashboardDeps {
+export function createDashboardDeps(ctx: AppContext, pages: PageLayer, router: Router, signedIn: SignedIn): DashboardDeps {
   const apiGuard = createGuard(ctx);
   const guard = (need: Access): RequestHandler => {
     const check = apiGuard(need);
@@ -51,7 +44,7 @@ export function createDashboardDeps(ctx: AppContext, pages: PageLayer, router: R
         const status = error instanceof ApiError ? error.status : undefined;
         if (status === 401) return res.redirect(303, `/dashboard/login?next=${encodeURIComponent(req.method === 'GET' ? req.originalUrl.slice(0, 190) : '/dashboard')}`);
         const user = attachedSession(req);
-        if (user) signedIn(req, res, user);
+        if (user) await signedIn(req, res, user);
         if (status === 404) return renderProblem(req, res, 'notFound', 404);
         if (status === 403) {
           const reason = error instanceof ApiError && error.code === 'no_organisation' ? 'clients.noOrganisation' : 'clients.forbidden';
@@ -60,7 +53,7 @@ export function createDashboardDeps(ctx: AppContext, pages: PageLayer, router: R
         throw error;
       }
       const user = attachedSession(req);
-      if (user) signedIn(req, res, user);
+      if (user) await signedIn(req, res, user);
       next();
     };
   };

@@ -1,10 +1,12 @@
 import type { Request, Response, Router } from 'express';
 import type { AppContext } from '../context.ts';
 import { createPasswordCheck } from '../accounts/login.ts';
-import { type SessionUser, clearSessionCookie, deleteSession, findAccount, sessionToken } from '../accounts/sessions.ts';
+import { clearSessionCookie, deleteSession } from '../accounts/sessions.ts';
 import { emailTaken, registerAccount, registerBody, startSession } from '../accounts/account-service.ts';
 import { ApiError } from '../http/problem.ts';
 import { settle } from '../http/request.ts';
+import { createDashboardSession } from './session.ts';
+import { organisationPages } from './organisation-pages.ts';
 import { type FormState, type PageLayer, emptyForm, fieldErrors, pageLocals, renderPage, resubmittedForm, submittedIdempotencyKey } from '../web/layer.ts';
 import { createDashboardDeps } from './context.ts';
 import { clientListPages } from './client-list.ts';
@@ -29,15 +31,13 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
   const secureCookie = (req: Request) => ctx.config.COOKIE_SECURE ?? req.secure;
   const router = pages.router();
 
-  async function currentAccount(req: Request): Promise<SessionUser | undefined> {
-    const token = sessionToken(req);
-    return token ? await findAccount(database.db, database.rm, token, ctx.now()) : undefined;
-  }
+  const session = createDashboardSession(ctx);
+  const currentAccount = session.current;
 
   const showLogin = (req: Request, res: Response, form: FormState, status = 200, next?: string) =>
     renderPage(req, res, 'dashboard/login', { form, next }, { status, title: 'dashboard.loginTitle', here: '/dashboard/login' });
-  const showRegister = (req: Request, res: Response, form: FormState, status = 200) =>
-    renderPage(req, res, 'dashboard/register', { form }, { status, title: 'dashboard.registerTitle', here: '/dashboard/register' });
+  const showRegister = (req: Request, res: Response, form: FormState, status = 200, next?: string) =>
+    renderPage(req, res, 'dashboard/register', { form, next }, { status, title: 'dashboard.registerTitle', here: '/dashboard/register' });
 
   // a visitor sees the login form at /dashboard; a member the clients (client-list.ts)
   router.get('/', async (req, res, next) => {
@@ -68,26 +68,28 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
     res.redirect(303, next ?? '/dashboard');
   });
 
-  router.get('/register', (req, res) => showRegister(req, res, emptyForm({ idempotent: true })));
+  // `next`: back to where the visitor came from (an invitation link), a path on this site only
+  router.get('/register', (req, res) => showRegister(req, res, emptyForm({ idempotent: true }), 200, localPath(req.query.next)));
 
   router.post('/register', async (req, res) => {
     const { t } = pageLocals(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
+    const next = localPath(body.next);
     const fields = ['name', 'email', 'password'] as const;
     const parsed = registerBody.safeParse(Object.fromEntries(fields.map((f) => [f, text(body[f], 1_000)])));
     if (!parsed.success) {
       const errors = fieldErrors(parsed.error, t, { name: 'dashboard.errorName', email: 'dashboard.errorEmail', password: 'dashboard.errorPassword' });
-      return showRegister(req, res, resubmittedForm(req, fields, errors, t('dashboard.formHasErrors')), 400);
+      return showRegister(req, res, resubmittedForm(req, fields, errors, t('dashboard.formHasErrors')), 400, next);
     }
     try {
       const registered = await registerAccount(ctx, req, parsed.data, submittedIdempotencyKey(req));
       await settle(ctx, registered.position);
       await startSession(ctx, req, res, registered.sub);
-      res.redirect(303, '/dashboard');
+      res.redirect(303, next ?? '/dashboard');
     } catch (error) {
       const taken = error instanceof ApiError && (error.code === emailTaken().code || error.code === 'duplicate_request');
       if (!taken) throw error;
-      return showRegister(req, res, resubmittedForm(req, fields, { email: t('dashboard.emailTaken') }, t('dashboard.formHasErrors')), 409);
+      return showRegister(req, res, resubmittedForm(req, fields, { email: t('dashboard.emailTaken') }, t('dashboard.formHasErrors')), 409, next);
     }
   });
 
@@ -101,12 +103,15 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
     res.redirect(303, '/dashboard');
   });
 
-  const deps = createDashboardDeps(ctx, pages, router);
+  const deps = createDashboardDeps(ctx, pages, router, session.signedIn);
   clientListPages(deps);
   clientOverviewPages(deps);
   clientDomainPages(deps);
   clientSecretPages(deps);
   clientSettingPages(deps);
   clientHistoryPages(deps);
+
+  organisationPages(ctx, router, session);
+
   return pages.finish(router);
 }

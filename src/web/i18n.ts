@@ -7,6 +7,7 @@ import type signin from './locales/en/signin.json';
 import type support from './locales/en/support.json';
 import type dashboard from './locales/en/dashboard.json';
 import type clients from './locales/en/clients.json';
+import type members from './locales/en/members.json';
 
 /**
  * The one English/Dutch message catalogue of every page. One JSON file per area and language
@@ -20,6 +21,7 @@ interface Areas {
   support: typeof support;
   dashboard: typeof dashboard;
   clients: typeof clients;
+  members: typeof members;
 }
 
 export const LANGUAGES = ['en', 'nl'] as const;
