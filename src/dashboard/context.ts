@@ -107,22 +107,46 @@ export async function loadFrame(deps: DashboardDeps, req: Request, tab: TabName,
   const { database } = deps.ctx;
   const account = accountOf(req);
   const clientId = String(req.params.clientId);
-  const [client, organisation, revision] = await Promise.all([
+  const [client, organisation, revision, counts] = await Promise.all([
     // the guard found the client in the caller's organisation (deleted ones too: those have no pages)
-    clientDetails(database.rm, clientId, database.db).then((details) => (details.status === 'deleted' ? undefined : details)),
+    (HEADER_ONLY.has(tab) ? clientHeader(deps, clientId) : clientDetails(database.rm, clientId, database.db)).then((details) =>
+      details && details.status !== 'deleted' ? details : undefined,
+    ),
     database.rm.selectFrom('organisations').select(['plan', 'plan_status']).where('organisation_id', '=', account.organisationId).executeTakeFirst(),
     streamRevision(deps, clientId),
+    tab === 'overview' ? usage(deps, clientId) : undefined,
   ]);
   if (!client) return undefined;
   const planName = (organisation?.plan ?? null) as PlanName | null;
   return {
-    client,
+    client: client as ClientDetails,
     revision,
+    ...(counts ? { counts } : {}),
     can: canOf(account),
     tab,
     plan: planName ? { name: planName, status: organisation?.plan_status ?? 'cancelled', limits: PLAN_LIMITS[planName] } : null,
     ...extra,
   };
+}
+
+/** Tabs whose page shows only the client's name and status above its own content: they skip reading secrets, domains and URIs. */
+const HEADER_ONLY: ReadonlySet<TabName> = new Set(['overview', 'users', 'testUsers', 'history', 'failures']);
+
+async function clientHeader(deps: DashboardDeps, clientId: string) {
+  const row = await deps.ctx.database.rm.selectFrom('clients').select(['client_id', 'name', 'status', 'created_at']).where('client_id', '=', clientId).executeTakeFirst();
+  return row ? { clientId: row.client_id, name: row.name, status: row.status, createdAt: row.created_at.toISOString() } : undefined;
+}
+
+/** What the Overview counts against the plan's limits. */
+async function usage(deps: DashboardDeps, clientId: string) {
+  const { rm } = deps.ctx.database;
+  const count = (query: { executeTakeFirst(): Promise<{ n: string | number | bigint } | undefined> }) => query.executeTakeFirst().then((r) => Number(r?.n ?? 0));
+  const [domains, secrets, redirectUris] = await Promise.all([
+    count(rm.selectFrom('client_domains').select((eb) => eb.fn.countAll().as('n')).where('client_id', '=', clientId)),
+    count(rm.selectFrom('client_secrets').select((eb) => eb.fn.countAll().as('n')).where('client_id', '=', clientId).where('status', '!=', 'revoked')),
+    count(rm.selectFrom('redirect_uris').select((eb) => eb.fn.countAll().as('n')).where('client_id', '=', clientId)),
+  ]);
+  return { domains, secrets, redirectUris };
 }
 
 /**
