@@ -61,12 +61,15 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
         await submit(page, '/dashboard/register');
         await check(page, lang, 'clients list, empty');
 
-        // the plan (the Plan page is the members branch's): through the same session's API
+        // the plan, on the Plan page (the members branch's)
+        await page.click('header nav a[href="/dashboard/plan"]');
+        await page.click('main a[href="/dashboard/plan/activate?plan=pro"]');
+        await Promise.all([page.waitForNavigation(), page.click('main form button[type=submit]')]);
         const owner = await callerOf(context);
-        expect((await owner.post('/manage/v1/account/plan', { plan: 'pro' })).status).toBe(200);
+        expect((await owner.get('/manage/v1/account/me')).body.plan.status).toBe('active');
 
         // create a client: its secret once
-        await page.reload();
+        await page.click('header nav a[href="/dashboard"]');
         await page.fill('#name', `Bakery ${lang}`);
         await submit(page, '/dashboard/clients');
         const secret = await page.inputValue('#secret');
