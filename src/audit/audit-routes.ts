@@ -12,7 +12,7 @@ import { type ExportRange, exportAuditTrail, parseExportRange } from './audit-ex
 const KNOWN_TYPES = new Set(AUDIT_EVENT_TYPES);
 const email = z.email();
 
-const trailQuery = z.strictObject({
+export const trailQuery = z.strictObject({
   after: z
     .string()
     .transform((cursor, ctx) => {

@@ -1,18 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
-import { ApiError, notFound, parseInput } from '../http/problem.ts';
-import { metadataFor, requestIdOf, settle } from '../http/request.ts';
-import { handleRequestCommand } from '../http/commands.ts';
-import { entityIdFor } from '../eventstore/command-handler.ts';
-import { accountOf, type Account } from '../accounts/sessions.ts';
+import { notFound, parseInput } from '../http/problem.ts';
+import { accountOf } from '../accounts/sessions.ts';
 import { access, createGuard } from '../accounts/guard.ts';
-import { PLAN_LIMITS, type PlanLimits, type PlanName } from '../accounts/plans.ts';
-import { clientStream, type DomainSettings } from './events.ts';
-import { ClientDomainError, decide, type ClientCommand } from './decide.ts';
-import { clientAggregate } from './state.ts';
-import { generateSecret } from './secret-format.ts';
 import {
   domainSchema,
   fallbackUriSchema,
@@ -25,20 +16,15 @@ import {
   serverIpSchema,
 } from './validation.ts';
 import { clientDetails, clientHistory, listClients, ownedClient } from './queries.ts';
-import { abandonClientSlot, releaseClientSlot, reserveClientSlot } from './quota.ts';
-import { voidOpenSignInTokens } from '../signin/tokens.ts';
 import { listingBody, toListing } from './listing.ts';
+import { type CommandCall, clientCommands } from './commands.ts';
 
-const id = (prefix: string) => `${prefix}_${randomBytes(16).toString('base64url').replace(/[-_]/g, '').slice(0, 20)}`;
-/** A create retried with its X-Request-Id targets the same client, so it is stored once. */
-const clientIdFor = (organisationId: string, requestKey: string) => entityIdFor('kc', 20, organisationId, requestKey);
-const newSecretId = () => id('sec');
-const newDomainId = () => id('dom');
+export { STATUS_BY_KIND, newDomainSettings } from './commands.ts';
 
 /** A secret pasted into a name would be shown to everyone who can read the client: refuse it. */
 const looksLikeSecret = (value: string) => /klsk_[0-9A-Za-z]{20,}/.test(value);
-const safeName = nameSchema.refine((v) => !looksLikeSecret(v), { message: 'looks like a client secret; never put secrets in names' });
-const safeLabel = labelSchema.refine((v) => !looksLikeSecret(v), { message: 'looks like a client secret; never put secrets in labels' });
+export const safeName = nameSchema.refine((v) => !looksLikeSecret(v), { message: 'looks like a client secret; never put secrets in names' });
+export const safeLabel = labelSchema.refine((v) => !looksLikeSecret(v), { message: 'looks like a client secret; never put secrets in labels' });
 export const nameBody = z.strictObject({ name: safeName });
 const idList = z.array(z.string().min(1).max(100)).max(200);
 export const issueSecretBody = z.strictObject({
@@ -67,29 +53,12 @@ export const scopesBody = z.strictObject({ scopes: scopesSchema });
 export const testUserBody = z.strictObject({ email: z.string().trim().max(254).pipe(z.email('must be an email address')) });
 export const subParam = z.coerce.number().int().positive();
 
-/** A new domain's settings: what the body gives, defaults for the rest (also used by the impact preview). */
-export function newDomainSettings(body: z.infer<typeof addDomainBody>): DomainSettings {
-  return {
-    domain: body.domain,
-    serverIps: body.serverIps ?? [],
-    internalName: body.internalName ?? null,
-    logo: body.logo ?? null,
-    fallbackUri: body.fallbackUri ?? null,
-    allowLogin: body.allowLogin ?? true,
-    allowApi: body.allowApi ?? true,
-    active: body.active ?? true,
-    primary: body.primary ?? false,
-    testMode: body.testMode ?? false,
-  };
-}
-
-export const STATUS_BY_KIND = { not_found: 404, conflict: 409, invalid: 400, limit: 403 } as const;
-
-/** The management API for clients (DESIGN §8): commands in, read models out. */
+/** The management API for clients (DESIGN §8): the commands of ./commands.ts in, read models out. */
 export function clientsApi(ctx: AppContext): Router {
-  const { database, commands } = ctx;
+  const { database } = ctx;
   const router = Router();
   const guard = createGuard(ctx);
+  const run = clientCommands(ctx);
 
   /** Another organisation's client, or a deleted one, does not exist for the caller. */
   async function clientOf(req: Request, options: { includeDeleted?: boolean } = {}): Promise<string> {
@@ -102,46 +71,8 @@ export function clientsApi(ctx: AppContext): Router {
 
   /** The client a command names; whether the caller may touch it is decided with the command. */
   const targetOf = (req: Request): string => String(req.params.clientId);
-
-  async function activePlan(account: Account): Promise<{ plan: PlanName; limits: PlanLimits }> {
-    const organisation = await database.rm
-      .selectFrom('organisations')
-      .select(['plan', 'plan_status'])
-      .where('organisation_id', '=', account.organisationId)
-      .executeTakeFirst();
-    if (!organisation?.plan || organisation.plan_status !== 'active') {
-      throw new ApiError(403, 'plan_inactive', 'No active plan', 'activate a plan (starter, pro or business) before creating clients, domains or secrets');
-    }
-    const plan = organisation.plan as PlanName;
-    return { plan, limits: PLAN_LIMITS[plan] };
-  }
-
-  /** Runs one client command and answers once the read models reached it. */
-  async function execute(req: Request, clientId: string, command: ClientCommand) {
-    const account = accountOf(req);
-    try {
-      const outcome = await handleRequestCommand(
-        commands,
-        req,
-        { stream: clientStream(clientId), aggregate: clientAggregate },
-        { type: command.type, actor: String(account.sub), at: ctx.now() },
-        (state) => {
-          // Ownership from the client's own events: another organisation's client, or a deleted
-          // one, does not exist for the caller (and no read-model query is needed to say so).
-          if (command.type !== 'RegisterClient' && (!state || state.organisationId !== account.organisationId || state.status === 'deleted')) {
-            throw notFound(`client ${clientId}`);
-          }
-          return decide(command, state);
-        },
-      );
-      return { events: outcome.events, ...(await settle(ctx, outcome.append?.position)) };
-    } catch (error) {
-      if (error instanceof ClientDomainError) throw new ApiError(STATUS_BY_KIND[error.kind], error.code, error.title, error.message);
-      throw error;
-    }
-  }
-
-  const nowIso = () => ctx.now().toISOString();
+  /** An API call's command: keyed by its X-Request-Id. */
+  const call = (req: Request): CommandCall => ({ req, account: accountOf(req) });
 
   router.get('/clients', guard(access.member('read', 'Client')), async (req, res) => {
     const account = accountOf(req);
@@ -149,41 +80,8 @@ export function clientsApi(ctx: AppContext): Router {
   });
 
   router.post('/clients', guard(access.member('manage', 'Client')), async (req, res) => {
-    const account = accountOf(req);
     const { name } = parseInput(nameBody, req.body);
-    const clientId = clientIdFor(account.organisationId, requestIdOf(req));
-    // The organisation's stream decides the plan and the client count (see quota.ts).
-    const reserved = await reserveClientSlot(ctx, req, String(account.sub), account.organisationId, clientId);
-    const secretId = newSecretId();
-    const secret = generateSecret();
-    let result;
-    try {
-      result = await execute(req, clientId, {
-        type: 'RegisterClient',
-        clientId,
-        organisationId: account.organisationId,
-        name,
-        secretId,
-        secretHash: secret.secretHash,
-        hint: secret.hint,
-        now: nowIso(),
-      });
-    } catch (error) {
-      // Give back the slot this request took, unless the client got registered after all.
-      if (reserved) {
-        await abandonClientSlot(ctx, metadataFor(req, String(account.sub), ctx.now()), account.organisationId, clientId, 'failed').catch((failure: unknown) =>
-          ctx.logger.warn({ err: failure, clientId }, 'could not give back the client slot of a failed create; the next create at the limit will'),
-        );
-      }
-      throw error;
-    }
-    res.status(201).json({
-      clientId,
-      name,
-      status: 'active',
-      secret: { secretId, secret: secret.secret, hint: secret.hint, label: 'Standard Key' },
-      position: result.position,
-    });
+    res.status(201).json(await run.createClient(call(req), name));
   });
 
   router.get('/clients/:clientId', guard(access.member('read', 'Client')), async (req, res) => {
@@ -193,197 +91,111 @@ export function clientsApi(ctx: AppContext): Router {
   router.patch('/clients/:clientId', guard(access.member('manage', 'Client')), async (req, res) => {
     const clientId = targetOf(req);
     const { name } = parseInput(nameBody, req.body);
-    const result = await execute(req, clientId, { type: 'RenameClient', name, now: nowIso() });
+    const result = await run.renameClient(call(req), clientId, name);
     res.json({ clientId, name, position: result.position });
   });
 
   router.delete('/clients/:clientId', guard(access.member('delete', 'Client')), async (req, res) => {
-    const account = accountOf(req);
     const clientId = targetOf(req);
-    const result = await execute(req, clientId, { type: 'DeleteClient', now: nowIso() });
-    await voidOpenSignInTokens(database.db, clientId);
-    // The client is gone whatever happens next; a release lost here is made by the next create at the limit.
-    await releaseClientSlot(ctx, metadataFor(req, String(account.sub), ctx.now()), account.organisationId, clientId, 'deleted').catch((failure: unknown) =>
-      ctx.logger.warn({ err: failure, clientId }, 'could not give back the slot of a deleted client'),
-    );
+    const result = await run.deleteClient(call(req), clientId);
     res.json({ clientId, status: 'deleted', position: result.position });
   });
 
-  for (const [path, type, status] of [
-    ['disable', 'DisableClient', 'disabled'],
-    ['enable', 'EnableClient', 'active'],
+  for (const [path, enabled, status] of [
+    ['disable', false, 'disabled'],
+    ['enable', true, 'active'],
   ] as const) {
     router.post(`/clients/:clientId/${path}`, guard(access.member('manage', 'Client')), async (req, res) => {
       const clientId = targetOf(req);
-      const result = await execute(req, clientId, { type, now: nowIso() });
-      if (type === 'DisableClient') await voidOpenSignInTokens(database.db, clientId);
+      const result = await run.setClientEnabled(call(req), clientId, enabled);
       res.json({ clientId, status, position: result.position });
     });
   }
 
   router.post('/clients/:clientId/secrets', guard(access.member('manage', 'Secret')), async (req, res) => {
-    const account = accountOf(req);
-    const clientId = targetOf(req);
     const body = parseInput(issueSecretBody, req.body);
-    const { plan, limits } = await activePlan(account);
-    const secretId = newSecretId();
-    const secret = generateSecret();
-    const label = body.label ?? 'Standard Key';
-    const result = await execute(req, clientId, {
-      type: 'IssueSecret',
-      secretId,
-      label,
-      secretHash: secret.secretHash,
-      hint: secret.hint,
-      expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
-      domainIds: body.domains,
-      limits,
-      plan,
-      now: nowIso(),
-    });
-    const linked = result.events.flatMap((e) => (e.type === 'SecretLinkedToDomain' ? [e.data.domainId] : []));
-    res.status(201).json({
-      secretId,
-      secret: secret.secret,
-      hint: secret.hint,
-      label,
-      expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
-      domains: linked,
-      position: result.position,
-    });
+    res.status(201).json(await run.issueSecret(call(req), targetOf(req), body));
   });
 
   router.post('/clients/:clientId/secrets/:secretId/rotate', guard(access.member('manage', 'Secret')), async (req, res) => {
-    const clientId = targetOf(req);
     const { graceSeconds = 0 } = parseInput(rotateBody, req.body);
-    const newId = newSecretId();
-    const secret = generateSecret();
-    const result = await execute(req, clientId, {
-      type: 'RotateSecret',
-      secretId: String(req.params.secretId),
-      newSecretId: newId,
-      secretHash: secret.secretHash,
-      hint: secret.hint,
-      graceSeconds,
-      now: nowIso(),
-    });
-    const rotated = result.events.find((e) => e.type === 'ClientSecretRotated');
-    res.status(201).json({
-      secretId: newId,
-      secret: secret.secret,
-      hint: secret.hint,
-      replaces: String(req.params.secretId),
-      label: rotated?.type === 'ClientSecretRotated' ? rotated.data.label : undefined,
-      graceUntil: rotated?.type === 'ClientSecretRotated' ? rotated.data.graceUntil : null,
-      domains: rotated?.type === 'ClientSecretRotated' ? rotated.data.domainIds : [],
-      position: result.position,
-    });
+    res.status(201).json(await run.rotateSecret(call(req), targetOf(req), String(req.params.secretId), graceSeconds));
   });
 
   router.delete('/clients/:clientId/secrets/:secretId', guard(access.member('manage', 'Secret')), async (req, res) => {
-    const clientId = targetOf(req);
-    const result = await execute(req, clientId, { type: 'RevokeSecret', secretId: String(req.params.secretId), now: nowIso() });
+    const result = await run.revokeSecret(call(req), targetOf(req), String(req.params.secretId));
     res.json({ secretId: req.params.secretId, status: 'revoked', position: result.position });
   });
 
-  for (const [method, type] of [
-    ['put', 'LinkSecret'],
-    ['delete', 'UnlinkSecret'],
+  for (const [method, linked] of [
+    ['put', true],
+    ['delete', false],
   ] as const) {
     router[method]('/clients/:clientId/domains/:domainId/secrets/:secretId', guard(access.member('manage', 'Secret')), async (req, res) => {
-      const clientId = targetOf(req);
       const secretId = String(req.params.secretId);
       const domainId = String(req.params.domainId);
-      const result = await execute(req, clientId, { type, secretId, domainId, now: nowIso() });
-      res.json({ secretId, domainId, linked: type === 'LinkSecret', position: result.position });
+      const result = await run.linkSecret(call(req), targetOf(req), domainId, secretId, linked);
+      res.json({ secretId, domainId, linked, position: result.position });
     });
   }
 
   router.post('/clients/:clientId/redirect-uris', guard(access.member('manage', 'Client')), async (req, res) => {
-    const clientId = targetOf(req);
     const { uri } = parseInput(uriBody, req.body);
-    const result = await execute(req, clientId, { type: 'AddRedirectUri', uri, now: nowIso() });
+    const result = await run.addRedirectUri(call(req), targetOf(req), uri);
     res.status(201).json({ uri, position: result.position });
   });
 
   router.delete('/clients/:clientId/redirect-uris', guard(access.member('manage', 'Client')), async (req, res) => {
-    const clientId = targetOf(req);
     const { uri } = parseInput(uriBody, req.body);
-    const result = await execute(req, clientId, { type: 'RemoveRedirectUri', uri, now: nowIso() });
+    const result = await run.removeRedirectUri(call(req), targetOf(req), uri);
     res.json({ uri, removed: true, position: result.position });
   });
 
   router.post('/clients/:clientId/domains', guard(access.member('manage', 'Client')), async (req, res) => {
-    const account = accountOf(req);
-    const clientId = targetOf(req);
     const body = parseInput(addDomainBody, req.body);
-    const { plan, limits } = await activePlan(account);
-    const domainId = newDomainId();
-    const result = await execute(req, clientId, {
-      type: 'AddDomain',
-      domainId,
-      settings: newDomainSettings(body),
-      secretIds: body.secrets,
-      limits,
-      plan,
-      now: nowIso(),
-    });
-    const added = result.events.find((e) => e.type === 'DomainAdded');
-    const linked = result.events.flatMap((e) => (e.type === 'SecretLinkedToDomain' ? [e.data.secretId] : []));
-    res.status(201).json({ domainId, ...(added?.type === 'DomainAdded' ? added.data : {}), secrets: linked, position: result.position });
+    const { domainId, added, secrets, position } = await run.addDomain(call(req), targetOf(req), body);
+    res.status(201).json({ domainId, ...(added ?? {}), secrets, position });
   });
 
   router.patch('/clients/:clientId/domains/:domainId', guard(access.member('manage', 'Client')), async (req, res) => {
-    const clientId = targetOf(req);
     const body = parseInput(updateDomainBody, req.body);
     const domainId = String(req.params.domainId);
-    const result = await execute(req, clientId, { type: 'UpdateDomain', domainId, changes: body, now: nowIso() });
+    const result = await run.updateDomain(call(req), targetOf(req), domainId, body);
     res.json({ domainId, changed: result.events.length > 0, position: result.position });
   });
 
   router.delete('/clients/:clientId/domains/:domainId', guard(access.member('manage', 'Client')), async (req, res) => {
-    const clientId = targetOf(req);
     const domainId = String(req.params.domainId);
-    const result = await execute(req, clientId, { type: 'RemoveDomain', domainId, now: nowIso() });
+    const result = await run.removeDomain(call(req), targetOf(req), domainId);
     res.json({ domainId, removed: true, position: result.position });
   });
 
   router.put('/clients/:clientId/scopes', guard(access.member('manage', 'Client')), async (req, res) => {
-    const clientId = targetOf(req);
     const { scopes } = parseInput(scopesBody, req.body);
-    const result = await execute(req, clientId, { type: 'ChangeScopes', scopes, now: nowIso() });
+    const result = await run.changeScopes(call(req), targetOf(req), scopes);
     res.json({ scopes, position: result.position });
   });
 
   // The public directory entry (GET /api/global/projects): PUT lists or changes it, DELETE takes it out.
   router.put('/clients/:clientId/listing', guard(access.member('manage', 'Client')), async (req, res) => {
     const listing = toListing(parseInput(listingBody, req.body));
-    const result = await execute(req, targetOf(req), { type: 'ChangeListing', listing, now: nowIso() });
+    const result = await run.changeListing(call(req), targetOf(req), listing);
     res.json({ listing, position: result.position });
   });
 
   router.delete('/clients/:clientId/listing', guard(access.member('manage', 'Client')), async (req, res) => {
-    const result = await execute(req, targetOf(req), { type: 'ChangeListing', listing: null, now: nowIso() });
+    const result = await run.changeListing(call(req), targetOf(req), null);
     res.json({ listing: null, position: result.position });
   });
 
   router.post('/clients/:clientId/test-users', guard(access.member('manage', 'Client')), async (req, res) => {
-    const clientId = targetOf(req);
     const { email } = parseInput(testUserBody, req.body);
-    const user = await database.db
-      .selectFrom('users')
-      .select(['sub', 'email', 'name'])
-      .where((eb) => eb(eb.fn('lower', [eb.ref('email')]), '=', email.toLowerCase()))
-      .executeTakeFirst();
-    if (!user) throw new ApiError(404, 'user_not_found', 'Not found', `no account with email ${email}; the test user must register first`);
-    const result = await execute(req, clientId, { type: 'AddTestUser', sub: user.sub, now: nowIso() });
-    res.status(201).json({ sub: user.sub, email: user.email, name: user.name, position: result.position });
+    res.status(201).json(await run.addTestUser(call(req), targetOf(req), email));
   });
 
   router.delete('/clients/:clientId/test-users/:sub', guard(access.member('manage', 'Client')), async (req, res) => {
-    const clientId = targetOf(req);
     const sub = parseInput(subParam, req.params.sub);
-    const result = await execute(req, clientId, { type: 'RemoveTestUser', sub, now: nowIso() });
+    const result = await run.removeTestUser(call(req), targetOf(req), sub);
     res.json({ sub, removed: true, position: result.position });
   });
 

@@ -3,20 +3,27 @@ import type { AppContext } from '../context.ts';
 import { createPasswordCheck } from '../accounts/login.ts';
 import { clearSessionCookie, deleteSession } from '../accounts/sessions.ts';
 import { emailTaken, registerAccount, registerBody, startSession } from '../accounts/account-service.ts';
-import { listClients } from '../clients/queries.ts';
 import { ApiError } from '../http/problem.ts';
 import { settle } from '../http/request.ts';
 import { createDashboardSession } from './session.ts';
 import { organisationPages } from './organisation-pages.ts';
 import { type FormState, type PageLayer, emptyForm, fieldErrors, pageLocals, renderPage, resubmittedForm, submittedIdempotencyKey } from '../web/layer.ts';
+import { createDashboardDeps } from './context.ts';
+import { clientListPages } from './client-list.ts';
+import { clientOverviewPages } from './client-overview.ts';
+import { clientDomainPages } from './client-domains.ts';
+import { clientSecretPages } from './client-secrets.ts';
+import { clientSettingPages } from './client-settings.ts';
+import { clientHistoryPages } from './client-history.ts';
 
 const text = (value: unknown, max: number): string => (typeof value === 'string' ? value.slice(0, max) : '');
 /** Only a path on this site: never an open redirect. */
 const localPath = (value: unknown): string | undefined => (typeof value === 'string' && /^\/(?![/\\])[\w\-/?=&.%]*$/.test(value) && value.length < 200 ? value : undefined);
 
 /**
- * The dashboard's entrance (DESIGN §12): log in, register, log out, and a minimal home listing
- * the organisation's clients. It calls the same functions as `/manage/v1/account/*`.
+ * The dashboard (DESIGN §12): its entrance here (log in, register, log out: the same functions as
+ * `/manage/v1/account/*`), and the client pages, one module a subject (client-*.ts), all on this
+ * one page router; they call the same command and query functions as `/manage/v1`.
  */
 export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
   const { database } = ctx;
@@ -26,20 +33,16 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
 
   const session = createDashboardSession(ctx);
   const currentAccount = session.current;
-  /** The header of a logged-in dashboard page: navigation, the organisation switcher and the logout button. */
-  const signedIn = session.signedIn;
 
   const showLogin = (req: Request, res: Response, form: FormState, status = 200, next?: string) =>
     renderPage(req, res, 'dashboard/login', { form, next }, { status, title: 'dashboard.loginTitle', here: '/dashboard/login' });
   const showRegister = (req: Request, res: Response, form: FormState, status = 200, next?: string) =>
     renderPage(req, res, 'dashboard/register', { form, next }, { status, title: 'dashboard.registerTitle', here: '/dashboard/register' });
 
-  router.get('/', async (req, res) => {
-    const account = await currentAccount(req);
-    if (!account) return showLogin(req, res, emptyForm());
-    await signedIn(req, res, account);
-    const clients = account.organisationId === null ? [] : await listClients(database.rm, account.organisationId);
-    renderPage(req, res, 'dashboard/home', { clients }, { title: 'dashboard.clientsHeading' });
+  // a visitor sees the login form at /dashboard; a member the clients (client-list.ts)
+  router.get('/', async (req, res, next) => {
+    if (await currentAccount(req)) return next();
+    showLogin(req, res, emptyForm());
   });
 
   router.get('/login', (req, res) => showLogin(req, res, emptyForm(), 200, localPath(req.query.next)));
@@ -104,6 +107,14 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
     clearSessionCookie(res, secureCookie(req));
     res.redirect(303, '/dashboard');
   });
+
+  const deps = createDashboardDeps(ctx, pages, router, session.signedIn);
+  clientListPages(deps);
+  clientOverviewPages(deps);
+  clientDomainPages(deps);
+  clientSecretPages(deps);
+  clientSettingPages(deps);
+  clientHistoryPages(deps);
 
   organisationPages(ctx, router, session);
 

@@ -93,7 +93,8 @@ export class CommandHandler {
     stream: string,
     aggregate: Aggregate<S, E>,
     command: CommandEnvelope,
-    decide: (state: S) => readonly E[],
+    /** `revision`: the stream revision `state` reflects (-1n: no events), for a caller's expected-revision check */
+    decide: (state: S, revision: bigint) => readonly E[],
   ): Promise<CommandOutcome<S, E>> {
     return await this.serialised(stream, () => this.run(stream, aggregate, command, decide));
   }
@@ -139,7 +140,7 @@ export class CommandHandler {
     stream: string,
     aggregate: Aggregate<S, E>,
     command: CommandEnvelope,
-    decide: (state: S) => readonly E[],
+    decide: (state: S, revision: bigint) => readonly E[],
   ): Promise<CommandOutcome<S, E>> {
     const maxAttempts = this.options.maxAttempts ?? 20;
     const commandId = commandIdFor(stream, command.type, command.key);
@@ -152,7 +153,7 @@ export class CommandHandler {
       }
       let decided: readonly E[];
       try {
-        decided = decide(state);
+        decided = decide(state, revision);
       } catch (error) {
         // A refusal or a no-op decided on a cached state is only final once decided on a fresh one.
         if (fromCache) continue;

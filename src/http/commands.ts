@@ -20,7 +20,7 @@ export async function handleRequestCommand<S, E extends DomainEvent>(
     /** the idempotency key when it is not the request's own (defaults to its X-Request-Id) */
     readonly key?: string;
   },
-  decide: (state: S) => readonly E[],
+  decide: (state: S, revision: bigint) => readonly E[],
 ): Promise<CommandOutcome<S, E>> {
   const outcome = await commands.handle(
     target.stream,

@@ -1,4 +1,6 @@
 import { Router } from 'express';
+import type { Kysely } from 'kysely';
+import type { CoreDatabase } from '../db/schema.ts';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { accountOf } from '../accounts/sessions.ts';
@@ -10,6 +12,27 @@ const query = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 
+/** The users who signed in through a client, most recent first (the API and the dashboard's Users tab). */
+export async function clientUsers(db: Kysely<CoreDatabase>, clientId: string, limit: number) {
+  const rows = await db
+    .selectFrom('client_users')
+    .innerJoin('users', 'users.sub', 'client_users.user_sub')
+    .select(['users.sub', 'users.email', 'users.name', 'client_users.first_signed_in_at', 'client_users.last_signed_in_at', 'client_users.sign_in_count'])
+    .where('client_users.client_id', '=', clientId)
+    .orderBy('client_users.last_signed_in_at', 'desc')
+    .orderBy('users.sub')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    sub: r.sub,
+    email: r.email,
+    name: r.name,
+    firstSignedInAt: r.first_signed_in_at.toISOString(),
+    lastSignedInAt: r.last_signed_in_at.toISOString(),
+    signInCount: r.sign_in_count,
+  }));
+}
+
 /** GET /manage/v1/clients/:clientId/users — who signed in through the client (DESIGN §8). */
 export function signInManagementApi(ctx: AppContext): Router {
   const { database } = ctx;
@@ -20,33 +43,7 @@ export function signInManagementApi(ctx: AppContext): Router {
     const clientId = String(req.params.clientId);
     if (!(await ownedClient(database.rm, account.organisationId, clientId))) throw notFound(`client ${clientId}`);
     const { limit } = parseInput(query, req.query);
-    const rows = await database.db
-      .selectFrom('client_users')
-      .innerJoin('users', 'users.sub', 'client_users.user_sub')
-      .select([
-        'users.sub',
-        'users.email',
-        'users.name',
-        'client_users.first_signed_in_at',
-        'client_users.last_signed_in_at',
-        'client_users.sign_in_count',
-      ])
-      .where('client_users.client_id', '=', clientId)
-      .orderBy('client_users.last_signed_in_at', 'desc')
-      .orderBy('users.sub')
-      .limit(limit)
-      .execute();
-    res.json({
-      clientId,
-      users: rows.map((r) => ({
-        sub: r.sub,
-        email: r.email,
-        name: r.name,
-        firstSignedInAt: r.first_signed_in_at.toISOString(),
-        lastSignedInAt: r.last_signed_in_at.toISOString(),
-        signInCount: r.sign_in_count,
-      })),
-    });
+    res.json({ clientId, users: await clientUsers(database.db, clientId, limit) });
   });
   return router;
 }

@@ -8,6 +8,7 @@ import type support from './locales/en/support.json';
 import type dashboard from './locales/en/dashboard.json';
 import type account from './locales/en/account.json';
 import type desk from './locales/en/desk.json';
+import type clients from './locales/en/clients.json';
 import type members from './locales/en/members.json';
 
 /**
@@ -23,6 +24,7 @@ interface Areas {
   dashboard: typeof dashboard;
   account: typeof account;
   desk: typeof desk;
+  clients: typeof clients;
   members: typeof members;
 }
 
