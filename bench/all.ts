@@ -23,6 +23,7 @@ const BENCHES: readonly BenchSpec[] = [
   { script: 'bench:audit', slow: true, quickArgs: ['--quick'] },
   { script: 'bench:explain', slow: false, quickArgs: ['--runs', '50'] },
   { script: 'bench:flood', slow: false, quickArgs: [] },
+  { script: 'bench:dashboard', slow: false, quickArgs: ['--runs', '50'] },
 ];
 
 const HELP = `npm run bench:all [-- options]

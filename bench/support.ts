@@ -14,6 +14,7 @@
  *   npm run bench:support -- --agents 20 --customers 1980 --nodes 1 --notes 0 --canned 0   # the earlier one
  *   options: --agents --customers --nodes 1|2 --rate --seconds --runs --notes 0..1 --canned 0..1
  */
+import { emitFigures } from './figures.ts';
 import { execSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -227,6 +228,10 @@ console.log('');
 const worst = Math.max(...p99s);
 console.log(`target: delivery p99 ≤ 50 ms in every run at ${opts.rate} messages/s — worst run ${fmt(worst)} ${worst <= 50 ? 'MET' : 'NOT MET'}`);
 console.log(`target: no note delivered to a customer — ${leaked} ${leaked === 0 ? 'MET' : 'NOT MET'}`);
+emitFigures('bench:support', [
+  { name: `delivery p99, worst of ${opts.runs} runs (${opts.agents} agents, ${opts.customers} customers, ${opts.nodes} nodes, ${opts.rate} msg/s)`, value: worst, unit: 'ms', floor: 'target', floorValue: 50, target: '≤ 50 ms', met: worst <= 50 },
+  { name: 'notes delivered to customers', value: leaked, unit: 'notes', target: '0', met: leaked === 0 },
+]);
 console.log(`load average after: ${execSync('cat /proc/loadavg').toString().trim()}`);
 
 function printRun(i: number, result: LoadResult, delivery: number[], p99: number, cpu: number): void {
