@@ -1,7 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import cookieParser from 'cookie-parser';
 import type { Logger } from 'pino';
 import type { Kysely } from 'kysely';
 import { type Config, databaseTimeouts, trustProxySetting } from './config.ts';
@@ -13,32 +12,25 @@ import { createProjectorThread, type ProjectorThread } from '../projections/thre
 import { createEventStore } from './eventstore/factory.ts';
 import { createProjectionWatcher, type ProjectionWatcher } from '../projections/watcher.ts';
 import type { AppContext } from './context.ts';
-import { ApiError, problemHandler, requireJson } from './http/problem.ts';
+import { ApiError, problemHandler } from './http/problem.ts';
 import { requestEdge } from './http/request-edge.ts';
-import { refuseUnstorableInput } from './http/input-guard.ts';
 import { answerClientError } from './http/client-error.ts';
-import { accountsApi } from './accounts/routes.ts';
-import { membersApi } from './accounts/member-routes.ts';
-import { clientsApi } from './clients/routes.ts';
 import { PolicyCache } from './access/cache.ts';
 import { DecisionLog } from './access/decision-log.ts';
 import { createAccessPipeline, type AccessPipeline } from './access/pipeline.ts';
-import { accessManagementApi } from './access/routes.ts';
-import { auditReplayApi } from './audit/routes.ts';
 import { partnerApi } from './api/routes.ts';
 import { isPartnerApiPath, xwmsErrorHandler } from './api/envelope.ts';
-import { refuseCrossOriginWrites, refuseForeignHosts } from './http/origin.ts';
-import { signInManagementApi } from './signin/management.ts';
+import { refuseForeignHosts } from './http/origin.ts';
+import { MANAGE_BASE, manageApi } from './http/manage-api.ts';
+import { openApiRouter } from './http/openapi.ts';
 import { signInPages } from './signin/pages.ts';
-import { signInPartnerApi, SIGN_IN_PAGE_PATH } from './signin/partner-routes.ts';
-import { usersPartnerApi } from './users/partner-routes.ts';
+import { SIGN_IN_PAGE_PATH } from './signin/partner-routes.ts';
 import { hostedRedirects } from './signin/hosted-redirects.ts';
 import { accountPages } from './account/pages.ts';
 import { pictureFiles, pictureUpload } from './account/picture-routes.ts';
 import { createSupportGateway, type SupportGateway } from './support/gateway.ts';
 import { supportPages } from './support/pages.ts';
 import { deskPages } from './support/desk-pages.ts';
-import { auditApi } from './audit/audit-routes.ts';
 import { createMailer } from './mail/mailer.ts';
 import { join } from 'node:path';
 import { createPageLayer } from './web/layer.ts';
@@ -59,6 +51,11 @@ export interface AppOptions {
   /** defaults to true; a node with false only serves (another node projects) */
   readonly runProjector?: boolean;
   readonly poolSize?: number;
+  /**
+   * Tests only: middleware installed before any other, to watch every response (the suite
+   * validates each one against the OpenAPI document: test/support/response-contract.ts).
+   */
+  readonly observeResponses?: express.RequestHandler;
   /** extra routes on the partner API router (benchmarks and tests only) */
   readonly partnerApiExtensions?: readonly ((router: import('express').Router, pipeline: AccessPipeline) => void)[];
 }
@@ -147,6 +144,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
 
   const app = express();
+  if (options.observeResponses) app.use(options.observeResponses);
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
   metrics.sources.accessDecisions = () => pipeline.decisions;
@@ -179,26 +177,16 @@ export async function createApp(options: AppOptions): Promise<App> {
   // The partner API first: its calls are the hot path, and need not pass the management layers.
   app.use(
     '/api',
-    partnerApi(ctx, pipeline, [
-      signInPartnerApi(ctx, pipeline),
-      usersPartnerApi(ctx, pipeline),
-      ...(options.partnerApiExtensions ?? []).map((extend) => (router: express.Router) => extend(router, pipeline)),
-    ]),
+    partnerApi(
+      ctx,
+      pipeline,
+      (options.partnerApiExtensions ?? []).map((extend) => (router: express.Router) => extend(router, pipeline)),
+    ),
   );
-  const manage = express.Router();
-  // Every write here rides the session cookie: a page on another site may not send one.
-  manage.use(refuseCrossOriginWrites(config), requireJson, express.json({ limit: '100kb', strict: false }), refuseUnstorableInput, cookieParser());
-  manage.use(accountsApi(ctx));
-  manage.use(membersApi(ctx));
-  manage.use(clientsApi(ctx));
-  manage.use(accessManagementApi(ctx));
-  manage.use(auditReplayApi(ctx));
-  manage.use(signInManagementApi(ctx));
-  manage.use(auditApi(ctx));
-  manage.use((req) => {
-    throw new ApiError(404, 'route_not_found', 'Not found', `no route for ${req.method} ${req.path}`);
-  });
-  app.use('/manage/v1', manage);
+  // Both APIs are built from their route tables (src/api/contract.ts, src/http/manage-api.ts),
+  // which also make /openapi.json and the reference at /docs.
+  app.use(MANAGE_BASE, manageApi(ctx));
+  app.use(openApiRouter());
   // Every HTML page goes through the one page layer (src/web/layer.ts).
   const pages = await createPageLayer(ctx);
   app.use('/assets', pages.assets);

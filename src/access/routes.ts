@@ -1,16 +1,10 @@
-import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { CoreDatabase } from '../db/schema.ts';
-import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { accountOf } from '../accounts/sessions.ts';
-import { access, createGuard } from '../accounts/guard.ts';
 import { parseInput } from '../http/problem.ts';
-
-const query = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  before: z.iso.datetime({ offset: true }).optional(),
-});
+import type { Handlers } from '../http/route-table.ts';
+import { authFailuresQuery, type readSideRoutes } from '../audit/contract.ts';
 
 /**
  * A client's recent denials, newest first, and all its denials counted per minute, reason and
@@ -56,16 +50,15 @@ export async function authFailures(db: Kysely<CoreDatabase>, clientId: string, l
  * Management view of the decision log (DESIGN §8): a client's recent denials, newest first,
  * and the count of all its denials per minute (a flood keeps only its first denials in full).
  */
-export function accessManagementApi(ctx: AppContext): Router {
+export function accessManagementHandlers(ctx: AppContext): Pick<Handlers<typeof readSideRoutes>, 'authFailures'> {
   const { database } = ctx;
-  const router = Router();
-  const guard = createGuard(ctx);
-  // the guard answers 404 for another organisation's client (deleted ones stay readable)
-  router.get('/clients/:clientId/auth-failures', guard(access.member('read', 'Client')), async (req, res) => {
-    accountOf(req);
-    const clientId = String(req.params.clientId);
-    const { limit, before } = parseInput(query, req.query);
-    res.json({ clientId, ...(await authFailures(database.db, clientId, limit, before ? new Date(before) : undefined)) });
-  });
-  return router;
+  return {
+    // the guard answers 404 for another organisation's client (deleted ones stay readable)
+    authFailures: async (req, res) => {
+      accountOf(req);
+      const clientId = String(req.params.clientId);
+      const { limit, before } = parseInput(authFailuresQuery, req.query);
+      res.json({ clientId, ...(await authFailures(database.db, clientId, limit, before ? new Date(before) : undefined)) });
+    },
+  };
 }

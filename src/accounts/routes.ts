@@ -1,23 +1,21 @@
-import { Router, type Request } from 'express';
-import { z } from 'zod';
+import type { Request } from 'express';
 import type { AppContext } from '../context.ts';
 import { ApiError, parseInput } from '../http/problem.ts';
 import { settle } from '../http/request.ts';
+import type { Handlers } from '../http/route-table.ts';
 import { loginBody, registerAccount, registerBody, startSession } from './account-service.ts';
 import { createPasswordCheck } from './login.ts';
 import { accountOf, clearSessionCookie, deleteSession, sessionOf } from './sessions.ts';
-import { PLAN_LIMITS, PLAN_NAMES, type PlanName } from './plans.ts';
-import { access, createGuard } from './guard.ts';
+import { PLAN_LIMITS, type PlanName } from './plans.ts';
 import { createMemberCommands } from './member-commands.ts';
 import { membershipsOf, organisationSummary, selectSessionOrganisation } from './member-queries.ts';
+import { type accountRoutes, planBody, selectOrganisationBody } from './contract.ts';
 
-export const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
-export const selectOrganisationBody = z.strictObject({ organisationId: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters') });
+export { planBody, selectOrganisationBody } from './contract.ts';
 
-export function accountsApi(ctx: AppContext): Router {
+/** The account routes of the management API (DESIGN §8, §12); contracts in contract.ts. */
+export function accountHandlers(ctx: AppContext): Handlers<typeof accountRoutes> {
   const { database, config } = ctx;
-  const router = Router();
-  const guard = createGuard(ctx);
   const secureCookie = (req: Request) => config.COOKIE_SECURE ?? req.secure;
 
   // Failed logins are throttled (shared with the hosted sign-in page; counted in Postgres).
@@ -29,81 +27,81 @@ export function accountsApi(ctx: AppContext): Router {
     });
   }
 
-  router.post('/account/register', guard(access.public), async (req, res) => {
-    const body = parseInput(registerBody, req.body);
-    const registered = await registerAccount(ctx, req, body);
-    const settled = await settle(ctx, registered.position);
-    res.status(201).json({ sub: registered.sub, email: body.email, name: body.name, organisationId: registered.organisationId, ...settled });
-  });
-
-  router.post('/account/login', guard(access.public), async (req, res) => {
-    const body = parseInput(loginBody, req.body);
-    const outcome = await checkPassword({ email: body.email, password: body.password, ip: req.ip });
-    if (!outcome.ok) {
-      if (outcome.reason === 'too_many_attempts') throw throttled(outcome.retryAfterSeconds);
-      throw new ApiError(401, 'invalid_credentials', 'Invalid credentials', 'the email or password is wrong');
-    }
-    const { user } = outcome;
-    const session = await startSession(ctx, req, res, user.sub);
-    res.json({ sub: user.sub, email: user.email, name: user.name, expiresAt: session.expiresAt.toISOString() });
-  });
-
-  router.post('/account/logout', guard(access.session), async (req, res) => {
-    const account = sessionOf(req);
-    await deleteSession(database.db, account.sessionHash);
-    ctx.sessionEnded?.(account.sessionHash);
-    clearSessionCookie(res, secureCookie(req));
-    res.status(204).end();
-  });
-
-  router.get('/account/me', guard(access.session), async (req, res) => {
-    const user = sessionOf(req);
-    const [organisation, organisations] = await Promise.all([
-      user.organisationId === null ? undefined : organisationSummary(database.rm, user.organisationId),
-      membershipsOf(database.rm, user.sub),
-    ]);
-    const plan = (organisation?.plan ?? null) as PlanName | null;
-    res.json({
-      sub: user.sub,
-      email: user.email,
-      name: user.name,
-      // the organisation this session acts in, and the caller's role there (null: a member of none)
-      organisation: organisation ? { id: organisation.organisation_id, name: organisation.name } : null,
-      role: user.role,
-      staffRole: user.staffRole,
-      plan:
-        !organisation || plan === null
-          ? null
-          : {
-              name: plan,
-              status: organisation.plan_status,
-              activatedAt: organisation.plan_activated_at?.toISOString() ?? null,
-              cancelledAt: organisation.plan_cancelled_at?.toISOString() ?? null,
-              limits: PLAN_LIMITS[plan],
-            },
-      // every organisation the user belongs to, for the switcher
-      organisations,
-    });
-  });
-
-  router.post('/account/organisation', guard(access.session), async (req, res) => {
-    const { organisationId } = parseInput(selectOrganisationBody, req.body);
-    const selected = await selectSessionOrganisation(database, sessionOf(req), organisationId);
-    res.json(selected);
-  });
-
   const organisation = createMemberCommands(ctx);
 
-  router.post('/account/plan', guard(access.member('billing', 'Organisation')), async (req, res) => {
-    const { plan } = parseInput(planBody, req.body);
-    const settled = await organisation.changePlan(req, accountOf(req), { type: 'ActivatePlan', plan });
-    res.json({ plan: { name: plan, status: 'active', limits: PLAN_LIMITS[plan] }, ...settled });
-  });
+  return {
+    register: async (req, res) => {
+      const body = parseInput(registerBody, req.body);
+      const registered = await registerAccount(ctx, req, body);
+      const settled = await settle(ctx, registered.position);
+      res.status(201).json({ sub: registered.sub, email: body.email, name: body.name, organisationId: registered.organisationId, ...settled });
+    },
 
-  router.delete('/account/plan', guard(access.member('billing', 'Organisation')), async (req, res) => {
-    const settled = await organisation.changePlan(req, accountOf(req), { type: 'CancelPlan' });
-    res.json({ plan: null, ...settled });
-  });
+    login: async (req, res) => {
+      const body = parseInput(loginBody, req.body);
+      const outcome = await checkPassword({ email: body.email, password: body.password, ip: req.ip });
+      if (!outcome.ok) {
+        if (outcome.reason === 'too_many_attempts') throw throttled(outcome.retryAfterSeconds);
+        throw new ApiError(401, 'invalid_credentials', 'Invalid credentials', 'the email or password is wrong');
+      }
+      const { user } = outcome;
+      const session = await startSession(ctx, req, res, user.sub);
+      res.json({ sub: user.sub, email: user.email, name: user.name, expiresAt: session.expiresAt.toISOString() });
+    },
 
-  return router;
+    logout: async (req, res) => {
+      const account = sessionOf(req);
+      await deleteSession(database.db, account.sessionHash);
+      ctx.sessionEnded?.(account.sessionHash);
+      clearSessionCookie(res, secureCookie(req));
+      res.status(204).end();
+    },
+
+    me: async (req, res) => {
+      const user = sessionOf(req);
+      const [organisation, organisations] = await Promise.all([
+        user.organisationId === null ? undefined : organisationSummary(database.rm, user.organisationId),
+        membershipsOf(database.rm, user.sub),
+      ]);
+      const plan = (organisation?.plan ?? null) as PlanName | null;
+      res.json({
+        sub: user.sub,
+        email: user.email,
+        name: user.name,
+        // the organisation this session acts in, and the caller's role there (null: a member of none)
+        organisation: organisation ? { id: organisation.organisation_id, name: organisation.name } : null,
+        role: user.role,
+        staffRole: user.staffRole,
+        plan:
+          !organisation || plan === null
+            ? null
+            : {
+                name: plan,
+                status: organisation.plan_status,
+                activatedAt: organisation.plan_activated_at?.toISOString() ?? null,
+                cancelledAt: organisation.plan_cancelled_at?.toISOString() ?? null,
+                limits: PLAN_LIMITS[plan],
+              },
+        // every organisation the user belongs to, for the switcher
+        organisations,
+      });
+    },
+
+    selectOrganisation: async (req, res) => {
+      const { organisationId } = parseInput(selectOrganisationBody, req.body);
+      const selected = await selectSessionOrganisation(database, sessionOf(req), organisationId);
+      res.json(selected);
+    },
+
+    activatePlan: async (req, res) => {
+      const { plan } = parseInput(planBody, req.body);
+      const settled = await organisation.changePlan(req, accountOf(req), { type: 'ActivatePlan', plan });
+      res.json({ plan: { name: plan, status: 'active', limits: PLAN_LIMITS[plan] }, ...settled });
+    },
+
+    cancelPlan: async (req, res) => {
+      const settled = await organisation.changePlan(req, accountOf(req), { type: 'CancelPlan' });
+      res.json({ plan: null, ...settled });
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { type ApiError, fromBodyParser, toApiError } from '../http/problem.ts';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/errors.ts';
+import { PARTNER_INPUT_CODES, XWMS_ERROR_CODES, type XwmsErrorCode } from '../http/error-codes.ts';
 
 /**
  * The XWMS response envelope: `{status: 'success' | 'error', message, data}`. Errors add `code`
@@ -10,7 +11,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/error
 export class XwmsError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: XwmsErrorCode,
     message: string,
     readonly field?: string,
     readonly headers?: Record<string, string>,
@@ -19,12 +20,16 @@ export class XwmsError extends Error {
   }
 }
 
-/** Codes of the shared HTTP layer that mean "the input is malformed": on this API, `invalid_request` (DESIGN §7). */
-const INPUT_CODES = new Set(['validation_failed', 'malformed_path', 'malformed_json', 'too_many_parameters', 'payload_too_large', 'request_aborted']);
+const INPUT_CODES = new Set<string>(PARTNER_INPUT_CODES);
+const PARTNER_CODES = new Set<string>(XWMS_ERROR_CODES);
 
-/** An error of the shared HTTP layer (a foreign Host, a NUL in the path…) in this envelope. */
+/**
+ * An error of the shared HTTP layer (a foreign Host, a NUL in the path…) in this envelope. Input
+ * problems are `invalid_request` (DESIGN §7); a management-only code never reaches this API, and
+ * would be reported as `bad_request` rather than leave the closed set.
+ */
 function fromApiError(error: ApiError): XwmsError {
-  const code = INPUT_CODES.has(error.code) ? 'invalid_request' : error.code;
+  const code: XwmsErrorCode = INPUT_CODES.has(error.code) ? 'invalid_request' : PARTNER_CODES.has(error.code) ? (error.code as XwmsErrorCode) : 'bad_request';
   return new XwmsError(error.status, code, error.detail ?? error.title, error.errors?.[0]?.field, error.headers);
 }
 

@@ -1,50 +1,43 @@
 import express, { Router, type RequestHandler } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { publicBase } from '../http/origin.ts';
-import { PROJECT_LANGUAGES, listProjects } from '../clients/listing.ts';
+import { listProjects } from '../clients/listing.ts';
 import { type AccessGrant, type AccessPipeline, accessOf } from '../access/pipeline.ts';
 import { XwmsError, sendJson, success, successBody, xwmsErrorHandler } from './envelope.ts';
 import { refuseUnstorableInput } from '../http/input-guard.ts';
+import { bindTable, type Handlers, mountRoutes, tableEntries } from '../http/route-table.ts';
+import { parseBody } from '../users/input.ts';
+import { signInPartnerHandlers } from '../signin/partner-routes.ts';
+import { usersPartnerHandlers } from '../users/partner-routes.ts';
+import type { PartnerAccess } from './access.ts';
+import { type infoData, PARTNER_TABLE, projectsQuery } from './contract.ts';
+
+export { infoData, projectsQuery } from './contract.ts';
 
 const VERSION = '0.1.0';
 
-/**
- * Endpoints listed by /api/info, with the access each needs. `name` is the key in
- * `api.endpoints` (XWMS's names first; Keyledger's additions after them).
- */
-export const ENDPOINTS = [
-  { name: 'general_info', method: 'GET', path: '/api/info', auth: 'none' },
-  { name: 'countries', method: 'POST', path: '/api/global/countries', auth: 'api' },
-  { name: 'projects', method: 'GET', path: '/api/global/projects', auth: 'none' },
-  { name: 'user_address', method: 'POST', path: '/api/get/user/address', auth: 'api', scope: 'useraddresses' },
-  { name: 'user_info', method: 'POST', path: '/api/get/user/info', auth: 'api' },
-  { name: 'auth_signin', method: 'POST', path: '/api/sign-token', auth: 'login' },
-  { name: 'auth_verify', method: 'POST', path: '/api/sign-token-verify', auth: 'login' },
-  { name: 'user_address_crud', method: 'POST', path: '/api/user/address', auth: 'api', scope: 'useraddresses' },
-  { name: 'whoami', method: 'GET', path: '/api/whoami', auth: 'api' },
-] as const;
+export const PARTNER_BASE = '/api';
 
-/** `data` of GET /api/info, as XWMS documents it. */
-export const infoData = z.object({
-  application: z.object({
-    name: z.string(),
-    description: z.string(),
-    version: z.string(),
-    locale: z.string(),
-    timezone: z.string(),
-    time: z.string(),
-  }),
-  client: z.object({ ip: z.string().nullable(), user_agent: z.string().nullable() }),
-  api: z.object({
-    /** where the API reference is served (the OpenAPI pages) */
-    documentation: z.string(),
-    /** endpoint name → absolute URL */
-    endpoints: z.record(z.string(), z.string()),
-  }),
-});
+export const partnerEntries = () => tableEntries<PartnerAccess>(PARTNER_TABLE);
 
-export const projectsQuery = z.object({ lang: z.enum(PROJECT_LANGUAGES, { error: 'must be en or nl' }).optional() });
+export interface ListedEndpoint {
+  /** the key in `api.endpoints`: the route's operationId (XWMS's names; Keyledger's additions after them) */
+  readonly name: string;
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly path: string;
+  readonly auth: PartnerAccess['kind'];
+  readonly scope?: string;
+}
+
+/** Endpoints listed by /api/info, with the access each needs: read from the route table, so they cannot drift. */
+export const ENDPOINTS: readonly ListedEndpoint[] = partnerEntries().map(({ operationId, contract: { method, path, access } }) => ({
+  name: operationId,
+  method: method.toUpperCase() as ListedEndpoint['method'],
+  path: `${PARTNER_BASE}${path}`,
+  auth: access.kind,
+  ...(access.kind !== 'none' && access.scope ? { scope: access.scope } : {}),
+}));
 
 const DESCRIPTION = 'Keyledger is a self-hosted, XWMS-compatible sign-in and partner platform: every change to who may do what is an event you can replay and explain.';
 /** whoami's answer per grant: a grant lives as long as its cached policy, so this is built once per change */
@@ -69,10 +62,48 @@ export const whoami: RequestHandler = (req, res) => {
 
 const hasNoBody = (method: string) => method === 'GET' || method === 'HEAD';
 
+type PartnerHandlers = { readonly [K in keyof typeof PARTNER_TABLE]: Handlers<(typeof PARTNER_TABLE)[K]> };
+
+function apiHandlers(ctx: AppContext): PartnerHandlers['api'] {
+  return {
+    general_info: (req, res) => {
+      // Links on PUBLIC_URL or an allowed Host only; otherwise paths (never a Host the caller made up).
+      const base = publicBase(ctx.config, req) ?? '';
+      success(
+        res,
+        {
+          application: {
+            name: 'Keyledger',
+            description: DESCRIPTION,
+            version: VERSION,
+            locale: 'en',
+            timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+            time: ctx.now().toISOString(),
+          },
+          client: { ip: req.ip ?? null, user_agent: req.get('user-agent') ?? null },
+          api: {
+            documentation: `${base}/docs`,
+            endpoints: Object.fromEntries(ENDPOINTS.map((e) => [e.name, `${base}${e.path}`])),
+          },
+        } satisfies z.input<typeof infoData>,
+        'Keyledger is up and answering.',
+      );
+    },
+    projects: async (req, res) => {
+      const parsed = projectsQuery.safeParse(req.query);
+      if (!parsed.success) throw new XwmsError(400, 'invalid_request', 'lang: must be en or nl', 'lang');
+      const projects = await listProjects(ctx.database.rm, ctx.now(), parsed.data.lang ?? 'en');
+      success(res, { projects }, 'Projects retrieved successfully.');
+    },
+    whoami: (req, res) => whoami(req, res, () => {}),
+  };
+}
+
 /**
- * The XWMS-compatible partner API (DESIGN §7). `extend` mounts the routes that live in other
- * feature folders (sign-in, user data) on the same router, so they share body parsing, the
- * envelope and the error handler.
+ * The XWMS-compatible partner API (DESIGN §7), built from its route table (src/api/contract.ts):
+ * the access pipeline guards each route as its contract says. `extend` mounts extra routes
+ * (benchmarks and tests only) on the same router, so they share body parsing, the envelope and
+ * the error handler.
  */
 export function partnerApi(ctx: AppContext, pipeline: AccessPipeline, extend: ((router: Router) => void)[] = []): Router {
   const router = Router();
@@ -87,38 +118,15 @@ export function partnerApi(ctx: AppContext, pipeline: AccessPipeline, extend: ((
     });
   });
 
-  router.get('/info', (req, res) => {
-    // Links on PUBLIC_URL or an allowed Host only; otherwise paths (never a Host the caller made up).
-    const base = publicBase(ctx.config, req) ?? '';
-    success(
-      res,
-      {
-        application: {
-          name: 'Keyledger',
-          description: DESCRIPTION,
-          version: VERSION,
-          locale: 'en',
-          timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
-          time: ctx.now().toISOString(),
-        },
-        client: { ip: req.ip ?? null, user_agent: req.get('user-agent') ?? null },
-        api: {
-          documentation: `${base}/docs`,
-          endpoints: Object.fromEntries(ENDPOINTS.map((e) => [e.name, `${base}${e.path}`])),
-        },
-      } satisfies z.input<typeof infoData>,
-      'Keyledger is up and answering.',
-    );
+  const handlers: PartnerHandlers = {
+    api: apiHandlers(ctx),
+    signIn: signInPartnerHandlers(ctx),
+    users: usersPartnerHandlers(ctx, pipeline),
+  };
+  mountRoutes(router, bindTable<PartnerAccess>(PARTNER_TABLE, handlers), {
+    guard: (access) => (access.kind === 'none' ? [] : [pipeline.require(access)]),
+    parse: (schema, value) => parseBody(schema, value),
   });
-
-  router.get('/global/projects', async (req, res) => {
-    const parsed = projectsQuery.safeParse(req.query);
-    if (!parsed.success) throw new XwmsError(400, 'invalid_request', 'lang: must be en or nl', 'lang');
-    const projects = await listProjects(ctx.database.rm, ctx.now(), parsed.data.lang ?? 'en');
-    success(res, { projects }, 'Projects retrieved successfully.');
-  });
-
-  router.get('/whoami', pipeline.require({ kind: 'api' }), whoami);
 
   for (const mount of extend) mount(router);
 

@@ -96,7 +96,7 @@ function requirementOf(denial: DenialRecord): { kind: EndpointKind; scope: strin
   if (denial.requirementKind === 'api' || denial.requirementKind === 'login') return { kind: denial.requirementKind, scope: denial.requirementScope };
   const route = ENDPOINTS.find((e) => `${e.method} ${e.path}` === denial.endpoint);
   const kind: EndpointKind = route?.auth === 'login' || denial.endpoint.startsWith('GET /signin') || denial.endpoint.startsWith('POST /signin') ? 'login' : 'api';
-  return { kind, scope: route && 'scope' in route ? route.scope : null };
+  return { kind, scope: route?.scope ?? null };
 }
 
 export function explainedActor(actor: string, actors: ReadonlyMap<number, ActorRecord>): ExplainedActor {

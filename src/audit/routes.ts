@@ -1,7 +1,8 @@
-import { Router, type Request } from 'express';
+import type { Request } from 'express';
 import type { AppContext } from '../context.ts';
 import { accountOf } from '../accounts/sessions.ts';
-import { access, createGuard } from '../accounts/guard.ts';
+import type { Handlers } from '../http/route-table.ts';
+import type { readSideRoutes } from './contract.ts';
 import { ApiError, notFound } from '../http/problem.ts';
 import { explainRequest } from './denials.ts';
 import { clientStateAt, parseStateQuery } from './state.ts';
@@ -30,15 +31,12 @@ const invalid = (field: string, message: string) => new ApiError(400, 'validatio
  * Explain, time travel and the impact preview (DESIGN §11). They replay events; none of them is
  * on the request path, and none writes anything.
  */
-export function auditReplayApi(ctx: AppContext): Router {
+export function auditReplayHandlers(ctx: AppContext): Pick<Handlers<typeof readSideRoutes>, 'clientState' | 'explainDecision' | 'previewChange'> {
   const { database, store } = ctx;
   const histories = new HistoryCache(store);
-  const router = Router();
-  const guard = createGuard(ctx);
-  // reading a client: the guard answers 404 for another organisation's, 403 for a role that may not
-  const readsClients = guard(access.member('read', 'Client'));
 
-  router.get('/clients/:clientId/state', readsClients, async (req, res) => {
+  // The guard ran first (member, read Client): 404 for another organisation's client, 403 for a role that may not.
+  const clientState: Handlers<typeof readSideRoutes>['clientState'] = async (req, res) => {
     const account = accountOf(req);
     const clientId = String(req.params.clientId);
     const query = parseStateQuery(req.query, ctx.now());
@@ -60,9 +58,9 @@ export function auditReplayApi(ctx: AppContext): Router {
         return _exhaustive;
       }
     }
-  });
+  };
 
-  router.get('/auth-decisions/:requestId/explain', readsClients, async (req, res) => {
+  const explainDecision: Handlers<typeof readSideRoutes>['explainDecision'] = async (req, res) => {
     const requestId = String(req.params.requestId);
     if (!REQUEST_ID.test(requestId)) throw invalid('requestId', 'must be a request id: 1–128 letters, digits, and . _ : -');
     const language = explainLanguage(req);
@@ -87,11 +85,11 @@ export function auditReplayApi(ctx: AppContext): Router {
         return _exhaustive;
       }
     }
-  });
+  };
 
-  router.post('/clients/:clientId/preview', readsClients, async (req, res) => {
+  const preview: Handlers<typeof readSideRoutes>['previewChange'] = async (req, res) => {
     res.json(await previewChange(ctx, histories, accountOf(req), String(req.params.clientId), req.body, explainLanguage(req)));
-  });
+  };
 
-  return router;
+  return { clientState, explainDecision, previewChange: preview };
 }

@@ -14,7 +14,7 @@ import { ClientDomainError, decide, type ClientCommand } from './decide.ts';
 import { clientAggregate } from './state.ts';
 import { generateSecret } from './secret-format.ts';
 import { abandonClientSlot, releaseClientSlot, reserveClientSlot } from './quota.ts';
-import type { addDomainBody, issueSecretBody, updateDomainBody } from './routes.ts';
+import type { addDomainBody, issueSecretBody, updateDomainBody } from './schemas.ts';
 
 /**
  * The client commands, called alike by `/manage/v1` (src/clients/routes.ts) and the dashboard's

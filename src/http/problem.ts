@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { ZodError, ZodType } from 'zod';
 import { UNSTORABLE_MESSAGE, isUnstorableTextError } from '../db/storable.ts';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/errors.ts';
+import type { ManageErrorCode } from './error-codes.ts';
 
 export interface FieldProblem {
   readonly field: string;
@@ -13,7 +14,7 @@ export interface FieldProblem {
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ManageErrorCode,
     readonly title: string,
     readonly detail?: string,
     readonly errors?: readonly FieldProblem[],

@@ -1,16 +1,11 @@
-import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { CoreDatabase } from '../db/schema.ts';
-import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { accountOf } from '../accounts/sessions.ts';
-import { access, createGuard } from '../accounts/guard.ts';
+import type { Handlers } from '../http/route-table.ts';
+import { clientUsersQuery, type readSideRoutes } from '../audit/contract.ts';
 import { notFound, parseInput } from '../http/problem.ts';
 import { ownedClient } from '../clients/queries.ts';
-
-const query = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).default(200),
-});
 
 /** The users who signed in through a client, most recent first (the API and the dashboard's Users tab). */
 export async function clientUsers(db: Kysely<CoreDatabase>, clientId: string, limit: number) {
@@ -34,16 +29,15 @@ export async function clientUsers(db: Kysely<CoreDatabase>, clientId: string, li
 }
 
 /** GET /manage/v1/clients/:clientId/users — who signed in through the client (DESIGN §8). */
-export function signInManagementApi(ctx: AppContext): Router {
+export function signInManagementHandlers(ctx: AppContext): Pick<Handlers<typeof readSideRoutes>, 'clientUsers'> {
   const { database } = ctx;
-  const router = Router();
-  const guard = createGuard(ctx);
-  router.get('/clients/:clientId/users', guard(access.member('read', 'Client')), async (req, res) => {
-    const account = accountOf(req);
-    const clientId = String(req.params.clientId);
-    if (!(await ownedClient(database.rm, account.organisationId, clientId))) throw notFound(`client ${clientId}`);
-    const { limit } = parseInput(query, req.query);
-    res.json({ clientId, users: await clientUsers(database.db, clientId, limit) });
-  });
-  return router;
+  return {
+    clientUsers: async (req, res) => {
+      const account = accountOf(req);
+      const clientId = String(req.params.clientId);
+      if (!(await ownedClient(database.rm, account.organisationId, clientId))) throw notFound(`client ${clientId}`);
+      const { limit } = parseInput(clientUsersQuery, req.query);
+      res.json({ clientId, users: await clientUsers(database.db, clientId, limit) });
+    },
+  };
 }

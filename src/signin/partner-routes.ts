@@ -1,7 +1,8 @@
-import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
-import { type AccessPipeline, accessOf } from '../access/pipeline.ts';
+import { accessOf } from '../access/pipeline.ts';
+import type { Handlers } from '../http/route-table.ts';
+import type { PARTNER_TABLE } from '../api/contract.ts';
 import { XwmsError, success } from '../api/envelope.ts';
 import { parseBody } from '../users/input.ts';
 import { findProfile, signInClaims } from '../users/profiles.ts';
@@ -11,10 +12,10 @@ import { issueSignInToken, pruneSignInTokens, recordClientUser, redeemSignInToke
 
 export const SIGN_IN_PAGE_PATH = '/signin';
 
-const signTokenBody = z.object({
+export const signTokenBody = z.object({
   redirect_url: z.string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') }).min(1, 'must not be empty').max(2048, 'must be at most 2048 characters'),
 });
-const verifyBody = z.object({
+export const verifyBody = z.object({
   token: z.string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') }).min(1, 'must not be empty').max(512, 'is too long'),
 });
 
@@ -22,10 +23,10 @@ const invalidToken = () =>
   new XwmsError(400, 'invalid_token', 'The token is unknown, expired, already used, not approved, or was not issued to this client.', 'token');
 
 /** sign-token and sign-token-verify (DESIGN §7): the partner's half of the hosted sign-in. */
-export function signInPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
+export function signInPartnerHandlers(ctx: AppContext): Handlers<(typeof PARTNER_TABLE)['signIn']> {
   const { db } = ctx.database;
-  return (router: Router): void => {
-    router.post('/sign-token', pipeline.require({ kind: 'login' }), async (req, res) => {
+  return {
+    auth_signin: async (req, res) => {
       const grant = accessOf(req);
       const { redirect_url } = parseBody(signTokenBody, req.body);
       const registered = await ctx.database.rm.selectFrom('redirect_uris').select('uri').where('client_id', '=', grant.clientId).execute();
@@ -51,9 +52,9 @@ export function signInPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
         },
         'Sign-in token created; send the user to url.',
       );
-    });
+    },
 
-    router.post('/sign-token-verify', pipeline.require({ kind: 'login' }), async (req, res) => {
+    auth_verify: async (req, res) => {
       const grant = accessOf(req);
       const { token } = parseBody(verifyBody, req.body);
       const now = ctx.now();
@@ -69,6 +70,6 @@ export function signInPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
       const profile = await findProfile(db, userSub);
       if (!profile) throw invalidToken();
       success(res, signInClaims(profile), 'Token verified.');
-    });
+    },
   };
 }

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Request, Router } from 'express';
+import type { Request } from 'express';
+import type { Handlers } from '../http/route-table.ts';
+import type { PARTNER_TABLE } from '../api/contract.ts';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { type AccessPipeline, accessOf } from '../access/pipeline.ts';
@@ -57,7 +59,7 @@ const required = (field: string, action: string) => new XwmsError(400, 'invalid_
  * user signed in to (anyone else is told the user does not exist), and on a test-mode domain
  * only the client's test users (403 `test_user_required`, logged like every denial).
  */
-export function usersPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
+export function usersPartnerHandlers(ctx: AppContext, pipeline: AccessPipeline): Handlers<(typeof PARTNER_TABLE)['users']> {
   const { db } = ctx.database;
 
   async function reachableUser(req: Request, sub: number): Promise<void> {
@@ -77,23 +79,23 @@ export function usersPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
     }
   }
 
-  return (router: Router): void => {
-    router.post('/get/user/info', pipeline.require({ kind: 'api' }), async (req, res) => {
+  return {
+    user_info: async (req, res) => {
       const { sub, socials } = parseBody(userInfoBody, req.body);
       await reachableUser(req, sub);
       const profile = await findProfile(db, sub);
       if (!profile) throw new XwmsError(404, 'user_not_found', 'No user with this sub has signed in through this client.', 'sub');
       const user = userInfo(profile, { userinfo: accessOf(req).scopes.includes('userinfo'), socials });
       success(res, { user }, 'User retrieved successfully.');
-    });
+    },
 
-    router.post('/get/user/address', pipeline.require({ kind: 'api', scope: 'useraddresses' }), async (req, res) => {
+    user_address: async (req, res) => {
       const { sub } = parseBody(subBody, req.body);
       await reachableUser(req, sub);
       success(res, { addresses: await listAddresses(db, sub) }, 'User addresses retrieved successfully.');
-    });
+    },
 
-    router.post('/user/address', pipeline.require({ kind: 'api', scope: 'useraddresses' }), async (req, res) => {
+    user_address_crud: async (req, res) => {
       const { sub, action, address_id } = parseBody(addressCrudBody, req.body);
       await reachableUser(req, sub);
       const { address } = req.body as { address?: unknown };
@@ -134,11 +136,11 @@ export function usersPartnerApi(ctx: AppContext, pipeline: AccessPipeline) {
         }
         throw error;
       }
-    });
+    },
 
-    router.post('/global/countries', pipeline.require({ kind: 'api' }), (req, res) => {
+    countries: (req, res) => {
       const { lang } = parseBody(countriesBody, req.body);
       success(res, { countries: listCountries(lang ?? 'en') }, 'Countries retrieved successfully.');
-    });
+    },
   };
 }

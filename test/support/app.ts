@@ -6,6 +6,7 @@ import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createTestDatabase } from './database.ts';
+import { responseContract } from './response-contract.ts';
 
 export interface TestApp {
   readonly app: App;
@@ -45,6 +46,8 @@ export async function startTestApp(
     logger: createLogger({ level: config.LOG_LEVEL, destination }),
     runProjector: options.runProjector ?? true,
     poolSize: options.poolSize ?? 10,
+    // every answer is checked against /openapi.json (test/support/response-contract-check.ts fails the file)
+    observeResponses: responseContract(),
     ...(options.now ? { now: options.now } : {}),
     ...(options.partnerApiExtensions ? { partnerApiExtensions: options.partnerApiExtensions } : {}),
   });
