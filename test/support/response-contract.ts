@@ -132,9 +132,9 @@ function check(method: string, path: string, res: Response, body: Buffer | strin
 
 /**
  * The middleware the test app installs first. It keeps what send() is given (every JSON answer,
- * res.json included, goes through it) and checks the answer once it is finished; a streamed
- * answer (the NDJSON export) is checked for its status and type only. Nothing on the way out is
- * touched: wrapping end() would get in the way of streams.
+ * res.json included, goes through it), or the one chunk end() is given (the partner API's
+ * sendJson), and checks the answer once it is finished; a streamed answer (the NDJSON export) is
+ * checked for its status and type only. Nothing on the way out is changed.
  */
 export function responseContract(): RequestHandler {
   return (req, res, next) => {
@@ -146,6 +146,14 @@ export function responseContract(): RequestHandler {
       if (typeof value === 'string' || Buffer.isBuffer(value)) body = value;
       return send.call(this, value);
     } as Response['send'];
+    // The partner API writes its JSON straight to end() (src/api/envelope.ts sendJson): keep that
+    // chunk too, passing every argument and the return value through untouched.
+    const end = res.end;
+    res.end = function (this: Response, ...args: unknown[]) {
+      const chunk = args[0];
+      if (body === undefined && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) body = chunk;
+      return (end as (...a: unknown[]) => Response).apply(this, args);
+    } as Response['end'];
     res.on('finish', () => {
       try {
         check(method, path, res, body);
