@@ -9,9 +9,11 @@ import { accountOf, clearSessionCookie, deleteSession, sessionOf } from './sessi
 import { PLAN_LIMITS, PLAN_NAMES, type PlanName } from './plans.ts';
 import { access, createGuard } from './guard.ts';
 import { createMemberCommands } from './member-commands.ts';
+import { safeName } from '../clients/routes.ts';
 import { membershipsOf, organisationSummary, selectSessionOrganisation } from './member-queries.ts';
 
 export const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
+export const createOrganisationBody = z.strictObject({ name: safeName });
 export const selectOrganisationBody = z.strictObject({ organisationId: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters') });
 
 export function accountsApi(ctx: AppContext): Router {
@@ -93,6 +95,24 @@ export function accountsApi(ctx: AppContext): Router {
   });
 
   const organisation = createMemberCommands(ctx);
+
+  // A new organisation, owned by the caller; the session acts in it from now on.
+  router.post('/organisations', guard(access.session), async (req, res) => {
+    const { name } = parseInput(createOrganisationBody, req.body);
+    const created = await organisation.createOrganisation(req, sessionOf(req), name);
+    res.status(201).json(created);
+  });
+
+  // The owner deletes the session's organisation (named in the path, so a tab switched elsewhere
+  // cannot delete the wrong one); refused while it has clients.
+  router.delete('/organisations/:organisationId', guard(access.member('delete', 'Organisation')), async (req, res) => {
+    const account = accountOf(req);
+    if (req.params.organisationId !== account.organisationId) {
+      throw new ApiError(404, 'organisation_not_found', 'Not found', 'not the organisation this session acts in; select it first with POST /manage/v1/account/organisation');
+    }
+    const deleted = await organisation.deleteOrganisation(req, account);
+    res.json(deleted);
+  });
 
   router.post('/account/plan', guard(access.member('billing', 'Organisation')), async (req, res) => {
     const { plan } = parseInput(planBody, req.body);
