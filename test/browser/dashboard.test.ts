@@ -213,6 +213,24 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
         await page.waitForSelector('p.notice');
         await check(page, lang, 'overview, disabled');
 
+        // every other page of the client, walked for axe and (in nl) English
+        const C = `${t.url}/dashboard/clients/${clientId}`;
+        const firstSecret = (await owner.get(`/manage/v1/clients/${clientId}`)).body.secrets[0].secretId as string;
+        const domainId = (await owner.get(`/manage/v1/clients/${clientId}`)).body.domains[0].domainId as string;
+        for (const [path, label] of [
+          ['/redirect-uris', 'redirect URIs'],
+          ['/scopes', 'scopes'],
+          ['/users', 'users'],
+          ['/test-users', 'test users'],
+          [`/secrets/${firstSecret}/revoke`, 'revoke confirmation'],
+          [`/domains/${domainId}/remove`, 'domain removal confirmation'],
+          ['/delete', 'delete confirmation'],
+        ] as const) {
+          const reply = await page.goto(`${C}${path}`);
+          expect(reply?.status(), label).toBe(200);
+          await check(page, lang, label);
+        }
+
         // the organisation's beginning and end: the form for a new one, and deleting one that has clients
         await page.click('header a.new-org');
         await check(page, lang, 'new organisation');
