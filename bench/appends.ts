@@ -129,16 +129,22 @@ export async function appendsSection(options: BenchOptions): Promise<Figure[]> {
     report(c.label, results[c.key]!, entry.runs);
   }
   const { ours: o, emmett: e, floor: f } = results;
-  if (o && e) console.log(`  ours / Emmett ${(o.perSecond / e.perSecond).toFixed(2)}×  (target ≥ 2×)`);
-  if (o && f) console.log(`  ours / bare INSERT ${(o.perSecond / f.perSecond).toFixed(2)}`);
+  if (o && e) console.log(`  ours / Emmett ${(o.perSecond / e.perSecond).toFixed(2)}×  (target ≥ 2.5×)`);
+  if (o && f) console.log(`  ours / bare INSERT ${(o.perSecond / f.perSecond).toFixed(2)}  (target ≥ 0.6)`);
   figures.push({ metric: 'appends/s, ours', figure: o ? int(o.perSecond) : 'failed', target: '' });
-  figures.push({ metric: 'appends/s, Emmett', figure: e ? int(e.perSecond) : 'failed', target: '(issue: ~1,700)' });
-  figures.push({ metric: 'appends/s, bare INSERT', figure: f ? int(f.perSecond) : 'failed', target: '(issue: ~5,200)' });
+  figures.push({ metric: 'appends/s, Emmett', figure: e ? int(e.perSecond) : 'failed', target: '' });
+  figures.push({ metric: 'appends/s, bare INSERT', figure: f ? int(f.perSecond) : 'failed', target: '' });
   figures.push({
     metric: 'appends ours / Emmett',
     figure: o && e ? `${(o.perSecond / e.perSecond).toFixed(2)}×` : 'n/a',
-    target: '≥ 2×',
-    ...(o && e ? { met: o.perSecond / e.perSecond >= 2 } : {}),
+    target: '≥ 2.5×',
+    ...(o && e ? { met: o.perSecond / e.perSecond >= 2.5 } : {}),
+  });
+  figures.push({
+    metric: 'appends ours / bare INSERT',
+    figure: o && f ? `${(o.perSecond / f.perSecond).toFixed(2)}×` : 'n/a',
+    target: '≥ 0.6×',
+    ...(o && f ? { met: o.perSecond / f.perSecond >= 0.6 } : {}),
   });
   return figures;
 }

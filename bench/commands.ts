@@ -90,11 +90,11 @@ export async function commandsSection(options: BenchOptions): Promise<Figure[]> 
       counter.stop();
     }
     const queries = counter.stop();
-    console.log(`  ${int(r.perSecond)} commands/s   p50 ${ms(r.p50)}  p99 ${ms(r.p99)}   (${int(r.ok)} answered 2xx${failures(r)})   target ≥ 1,000/s`);
+    console.log(`  ${int(r.perSecond)} commands/s   p50 ${ms(r.p50)}  p99 ${ms(r.p99)}   (${int(r.ok)} answered 2xx${failures(r)})   target ≥ 0.15 × the bare-INSERT rate`);
     console.log(phases.report(r.allOk, r.p50));
     console.log(describeQueries(queries, r.allOk));
     return [
-      { metric: 'commands/s end to end', figure: int(r.perSecond), target: '≥ 1,000', met: r.perSecond >= 1000 },
+      { metric: 'commands/s end to end', figure: int(r.perSecond), target: '' },
       { metric: 'command latency p50 / p99', figure: `${ms(r.p50)} / ${ms(r.p99)}`, target: '' },
     ];
   } finally {
@@ -166,7 +166,7 @@ export async function lagSection(options: BenchOptions): Promise<Figure[]> {
     const p99 = quantile(lags, 0.99);
     const fifth = Math.max(1, Math.floor(lags.length / 5));
     console.log(`  ${int(r.ok)} commands answered 2xx${failures(r)}; the generator started requests at most ${ms(r.maxStartDelay ?? Number.NaN)} late`);
-    console.log(`  lag append → projected   p50 ${ms(p50)}  p99 ${ms(p99)}  max ${ms(quantile(lags, 1))}   (${int(lags.length)} appends; target p99 ≤ 50 ms)`);
+    console.log(`  lag append → projected   p50 ${ms(p50)}  p99 ${ms(p99)}  max ${ms(quantile(lags, 1))}   (${int(lags.length)} appends; target p99 ≤ 20 ms)`);
     const first = quantile(lags.slice(0, fifth), 0.5);
     const last = quantile(lags.slice(-fifth), 0.5);
     const growing = last > 2 * first + 50 ? ' (growing: the projection does not keep up with this rate)' : '';
@@ -178,7 +178,7 @@ export async function lagSection(options: BenchOptions): Promise<Figure[]> {
     const at = `at ${rate}/s`;
     return [
       { metric: `projection lag p50 ${at}`, figure: ms(p50), target: '' },
-      { metric: `projection lag p99 ${at}`, figure: ms(p99), target: '≤ 50 ms', met: p99 <= 50 },
+      { metric: `projection lag p99 ${at}`, figure: ms(p99), target: '≤ 20 ms', met: p99 <= 20 },
     ];
   } finally {
     unsubscribe();

@@ -138,10 +138,11 @@ async function main(): Promise<void> {
     const f = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(1)).padStart(8);
     console.log(`\nDashboard pages on a client with 25 secrets, 20 domains, 100 redirect URIs and ${EVENTS} events (${RUNS} sequential runs each)`);
     console.log('server = the request log line\'s responseTime inside the app; round trip = measured by the caller over loopback HTTP\n');
-    console.log(`${'page'.padEnd(44)} ${'server p50'.padStart(10)} ${'server p99'.padStart(10)} ${'trip p50'.padStart(8)} ${'trip p99'.padStart(8)} ${'server p50 ÷ bare page'.padStart(23)}  target server p99 < 100 ms`);
+    console.log(`${'page'.padEnd(44)} ${'server p50'.padStart(10)} ${'server p99'.padStart(10)} ${'trip p50'.padStart(8)} ${'trip p99'.padStart(8)} ${'trip p50 ÷ bare page'.padStart(23)}  target server p99 < 100 ms`);
     for (const r of results) {
       const met = r.label.startsWith('floor') || r.label.startsWith('peer') ? '' : r.s99 < 100 ? 'met' : 'NOT met';
-      const ratio = Number.isNaN(r.s50) ? '–' : `${(r.s50 / floor.s50).toFixed(1)}×`;
+      // the round trip: the log's responseTime is whole milliseconds, too coarse for a 1 ms floor
+      const ratio = `${(r.p50 / floor.p50).toFixed(1)}×`;
       console.log(`${r.label.padEnd(44)} ${f(r.s50).padStart(10)} ${f(r.s99).padStart(10)} ${f(r.p50)} ${f(r.p99)} ${ratio.padStart(23)}  ${met}`);
     }
     emitFigures(
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
         .filter((r) => !r.label.startsWith('floor') && !Number.isNaN(r.s99))
         .map((r) => (r.label.startsWith('peer')
           ? { name: `${r.label} server p99`, value: r.s99, unit: 'ms' }
-          : { name: `${r.label} server p99`, value: r.s99, unit: 'ms', floor: 'bare page p99', floorValue: floor.s99, target: 'server p99 < 100 ms', met: r.s99 < 100 })),
+          : { name: `${r.label} server p99`, value: r.s99, unit: 'ms', floor: 'bare page round trip p99', floorValue: floor.p99, target: 'server p99 < 100 ms', met: r.s99 < 100 })),
     );
     console.log(`(load average during the run: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   } finally {

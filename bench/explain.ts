@@ -26,6 +26,7 @@ import { explainDecision } from '../src/audit/explain.ts';
 import { HistoryCache, readClientHistory } from '../src/audit/history.ts';
 import { clientStateAt } from '../src/audit/state.ts';
 import { emitFigures } from './figures.ts';
+import { initialOrganisationState } from '../src/accounts/organisation.ts';
 
 const args = new Set(process.argv.slice(2));
 if (args.has('--help')) {
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
     // batches (the commands themselves are decided by the real `decide`, as the live system does).
     const builder = new HistoryBuilder(Date.now() + skew + 1_000, () => String(ada.sub), {
       organisationId: me.organisation.id,
-      state: { exists: true, plan: null, planActive: false, members: new Map([[ada.sub, 'owner']]), invitations: new Map(), clientSlots: new Map() },
+      state: { ...initialOrganisationState, exists: true, plan: null, planActive: false, members: new Map([[ada.sub, 'owner']]), invitations: new Map(), clientSlots: new Map() },
     });
     const started = performance.now();
     const pending: { stream: string; events: NewEvent[] }[] = [];

@@ -58,6 +58,9 @@ export const organisationsProjection: Projection = {
         return changes.update('organisations', organisation, { plan: event.data.plan, plan_status: 'active', plan_activated_at: at, plan_cancelled_at: null });
       case 'PlanCancelled':
         return changes.update('organisations', organisation, { plan_status: 'cancelled', plan_cancelled_at: at });
+      case 'OrganisationDeleted':
+        // its members and invitations were settled by the events before this one
+        return changes.delete('organisations', organisation);
       case 'ClientSlotReserved':
       case 'ClientSlotReleased':
         // the quota's bookkeeping: decided in the organisation's stream, read by nothing else

@@ -21,6 +21,8 @@ const MATRIX = `
   GET    /account/me                                            ok     ok     ok         ok      ok
   POST   /account/organisation                                  ok     ok     ok         ok      ok
   POST   /account/plan                                          ok     ok     403        403     ok
+  POST   /organisations                                         ok     ok     ok         ok      ok
+  DELETE /organisations/:organisationId                         ok     403    403        403     404
   DELETE /account/plan                                          ok     ok     403        403     ok
   GET    /members                                               ok     ok     ok         ok      ok
   POST   /members/transfer-ownership                            ok     403    403        403     404
@@ -149,6 +151,9 @@ it('every management route answers every role as the matrix says', async () => {
     await ok(caller.post('/manage/v1/account/organisation', { organisationId: actor.organisationId }));
     return caller;
   };
+  const backTo = async (actor: Actor) => {
+    await ok(actor.caller.post('/manage/v1/account/organisation', { organisationId: actor.organisationId }));
+  };
   const reactivate = async (actor: Actor) => {
     await ok(ownerOf(actor).post('/manage/v1/account/plan', { plan: 'business' }));
   };
@@ -162,6 +167,13 @@ it('every management route answers every role as the matrix says', async () => {
     'POST /account/logout': async (actor) => ({ path: '/account/logout', caller: await freshSession(actor) }),
     'POST /account/organisation': async (actor) => ({ path: '/account/organisation', body: { organisationId: actor.organisationId } }),
     'POST /account/plan': async () => ({ path: '/account/plan', body: { plan: 'business' } }),
+    'POST /organisations': async (actor) => ({ path: '/organisations', body: { name: `Side ${next()}` }, after: () => backTo(actor) }),
+    // the owner deletes a fresh organisation of their own (A has clients); the others aim at A
+    'DELETE /organisations/:organisationId': async (actor) => {
+      if (actor !== actors.owner) return { path: `/organisations/${a}` };
+      const fresh = (await ok(actor.caller.post('/manage/v1/organisations', { name: `Doomed org ${next()}` }))).organisation.id as string;
+      return { path: `/organisations/${fresh}`, after: () => backTo(actor) };
+    },
     'DELETE /account/plan': async (actor) => ({ path: '/account/plan', after: () => reactivate(actor) }),
     'POST /members/transfer-ownership': async (actor) => ({
       path: '/members/transfer-ownership',

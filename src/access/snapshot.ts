@@ -55,8 +55,6 @@ export function parseRange(entry: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
   return [address, address.kind() === 'ipv4' ? 32 : 128];
 }
 
-const ms = (d: Date | null) => (d ? d.getTime() : null);
-
 /** The lookup key of any host as sent or stored (replays compare names with it). */
 export const domainMatchKey = (host: string): string => domainLookupKey(host) ?? host.toLowerCase();
 
@@ -91,51 +89,76 @@ export function domainFacts(row: {
  * checkpoint agree. Undefined when the client does not exist.
  */
 export async function loadClientSnapshot(database: Database, clientId: string): Promise<ClientSnapshot | undefined> {
-  return await database.rmRaw
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .execute(async (trx) => {
-      const rm = trx.withSchema(READ_MODEL_SCHEMA);
-      const client = await rm
-        .selectFrom('clients')
-        .innerJoin('organisations', 'organisations.organisation_id', 'clients.organisation_id')
-        .select(['clients.client_id', 'clients.organisation_id', 'clients.status', 'organisations.plan', 'organisations.plan_status'])
-        .where('clients.client_id', '=', clientId)
-        .executeTakeFirst();
-      if (!client) return undefined;
-      const [secrets, links, domains, scopes, testUsers, checkpoint] = await Promise.all([
-        rm.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).execute(),
-        rm.selectFrom('secret_links').select(['secret_id', 'domain_id']).where('client_id', '=', clientId).execute(),
-        // Oldest first, so that everything derived from the list is in one stable order.
-        rm.selectFrom('client_domains').selectAll().where('client_id', '=', clientId).orderBy('created_at').orderBy('domain_id').execute(),
-        rm.selectFrom('client_scopes').select('scope').where('client_id', '=', clientId).execute(),
-        rm.selectFrom('test_users').select('user_sub').where('client_id', '=', clientId).execute(),
-        sql<{ commit_position: string; prepare_position: string }>`SELECT commit_position, prepare_position FROM ${sql.id(READ_MODEL_SCHEMA)}.checkpoints WHERE projection = 'policy'`.execute(trx),
-      ]);
-      const plan = (client.plan as PlanName | null) ?? null;
-      const cp = checkpoint.rows[0];
-      return {
-        clientId,
-        organisationId: client.organisation_id,
-        status: client.status,
-        planActive: client.plan_status === 'active' && plan !== null,
-        plan,
-        requestsPerMinute: plan ? PLAN_LIMITS[plan].requestsPerMinute : 0,
-        scopes: scopes.map((s) => s.scope),
-        secrets: secrets.map((s) => ({
-          secretId: s.secret_id,
-          hash: Buffer.from(s.secret_hash, 'hex'),
-          status: s.status,
-          expiresAt: ms(s.expires_at),
-          graceUntil: ms(s.grace_until),
-          linkedDomainIds: new Set(links.filter((l) => l.secret_id === s.secret_id).map((l) => l.domain_id)),
-        })),
-        domains: domains.map(domainFacts),
-        testUsers: new Set(testUsers.map((t) => t.user_sub)),
-        position: cp ? formatPosition({ commit: BigInt(cp.commit_position), prepare: BigInt(cp.prepare_position) }) : '0/0',
-      };
-    });
+  // One statement, one round trip: a statement sees one snapshot of the read models, so the
+  // client, its secrets, links, domains, scopes, test users and the lane's checkpoint agree
+  // without a transaction (this is the policy cache's miss and its refresh after every change).
+  const rm = sql.id(READ_MODEL_SCHEMA);
+  const { rows } = await sql<{
+    organisation_id: string;
+    status: ClientSnapshot['status'];
+    plan: string | null;
+    plan_status: string | null;
+    secrets: { secret_id: string; secret_hash: string; status: SecretFacts['status']; expires_at: number | null; grace_until: number | null }[];
+    links: [string, string][];
+    domains: { domain_id: string; domain: string; active: boolean; allow_api: boolean; allow_login: boolean; test_mode: boolean; server_ips: string[] }[];
+    scopes: string[];
+    test_users: number[];
+    checkpoint: string | null;
+  }>`SELECT c.organisation_id, c.status, o.plan, o.plan_status,
+      (SELECT coalesce(json_agg(json_build_object(
+                'secret_id', s.secret_id, 'secret_hash', s.secret_hash, 'status', s.status,
+                'expires_at', floor(extract(epoch FROM s.expires_at) * 1000),
+                'grace_until', floor(extract(epoch FROM s.grace_until) * 1000))), '[]')
+         FROM ${rm}.client_secrets s WHERE s.client_id = c.client_id) AS secrets,
+      (SELECT coalesce(json_agg(json_build_array(l.secret_id, l.domain_id)), '[]')
+         FROM ${rm}.secret_links l WHERE l.client_id = c.client_id) AS links,
+      -- oldest first, so that everything derived from the list is in one stable order
+      (SELECT coalesce(json_agg(json_build_object(
+                'domain_id', d.domain_id, 'domain', d.domain, 'active', d.active, 'allow_api', d.allow_api,
+                'allow_login', d.allow_login, 'test_mode', d.test_mode, 'server_ips', d.server_ips)
+              ORDER BY d.created_at, d.domain_id), '[]')
+         FROM ${rm}.client_domains d WHERE d.client_id = c.client_id) AS domains,
+      (SELECT coalesce(json_agg(x.scope), '[]') FROM ${rm}.client_scopes x WHERE x.client_id = c.client_id) AS scopes,
+      (SELECT coalesce(json_agg(u.user_sub), '[]') FROM ${rm}.test_users u WHERE u.client_id = c.client_id) AS test_users,
+      (SELECT k.commit_position || '/' || k.prepare_position FROM ${rm}.checkpoints k WHERE k.projection = 'policy') AS checkpoint
+    FROM ${rm}.clients c
+    JOIN ${rm}.organisations o ON o.organisation_id = c.organisation_id
+    WHERE c.client_id = ${clientId}`.execute(database.rmRaw);
+  const client = rows[0];
+  if (!client) return undefined;
+  const plan = (client.plan as PlanName | null) ?? null;
+  const linked = new Map<string, Set<string>>();
+  for (const [secretId, domainId] of client.links) {
+    let set = linked.get(secretId);
+    if (!set) linked.set(secretId, (set = new Set()));
+    set.add(domainId);
+  }
+  return {
+    clientId,
+    organisationId: client.organisation_id,
+    status: client.status,
+    planActive: client.plan_status === 'active' && plan !== null,
+    plan,
+    requestsPerMinute: plan ? PLAN_LIMITS[plan].requestsPerMinute : 0,
+    scopes: client.scopes,
+    secrets: client.secrets.map((s) => ({
+      secretId: s.secret_id,
+      hash: Buffer.from(s.secret_hash, 'hex'),
+      status: s.status,
+      expiresAt: s.expires_at,
+      graceUntil: s.grace_until,
+      linkedDomainIds: linked.get(s.secret_id) ?? new Set<string>(),
+    })),
+    domains: client.domains.map(domainFacts),
+    testUsers: new Set(client.test_users),
+    position: client.checkpoint ? formatPosition(parsePositionText(client.checkpoint)) : '0/0',
+  };
 }
+
+const parsePositionText = (text: string) => {
+  const [commit, prepare] = text.split('/');
+  return { commit: BigInt(commit!), prepare: BigInt(prepare!) };
+};
 
 /** IPv4-mapped IPv6 is the same address as its IPv4 form. */
 export function parseCallerIp(ip: string | undefined): ipaddr.IPv4 | ipaddr.IPv6 | undefined {

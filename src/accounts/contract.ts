@@ -5,11 +5,13 @@ import { loginBody, registerBody } from './account-service.ts';
 import { PLAN_NAMES } from './plans.ts';
 import { ROLES } from './events.ts';
 import { access } from './guard.ts';
+import { safeName } from '../clients/schemas.ts';
 
-/** The account routes of the management API (DESIGN §8, §12): contracts; handlers in routes.ts. */
+/** The account and organisation routes of the management API (DESIGN §8, §12): contracts; handlers in routes.ts. */
 
 export { loginBody, registerBody } from './account-service.ts';
 export const planBody = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
+export const createOrganisationBody = z.strictObject({ name: safeName });
 export const selectOrganisationBody = z.strictObject({ organisationId: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters') });
 
 export const planLimitsSchema = z
@@ -97,6 +99,35 @@ export const accountRoutes = manageRoutes({
     request: { body: selectOrganisationBody },
     responses: { 200: { description: 'selected', schema: z.object({ organisation: organisationRef, role }) } },
     errors: [404],
+  },
+  createOrganisation: {
+    method: 'post',
+    path: '/organisations',
+    summary: 'Create an organisation owned by the caller (a user with none, or with others); the session acts in it from now on',
+    tags: ['Organisation'],
+    access: access.session,
+    request: { body: createOrganisationBody },
+    responses: {
+      201: {
+        description: 'created',
+        schema: z.object({ organisation: organisationRef, role: z.literal('owner'), ...settledFields }),
+      },
+    },
+  },
+  deleteOrganisation: {
+    method: 'delete',
+    path: '/organisations/:organisationId',
+    summary: "Delete the session's organisation (owners; refused with organisation_has_clients while a client lives)",
+    description:
+      'Open invitations are revoked, members removed and the plan cancelled, each as its own event, then OrganisationDeleted. ' +
+      'The path names the organisation the session acts in (404 otherwise), so a tab switched elsewhere cannot delete the wrong one.',
+    tags: ['Organisation'],
+    access: access.member('delete', 'Organisation'),
+    request: { params: z.object({ organisationId: z.string() }) },
+    responses: {
+      200: { description: 'deleted; the session acts in no organisation now', schema: z.object({ organisationId: z.string(), deleted: z.literal(true), ...settledFields }) },
+    },
+    errors: [404, 409],
   },
   activatePlan: {
     method: 'post',

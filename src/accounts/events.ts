@@ -27,7 +27,12 @@ export type OrganisationEvent =
   | { type: 'PlanCancelled'; data: { plan: PlanName } }
   /** a client of this organisation holds one of the plan's client slots (before its own stream is written) */
   | { type: 'ClientSlotReserved'; data: { clientId: string; reservedAt: string } }
-  | { type: 'ClientSlotReleased'; data: { clientId: string; reason: ClientSlotReleaseReason } };
+  | { type: 'ClientSlotReleased'; data: { clientId: string; reason: ClientSlotReleaseReason } }
+  /**
+   * the owner deleted the organisation; written after its members were removed and its open
+   * invitations revoked (each its own event, before this one), with no client left
+   */
+  | { type: 'OrganisationDeleted'; data: { organisationId: string; name: string } };
 
 /** Why a slot was given back: the client was deleted, its creation failed, or it was abandoned half-way. */
 export type ClientSlotReleaseReason = 'deleted' | 'failed' | 'abandoned';
@@ -47,6 +52,7 @@ export const ORGANISATION_EVENT_TYPES = Object.keys({
   PlanCancelled: true,
   ClientSlotReserved: true,
   ClientSlotReleased: true,
+  OrganisationDeleted: true,
 } satisfies Record<OrganisationEventType, true>) as OrganisationEventType[];
 
 const ORGANISATION_TYPES: ReadonlySet<string> = new Set(ORGANISATION_EVENT_TYPES);

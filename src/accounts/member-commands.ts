@@ -4,7 +4,8 @@ import { RateLimiterPostgres, type RateLimiterRes } from 'rate-limiter-flexible'
 import type { AppContext } from '../context.ts';
 import { duplicateRequest, handleRequestCommand } from '../http/commands.ts';
 import { ApiError } from '../http/problem.ts';
-import { requestIdOf, settle } from '../http/request.ts';
+import { metadataFor, requestIdOf, settle } from '../http/request.ts';
+import { reclaimAbandonedSlots } from '../clients/quota.ts';
 import { publicBase } from '../http/origin.ts';
 import { entityIdFor } from '../eventstore/command-handler.ts';
 import { organisationStream, type InvitableRole, type Role } from './events.ts';
@@ -71,6 +72,16 @@ export function createMemberCommands(ctx: AppContext) {
   }
 
   const requester = (account: Account) => ({ sub: account.sub, role: account.role });
+
+  async function hasClients(organisationId: string): Promise<ApiError> {
+    const row = await database.rm
+      .selectFrom('clients')
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .where('organisation_id', '=', organisationId)
+      .where('status', '!=', 'deleted')
+      .executeTakeFirst();
+    return organisationHasClients(Number(row?.count ?? 0));
+  }
 
   /** The invitation a link's token names; unknown tokens are counted per session (or address) and per address. */
   async function findByToken(req: Request, user: SessionUser | undefined, token: string) {
@@ -188,6 +199,48 @@ export function createMemberCommands(ctx: AppContext) {
       return { sub, removed: true as const, left: sub === account.sub, position: result.position };
     },
 
+    /**
+     * A new organisation with the user as its owner — for a user with none (an end user who
+     * becomes a partner, a member who left every organisation) or with others; the session acts
+     * in it from now on. The id comes from the idempotency key: a retry is refused as a duplicate.
+     */
+    async createOrganisation(req: Request, user: SessionUser, name: string, key?: string) {
+      const organisationId = entityIdFor('org', 16, `user:${user.sub}`, key ?? requestIdOf(req));
+      try {
+        const result = await run(req, user.sub, organisationId, { type: 'CreateOrganisation', organisationId, name, ownerSub: user.sub }, key);
+        await selectOrganisation(database.db, user.sessionHash, organisationId);
+        return { organisation: { id: organisationId, name }, role: 'owner' as const, position: result.position, projected: result.projected };
+      } catch (error) {
+        if (error instanceof ApiError && error.code === 'organisation_exists') throw duplicateRequest();
+        throw error;
+      }
+    },
+
+    /**
+     * Deletes the session's organisation (owners only; refused while it has clients). Its members
+     * lose it at once; their sessions act in another organisation of theirs, or none.
+     */
+    async deleteOrganisation(req: Request, account: Account, key?: string) {
+      const command = { type: 'DeleteOrganisation' as const, organisationId: account.organisationId, by: requester(account) };
+      let result;
+      try {
+        result = await run(req, account.sub, account.organisationId, command, key);
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.code !== 'organisation_has_clients') throw error;
+        // a creation that died half-way, or a lost release, may hold a slot without a client
+        const reclaimed = await reclaimAbandonedSlots(ctx, account.organisationId, metadataFor(req, String(account.sub), ctx.now()));
+        if (reclaimed === 0) throw await hasClients(account.organisationId);
+        try {
+          result = await run(req, account.sub, account.organisationId, command, key);
+        } catch (again) {
+          if (again instanceof ApiError && again.code === 'organisation_has_clients') throw await hasClients(account.organisationId);
+          throw again;
+        }
+      }
+      await selectOrganisation(database.db, account.sessionHash, null);
+      return { organisationId: account.organisationId, deleted: true as const, position: result.position, projected: result.projected };
+    },
+
     async transferOwnership(req: Request, account: Account, to: number, key?: string) {
       const result = await run(req, account.sub, account.organisationId, { type: 'TransferOwnership', to, by: requester(account) }, key);
       return { from: account.sub, to, position: result.position };
@@ -196,6 +249,11 @@ export function createMemberCommands(ctx: AppContext) {
 }
 
 export type MemberCommands = ReturnType<typeof createMemberCommands>;
+
+/** The refusal of deleting an organisation that still has clients, naming how many. */
+export function organisationHasClients(count: number): ApiError {
+  return new ApiError(409, 'organisation_has_clients', 'Conflict', `the organisation still has ${count} client(s); delete them first (deleting an organisation never deletes live clients)`);
+}
 
 function tooManyAttempts(state: RateLimiterRes): ApiError {
   const seconds = Math.max(1, Math.ceil(state.msBeforeNext / 1000));

@@ -88,3 +88,36 @@ describe('slotsReservedBefore', () => {
     expect(slotsReservedBefore(state, '2029-12-31T23:30:00.000Z')).toEqual(['old']);
   });
 });
+
+describe('DeleteOrganisation', () => {
+  const owner = { sub: 1, role: 'owner' as const };
+  const founded: OrganisationEvent = { type: 'MemberAdded', data: { sub: 1, role: 'owner' } };
+  const admin: OrganisationEvent = { type: 'MemberAdded', data: { sub: 2, role: 'admin' } };
+  const invited: OrganisationEvent = {
+    type: 'MemberInvited',
+    data: { invitationId: 'i1', email: 'x@example.com', role: 'viewer', tokenHash: 'h', expiresAt: now, invitedBy: 1 },
+  };
+  const remove = (by = owner): OrganisationCommand => ({ type: 'DeleteOrganisation', organisationId: 'o1', by });
+
+  it('when it has no clients, then the invitations are revoked, the members removed, the plan cancelled, and it is deleted, in that order', () => {
+    given(created, founded, admin, invited, starter).when(remove()).then([
+      { type: 'InvitationRevoked', data: { invitationId: 'i1', email: 'x@example.com' } },
+      { type: 'MemberRemoved', data: { sub: 1, previousRole: 'owner' } },
+      { type: 'MemberRemoved', data: { sub: 2, previousRole: 'admin' } },
+      { type: 'PlanCancelled', data: { plan: 'starter' } },
+      { type: 'OrganisationDeleted', data: { organisationId: 'o1', name: 'Acme' } },
+    ]);
+  });
+
+  it('when a client holds a slot, then organisation_has_clients naming how many; an admin is refused', () => {
+    given(created, founded, starter, reserved('c1')).when(remove()).thenThrows('organisation_has_clients', '1 client');
+    given(created, founded, admin).when(remove({ sub: 2, role: 'owner' })).thenThrows('forbidden');
+  });
+
+  it('when it is deleted, then nothing more happens in it: no second deletion, no plan, no re-creation', () => {
+    const history = [created, founded, { type: 'MemberRemoved', data: { sub: 1, previousRole: 'owner' } } as OrganisationEvent, { type: 'OrganisationDeleted', data: { organisationId: 'o1', name: 'Acme' } } as OrganisationEvent];
+    given(...history).when(remove()).thenThrows('organisation_not_found');
+    given(...history).when({ type: 'ActivatePlan', plan: 'pro' }).thenThrows('organisation_not_found');
+    given(...history).when({ type: 'CreateOrganisation', organisationId: 'o1', name: 'Again', ownerSub: 1 }).thenThrows('organisation_exists');
+  });
+});

@@ -1,6 +1,6 @@
 import type { ClientSlotReleaseReason, InvitableRole, OrganisationEvent, Role } from './events.ts';
 import { PLAN_LIMITS, type PlanName } from './plans.ts';
-import { decideMembership, type MembershipCommand } from './membership.ts';
+import { decideMembership, type MembershipCommand, type Requester } from './membership.ts';
 
 /**
  * The organisation aggregate: membership, plan, and the plan's client slots. Pure.
@@ -13,6 +13,9 @@ import { decideMembership, type MembershipCommand } from './membership.ts';
  */
 export interface OrganisationState {
   readonly exists: boolean;
+  /** deleted by its owner: the stream stays (history), nothing can be done in it any more */
+  readonly deleted: boolean;
+  readonly name: string;
   readonly plan: PlanName | null;
   readonly planActive: boolean;
   readonly members: ReadonlyMap<number, Role>;
@@ -32,6 +35,8 @@ export interface InvitationState {
 
 export const initialOrganisationState: OrganisationState = {
   exists: false,
+  deleted: false,
+  name: '',
   plan: null,
   planActive: false,
   members: new Map(),
@@ -42,7 +47,9 @@ export const initialOrganisationState: OrganisationState = {
 export function evolveOrganisation(state: OrganisationState, event: OrganisationEvent): OrganisationState {
   switch (event.type) {
     case 'OrganisationCreated':
-      return { ...state, exists: true };
+      return { ...state, exists: true, name: event.data.name };
+    case 'OrganisationDeleted':
+      return { ...state, exists: false, deleted: true, planActive: false };
     case 'MemberInvited': {
       const { invitationId, email, role, tokenHash, expiresAt } = event.data;
       return { ...state, invitations: new Map(state.invitations).set(invitationId, { email, role, tokenHash, expiresAt, status: 'pending' }) };
@@ -112,6 +119,7 @@ export const ORGANISATION_ERROR_STATUS = {
   invitation_expired: 410,
   invitation_revoked: 410,
   invitation_other_email: 403,
+  organisation_has_clients: 409,
 } as const;
 export type OrganisationErrorCode = keyof typeof ORGANISATION_ERROR_STATUS;
 
@@ -134,13 +142,14 @@ export type OrganisationCommand =
   | { type: 'CancelPlan' }
   | { type: 'ReserveClientSlot'; clientId: string; now: string }
   | { type: 'ReleaseClientSlot'; clientId: string; reason: ClientSlotReleaseReason }
+  | { type: 'DeleteOrganisation'; organisationId: string; by: Requester }
   | MembershipCommand;
 
 export function decideOrganisation(command: OrganisationCommand, state: OrganisationState): OrganisationEvent[] {
   switch (command.type) {
     case 'CreateOrganisation':
       // Ids are derived from the request's key: an organisation already there was made by another request.
-      if (state.exists) throw new OrganisationDomainError('organisation_exists', 'the organisation already exists');
+      if (state.exists || state.deleted) throw new OrganisationDomainError('organisation_exists', 'the organisation already exists');
       return [
         { type: 'OrganisationCreated', data: { organisationId: command.organisationId, name: command.name } },
         { type: 'MemberAdded', data: { sub: command.ownerSub, role: 'owner' } },
@@ -167,6 +176,8 @@ export function decideOrganisation(command: OrganisationCommand, state: Organisa
       }
       return [{ type: 'ClientSlotReserved', data: { clientId: command.clientId, reservedAt: command.now } }];
     }
+    case 'DeleteOrganisation':
+      return deleteOrganisation(command.organisationId, command.by, state);
     case 'ReleaseClientSlot':
       if (!state.clientSlots.has(command.clientId)) return [];
       return [{ type: 'ClientSlotReleased', data: { clientId: command.clientId, reason: command.reason } }];
@@ -183,6 +194,28 @@ export function decideOrganisation(command: OrganisationCommand, state: Organisa
       return _exhaustive;
     }
   }
+}
+
+/**
+ * Only an owner deletes, and only an organisation without clients: deleting one with live clients
+ * would break its users' sign-ins at once, so the clients go first, each by its own deletion (which
+ * voids its open sign-in tokens). The members leave and the open invitations are revoked as events
+ * of their own, so the history reads as it happened.
+ */
+function deleteOrganisation(organisationId: string, by: Requester, state: OrganisationState): OrganisationEvent[] {
+  if (!state.exists) throw new OrganisationDomainError('organisation_not_found', 'the organisation does not exist');
+  if (state.members.get(by.sub) !== 'owner') throw new OrganisationDomainError('forbidden', 'only an owner can delete the organisation');
+  if (state.clientSlots.size > 0) {
+    throw new OrganisationDomainError('organisation_has_clients', `the organisation has ${state.clientSlots.size} client(s); delete them first`);
+  }
+  const events: OrganisationEvent[] = [];
+  for (const [invitationId, invitation] of state.invitations) {
+    if (invitation.status === 'pending') events.push({ type: 'InvitationRevoked', data: { invitationId, email: invitation.email } });
+  }
+  for (const [sub, role] of state.members) events.push({ type: 'MemberRemoved', data: { sub, previousRole: role } });
+  if (state.planActive && state.plan) events.push({ type: 'PlanCancelled', data: { plan: state.plan } });
+  events.push({ type: 'OrganisationDeleted', data: { organisationId, name: state.name } });
+  return events;
 }
 
 /** Slots reserved before `before` (ISO-8601): a creation that old is finished or dead. */

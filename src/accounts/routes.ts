@@ -9,9 +9,9 @@ import { accountOf, clearSessionCookie, deleteSession, sessionOf } from './sessi
 import { PLAN_LIMITS, type PlanName } from './plans.ts';
 import { createMemberCommands } from './member-commands.ts';
 import { membershipsOf, organisationSummary, selectSessionOrganisation } from './member-queries.ts';
-import { type accountRoutes, planBody, selectOrganisationBody } from './contract.ts';
+import { type accountRoutes, createOrganisationBody, planBody, selectOrganisationBody } from './contract.ts';
 
-export { planBody, selectOrganisationBody } from './contract.ts';
+export { createOrganisationBody, planBody, selectOrganisationBody } from './contract.ts';
 
 /** The account routes of the management API (DESIGN §8, §12); contracts in contract.ts. */
 export function accountHandlers(ctx: AppContext): Handlers<typeof accountRoutes> {
@@ -91,6 +91,24 @@ export function accountHandlers(ctx: AppContext): Handlers<typeof accountRoutes>
       const { organisationId } = parseInput(selectOrganisationBody, req.body);
       const selected = await selectSessionOrganisation(database, sessionOf(req), organisationId);
       res.json(selected);
+    },
+
+    // A new organisation, owned by the caller; the session acts in it from now on.
+    createOrganisation: async (req, res) => {
+      const { name } = parseInput(createOrganisationBody, req.body);
+      const created = await organisation.createOrganisation(req, sessionOf(req), name);
+      res.status(201).json(created);
+    },
+
+    // The owner deletes the session's organisation (named in the path, so a tab switched elsewhere
+    // cannot delete the wrong one); refused while it has clients.
+    deleteOrganisation: async (req, res) => {
+      const account = accountOf(req);
+      if (req.params.organisationId !== account.organisationId) {
+        throw new ApiError(404, 'organisation_not_found', 'Not found', 'not the organisation this session acts in; select it first with POST /manage/v1/account/organisation');
+      }
+      const deleted = await organisation.deleteOrganisation(req, account);
+      res.json(deleted);
     },
 
     activatePlan: async (req, res) => {

@@ -79,15 +79,6 @@ export const PARTNER_TABLE = {
       request: { query: projectsQuery },
       responses: { 200: { description: 'the listed projects, newest first', schema: xwmsSuccess(projectsData) } },
     },
-    whoami: {
-      method: 'get',
-      path: '/whoami',
-      summary: 'Who the access pipeline says is calling (a Keyledger addition)',
-      tags: ['Partner API'],
-      access: { kind: 'api' },
-      request: {},
-      responses: { 200: { description: 'OK', schema: xwmsSuccess(whoamiData) } },
-    },
   }),
   signIn: partnerRoutes({
     auth_signin: {
@@ -151,6 +142,18 @@ export const PARTNER_TABLE = {
       access: { kind: 'api' },
       request: { body: countriesBody },
       responses: { 200: { description: 'the countries', schema: xwmsSuccess(countriesData) } },
+    },
+  }),
+  // Keyledger's additions, after XWMS's endpoints (so /api/info lists them last)
+  keyledger: partnerRoutes({
+    whoami: {
+      method: 'get',
+      path: '/whoami',
+      summary: 'Who the access pipeline says is calling (a Keyledger addition)',
+      tags: ['Partner API'],
+      access: { kind: 'api' },
+      request: {},
+      responses: { 200: { description: 'OK', schema: xwmsSuccess(whoamiData) } },
     },
   }),
 } as const;

@@ -95,7 +95,6 @@ function apiHandlers(ctx: AppContext): PartnerHandlers['api'] {
       const projects = await listProjects(ctx.database.rm, ctx.now(), parsed.data.lang ?? 'en');
       success(res, { projects }, 'Projects retrieved successfully.');
     },
-    whoami: (req, res) => whoami(req, res, () => {}),
   };
 }
 
@@ -122,6 +121,7 @@ export function partnerApi(ctx: AppContext, pipeline: AccessPipeline, extend: ((
     api: apiHandlers(ctx),
     signIn: signInPartnerHandlers(ctx),
     users: usersPartnerHandlers(ctx, pipeline),
+    keyledger: { whoami: (req, res) => whoami(req, res, () => {}) },
   };
   mountRoutes(router, bindTable<PartnerAccess>(PARTNER_TABLE, handlers), {
     guard: (access) => (access.kind === 'none' ? [] : [pipeline.require(access)]),

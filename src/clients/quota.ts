@@ -105,7 +105,7 @@ export async function abandonClientSlot(
  * their client never registered) and of deletions whose release was lost. The read model only
  * narrows the search (a live row proves a registration); the client's stream decides.
  */
-async function reclaimAbandonedSlots(ctx: Ctx, organisationId: string, metadata: EventMetadata): Promise<number> {
+export async function reclaimAbandonedSlots(ctx: Ctx, organisationId: string, metadata: EventMetadata): Promise<number> {
   const state = await ctx.commands.read(organisationStream(organisationId), organisationAggregate);
   const old = slotsReservedBefore(state, new Date(ctx.now().getTime() - ABANDONED_AFTER_MS).toISOString());
   if (old.length === 0) return 0;

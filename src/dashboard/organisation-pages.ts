@@ -32,6 +32,7 @@ const DONE_KEYS: Readonly<Record<string, MessageKey>> = {
   revoked: 'members.doneRevoked',
   plan: 'members.donePlan',
   cancelled: 'members.doneCancelled',
+  created: 'members.doneCreated',
 };
 
 const subOf = (req: Request): number | undefined => (/^[1-9][0-9]{0,9}$/.test(String(req.params.sub)) ? Number(req.params.sub) : undefined);
@@ -73,6 +74,7 @@ export function organisationPages(ctx: AppContext, router: Router, session: Dash
         canManage: ability.can('manage', 'Member'),
         canInvite: ability.can('manage', 'Invitation'),
         canTransfer: ability.can('transfer', 'Organisation'),
+        canDelete: ability.can('delete', 'Organisation'),
         form: extra.form ?? emptyForm({ idempotent: true }),
         invited: extra.invited,
         notice: req.method === 'GET' && done ? t(done) : undefined,

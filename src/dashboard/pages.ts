@@ -7,6 +7,7 @@ import { ApiError } from '../http/problem.ts';
 import { settle } from '../http/request.ts';
 import { createDashboardSession } from './session.ts';
 import { organisationPages } from './organisation-pages.ts';
+import { organisationLifecyclePages } from './organisation-lifecycle.ts';
 import { type FormState, type PageLayer, emptyForm, fieldErrors, pageLocals, renderPage, resubmittedForm, submittedIdempotencyKey } from '../web/layer.ts';
 import { createDashboardDeps } from './context.ts';
 import { clientListPages } from './client-list.ts';
@@ -117,6 +118,7 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
   clientHistoryPages(deps);
 
   organisationPages(ctx, router, session);
+  organisationLifecyclePages(ctx, router, session);
 
   return pages.finish(router);
 }

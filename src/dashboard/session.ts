@@ -46,7 +46,7 @@ export function createDashboardSession(ctx: AppContext) {
     await signedIn(req, res, user);
     if (!isMember(user)) {
       const { t } = pageLocals(res);
-      renderPage(req, res, 'members/message', { heading: t('members.membersTitle'), text: t('members.noOrganisation') }, { status: 403, title: 'members.membersTitle' });
+      renderPage(req, res, 'members/message', { heading: t('members.membersTitle'), text: t('members.noOrganisation'), create: true }, { status: 403, title: 'members.membersTitle' });
       return undefined;
     }
     try {

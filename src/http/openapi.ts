@@ -114,6 +114,7 @@ export function openApiDocument(): oas31.OpenAPIObject {
       { name: 'Users' },
       { name: 'Global' },
       { name: 'Account' },
+      { name: 'Organisation' },
       { name: 'Members' },
       { name: 'Clients' },
       { name: 'Audit and explain' },

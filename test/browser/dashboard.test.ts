@@ -152,9 +152,46 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
           await seen.context.close();
         }
 
-        // another member renames: History shows both actors, and the client as it was
-        const developer = await join(t.url, owner, 'developer', { name: `Dev ${lang}` });
-        expect((await developer.caller.patch(`/manage/v1/clients/${clientId}`, { name: `Bakery ${lang} 2` })).status).toBe(200);
+        // the API refuses the viewer what the pages do not offer
+        expect((await viewer.caller.patch(`/manage/v1/clients/${clientId}`, { name: 'Nope' })).status).toBe(403);
+        expect((await viewer.caller.post(`/manage/v1/clients/${clientId}/secrets`, {})).status).toBe(403);
+
+        // the owner invites a developer on the Members page (no SMTP here: the link is shown to copy)
+        await page.click('header nav a[href="/dashboard/members"]');
+        await check(page, lang, 'members');
+        const devEmail = uniqueEmail(`dev-${lang}`);
+        await page.fill('#email', devEmail);
+        await page.selectOption('#invite-role', 'developer');
+        await submit(page, '/dashboard/members/invite');
+        const link = await page.inputValue('#invitation-url');
+        expect(link).toContain('/invitations/');
+        await check(page, lang, 'invitation link shown');
+
+        // the developer opens the link in a second browser, registers, joins, and renames the client on its page
+        const dev = await open(lang);
+        try {
+          await dev.page.goto(link);
+          await check(dev.page, lang, 'invitation, logged out');
+          await Promise.all([dev.page.waitForNavigation(), dev.page.click('main a.button.secondary')]);
+          await dev.page.fill('#name', `Dev ${lang}`);
+          await dev.page.fill('#email', devEmail);
+          await dev.page.fill('#password', PASSWORD);
+          await submit(dev.page, '/dashboard/register');
+          expect(new URL(dev.page.url()).pathname).toBe(new URL(link).pathname);
+          await submit(dev.page, new URL(link).pathname);
+          await dev.page.goto(`${t.url}/dashboard/clients/${clientId}/rename`);
+          await check(dev.page, lang, 'rename as a developer');
+          await dev.page.fill('#name', `Bakery ${lang} 2`);
+          await submit(dev.page, '/rename');
+          await dev.page.waitForSelector('p.notice');
+          expect(await dev.page.textContent('main')).toContain(`Bakery ${lang} 2`);
+        } finally {
+          await dev.context.close();
+        }
+
+        // History shows both actors, and the client as it was
+        await page.click('header nav a[href="/dashboard"]');
+        await page.click(`table.list a[href="/dashboard/clients/${clientId}"]`);
         await page.click('nav.tabs a[href$="/history"]');
         const history = await page.textContent('table.list');
         expect(history).toContain(name);
@@ -175,6 +212,30 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
         await submit(page, '/disable');
         await page.waitForSelector('p.notice');
         await check(page, lang, 'overview, disabled');
+
+        // every other page of the client, walked for axe and (in nl) English
+        const C = `${t.url}/dashboard/clients/${clientId}`;
+        const firstSecret = (await owner.get(`/manage/v1/clients/${clientId}`)).body.secrets[0].secretId as string;
+        const domainId = (await owner.get(`/manage/v1/clients/${clientId}`)).body.domains[0].domainId as string;
+        for (const [path, label] of [
+          ['/redirect-uris', 'redirect URIs'],
+          ['/scopes', 'scopes'],
+          ['/users', 'users'],
+          ['/test-users', 'test users'],
+          [`/secrets/${firstSecret}/revoke`, 'revoke confirmation'],
+          [`/domains/${domainId}/remove`, 'domain removal confirmation'],
+          ['/delete', 'delete confirmation'],
+        ] as const) {
+          const reply = await page.goto(`${C}${path}`);
+          expect(reply?.status(), label).toBe(200);
+          await check(page, lang, label);
+        }
+
+        // the organisation's beginning and end: the form for a new one, and deleting one that has clients
+        await page.click('header a.new-org');
+        await check(page, lang, 'new organisation');
+        await page.goto(`${t.url}/dashboard/organisation/delete`);
+        await check(page, lang, 'delete organisation, clients left');
       } finally {
         await context.close();
       }

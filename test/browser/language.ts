@@ -6,12 +6,15 @@ const catalogue = loadCatalogue();
 /**
  * English messages that must never show on a Dutch page: every English message that differs
  * from its Dutch one (a message that is the same in both — "Keyledger", "Status", "Clients" — is
- * Dutch too). Placeholders split a message into its fixed parts; short parts are skipped.
+ * Dutch too). Placeholders split a message into its fixed parts; short parts, and single words between placeholders, are skipped.
  */
 const englishOnly = [...catalogue.en]
   .filter(([key, en]) => catalogue.nl.get(key) !== en)
-  .flatMap(([, en]) => en.split(/\{[a-zA-Z]+\}/))
-  .map((part) => part.trim())
+  .flatMap(([, en]) => {
+    const parts = en.split(/\{[a-zA-Z]+\}/).map((part) => part.trim());
+    // a single word between placeholders ("{n} clients, {m} domains") is as often Dutch: only phrases count
+    return parts.length === 1 ? parts : parts.filter((part) => /\s/.test(part));
+  })
   .filter((part) => part.length >= 4);
 const dutchTexts = new Set([...catalogue.nl.values()]);
 
