@@ -113,6 +113,7 @@ export const accountRoutes = manageRoutes({
         schema: z.object({ organisation: organisationRef, role: z.literal('owner'), ...settledFields }),
       },
     },
+    errors: [409],
   },
   deleteOrganisation: {
     method: 'delete',
