@@ -17,6 +17,9 @@ const englishOnly = [...catalogue.en]
   })
   .filter((part) => part.length >= 4);
 const dutchTexts = new Set([...catalogue.nl.values()]);
+/** as whole words: "linked" is not found in "LinkedIn" */
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const englishPatterns = englishOnly.map((en) => ({ en, pattern: new RegExp(`(?<![\\p{L}\\p{N}])${escape(en)}(?![\\p{L}\\p{N}])`, 'u') }));
 
 /**
  * Fails when the page (rendered in Dutch) shows any text of the English catalogue: its text
@@ -44,6 +47,6 @@ export async function expectNoEnglish(page: Page, label = page.url()): Promise<v
     return out;
   })()`)) as string[];
   expect(await page.locator('html').getAttribute('lang'), label).toBe('nl');
-  const found = texts.filter((text) => !dutchTexts.has(text)).flatMap((text) => englishOnly.filter((en) => text.includes(en)).map((en) => `"${en}" in "${text}"`));
+  const found = texts.filter((text) => !dutchTexts.has(text)).flatMap((text) => englishPatterns.filter(({ pattern }) => pattern.test(text)).map(({ en }) => `"${en}" in "${text}"`));
   expect(found, `English on the Dutch page ${label}`).toEqual([]);
 }
