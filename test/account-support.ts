@@ -2,16 +2,9 @@ import { expect } from 'vitest';
 import { Caller, type Reply } from './support/http.ts';
 import type { TestSmtp } from './support/smtp.ts';
 
-/** The hidden fields (csrf, lang, tokens…) of the form on `page` that posts to `action`. */
-export function hiddenFields(page: string, action: string): Record<string, string> {
-  const form = page.split('<form').find((f) => f.slice(0, 300).includes(`action="${action}"`));
-  if (!form) throw new Error(`no form posting to ${action} on the page:\n${page.slice(0, 3000)}`);
-  const fields: Record<string, string> = {};
-  for (const match of form.split('</form>')[0]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[match[1]!] = decode(match[2]!);
-  return fields;
-}
+import { hiddenFields } from './support/forms.ts';
 
-const decode = (value: string) => value.replaceAll('&amp;', '&').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>');
+export { hiddenFields };
 
 /** Submits the form of `page` that posts to `action` with these visible fields (urlencoded, as a browser with JavaScript off). */
 export async function submit(browser: Caller, base: string, page: string, action: string, fields: Record<string, string> = {}): Promise<Reply> {

@@ -3,6 +3,7 @@ import { startTestApp, type TestApp } from './support/app.ts';
 import { type Caller, signUp } from './support/http.ts';
 import { join } from './support/members.ts';
 import { formPost } from './signin-support.ts';
+import { hiddenFields } from './support/forms.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -12,14 +13,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** The hidden fields of the (first) form posting to `action` on a page. */
-function hiddenFields(page: string, action: string): Record<string, string> {
-  const form = page.split('<form').find((f) => f.slice(0, 300).includes(`action="${action}"`));
-  if (!form) throw new Error(`no form to ${action}:\n${page}`);
-  const fields: Record<string, string> = {};
-  for (const m of form.split('</form>')[0]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[m[1]!] = m[2]!;
-  return fields;
-}
 
 /** Creates a client through the dashboard's form; returns its id and the page that showed the secret. */
 async function createThroughForm(owner: Caller, name: string) {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { Caller, PASSWORD, uniqueEmail } from './support/http.ts';
 import { formPost } from './signin-support.ts';
+import { hiddenFields } from './support/forms.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -11,14 +12,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** The hidden fields of the form posting to `action` on a page. */
-function hiddenFields(page: string, action: string): Record<string, string> {
-  const form = page.split('<form').find((f) => f.slice(0, 300).includes(`action="${action}"`));
-  if (!form) throw new Error(`no form to ${action}:\n${page}`);
-  const fields: Record<string, string> = {};
-  for (const m of form.split('</form>')[0]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[m[1]!] = m[2]!;
-  return fields;
-}
 
 const userCount = async (email: string) => (await t.app.ctx.database.db.selectFrom('users').select('sub').where('email', '=', email).execute()).length;
 

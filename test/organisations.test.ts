@@ -3,6 +3,7 @@ import { startTestApp, type TestApp } from './support/app.ts';
 import { type Caller, signUp, uniqueEmail } from './support/http.ts';
 import { invite, join, tokenOf } from './support/members.ts';
 import { formPost } from './signin-support.ts';
+import { hiddenFields } from './support/forms.ts';
 import { organisationStream } from '../src/accounts/events.ts';
 
 let t: TestApp;
@@ -15,14 +16,6 @@ afterAll(async () => {
 
 const orgOf = async (caller: Caller) => (await caller.get('/manage/v1/account/me')).body.organisation as { id: string; name: string } | null;
 
-/** The hidden fields of the (first) form posting to `action` on a page. */
-function hiddenFields(page: string, action: string): Record<string, string> {
-  const form = page.split('<form').find((f) => f.slice(0, 300).includes(`action="${action}"`));
-  if (!form) throw new Error(`no form to ${action}:\n${page}`);
-  const fields: Record<string, string> = {};
-  for (const m of form.split('</form>')[0]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[m[1]!] = m[2]!;
-  return fields;
-}
 
 describe('an organisation is created and deleted by its owner', () => {
   it('when the owner deletes an organisation with a client, then it is refused naming the clients; without clients its members lose it at once, its invitations stop working, and the history keeps every step', async () => {

@@ -63,6 +63,19 @@ export const position = positionText.nullable();
 export const clientStatus = z.enum(['active', 'disabled', 'deleted']);
 const secretStatus = z.enum(['active', 'rotated', 'revoked']);
 
+export const domainSettings = z.object({
+  domain: z.string(),
+  serverIps: z.array(z.string()),
+  internalName: z.string().nullable(),
+  logo: z.string().nullable(),
+  fallbackUri: z.string().nullable(),
+  allowLogin: z.boolean(),
+  allowApi: z.boolean(),
+  active: z.boolean(),
+  primary: z.boolean(),
+  testMode: z.boolean(),
+});
+
 export const clientDetailsSchema = z
   .object({
     clientId: z.string(),
@@ -86,24 +99,7 @@ export const clientDetailsSchema = z
         domains: z.array(z.string()),
       }),
     ),
-    domains: z.array(
-      z.object({
-        domainId: z.string(),
-        domain: z.string(),
-        serverIps: z.array(z.string()),
-        internalName: z.string().nullable(),
-        logo: z.string().nullable(),
-        fallbackUri: z.string().nullable(),
-        allowLogin: z.boolean(),
-        allowApi: z.boolean(),
-        active: z.boolean(),
-        primary: z.boolean(),
-        testMode: z.boolean(),
-        createdAt: isoTime,
-        lastUsedAt: isoTime.nullable(),
-        secrets: z.array(z.string()),
-      }),
-    ),
+    domains: z.array(domainSettings.extend({ domainId: z.string(), createdAt: isoTime, lastUsedAt: isoTime.nullable(), secrets: z.array(z.string()) })),
     redirectUris: z.array(z.string()),
     scopes: z.array(z.enum(SCOPES)),
     testUsers: z.array(z.object({ sub: z.number().int(), addedAt: isoTime })),
@@ -132,16 +128,4 @@ export const historyEntrySchema = z
   })
   .meta({ id: 'HistoryEntry' });
 
-export const domainSettings = z.object({
-  domain: z.string(),
-  serverIps: z.array(z.string()),
-  internalName: z.string().nullable(),
-  logo: z.string().nullable(),
-  fallbackUri: z.string().nullable(),
-  allowLogin: z.boolean(),
-  allowApi: z.boolean(),
-  active: z.boolean(),
-  primary: z.boolean(),
-  testMode: z.boolean(),
-});
 

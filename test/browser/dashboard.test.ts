@@ -4,9 +4,7 @@ import { startTestApp, type TestApp } from '../support/app.ts';
 import { Caller, PASSWORD, uniqueEmail } from '../support/http.ts';
 import { join } from '../support/members.ts';
 import { generateSecret } from '../../src/clients/secret-format.ts';
-import { hasChromium, launchBrowser } from './browser.ts';
-import { expectAccessible } from './axe.ts';
-import { expectNoEnglish } from './language.ts';
+import { checkPage, hasChromium, languageContext, launchBrowser } from './browser.ts';
 
 let t: TestApp;
 let browser: Browser | undefined;
@@ -24,15 +22,12 @@ afterAll(async () => {
 type Lang = 'en' | 'nl';
 
 async function open(lang: Lang): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser!.newContext({ locale: lang === 'nl' ? 'nl-NL' : 'en-GB', extraHTTPHeaders: { 'accept-language': lang } });
+  const context = await languageContext(browser!, lang);
   return { context, page: await context.newPage() };
 }
 
 /** Every page visited: axe, and on a Dutch page no English. */
-async function check(page: Page, lang: Lang, label: string): Promise<void> {
-  await expectAccessible(page, `${label} (${lang})`);
-  if (lang === 'nl') await expectNoEnglish(page, `${label} (${lang})`);
-}
+const check = (page: Page, lang: Lang, label: string) => checkPage(page, lang, `${label} (${lang})`);
 
 /** Submits the form of `main` that posts to a path ending in `action`, and waits for the next page. */
 async function submit(page: Page, action: string): Promise<void> {
