@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { Server, type Namespace } from 'socket.io';
 import type { AppContext } from '../context.ts';
 import { createSupportAdapter } from './adapter.ts';
+import { createAssigneeLock } from './assignee-lock.ts';
 import { createPool } from '../db/connections.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import {
@@ -67,6 +68,9 @@ export function createSupportGateway(
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const { database } = ctx;
   const logger = ctx.logger.child({ component: 'support' });
+  // Assignment locks are held while the projector catches up: a small pool of their own, so
+  // their holders never take the connections the append and the reads need.
+  const lockPool = createPool({ ...database.clientConfig('keyledger-support-locks'), max: 4 }, logger);
   const service = new TicketService({
     commands: ctx.commands,
     watcher: ctx.watcher,
@@ -74,6 +78,7 @@ export function createSupportGateway(
     rm: database.rm,
     logger,
     writeWaitMs: ctx.config.WRITE_WAIT_MS,
+    assigneeLock: createAssigneeLock(lockPool),
   });
 
   // The adapter keeps one connection LISTENing for ever: its own small pool, not the app's. When
@@ -270,6 +275,7 @@ export function createSupportGateway(
         }
         io.engine.close();
         await adapterPool.end().catch(() => {});
+        await lockPool.end().catch(() => {});
       })();
       return closing;
     },

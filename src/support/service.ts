@@ -13,6 +13,7 @@ import { JOIN_PAGE, JOIN_PAGE_CHARS, SupportError } from './protocol.ts';
 import { TicketDomainError, type TicketCommand, type TicketState, decideTicket, seqOfMessage, ticketAggregate } from './ticket.ts';
 import { SUPPORT_AGENT } from './staff.ts';
 import { DEFAULT_CAPACITY } from './desk.ts';
+import type { AssigneeLock } from './assignee-lock.ts';
 
 export interface TicketSummary {
   readonly ticketId: string;
@@ -68,6 +69,8 @@ export interface TicketServiceDeps {
   readonly rm: Kysely<ReadModelDatabase>;
   readonly logger: Logger;
   readonly writeWaitMs: number;
+  /** serialises assignments to one agent across nodes (capacity check + append + projection) */
+  readonly assigneeLock: AssigneeLock;
 }
 
 const base64url = (bytes: Buffer) => bytes.toString('base64url').slice(0, 22);
@@ -206,7 +209,10 @@ export class TicketService {
       const user = await this.deps.db.selectFrom('users').select('staff_role').where('sub', '=', assignee).executeTakeFirst();
       if (user?.staff_role !== SUPPORT_AGENT) throw new SupportError('assignee_not_agent', 'a ticket can only be assigned to a support agent');
     }
-    if (assignee !== null) {
+    if (assignee === null) return await this.assignNow(actor, ticketId, null, mode, metadata);
+    // Exact under concurrency: the check, the append and its projection happen under the
+    // assignee's lock, so a second assignment to them (any node) counts the first.
+    return await this.deps.assigneeLock(assignee, async () => {
       const { capacity, load } = (await this.workload([assignee])).get(assignee)!;
       const current = await this.deps.rm.selectFrom('tickets').select('assignee').where('ticket_id', '=', ticketId).executeTakeFirst();
       if (current?.assignee !== assignee && load >= capacity) {
@@ -217,7 +223,11 @@ export class TicketService {
             : `that agent already has ${load} open tickets, their capacity is ${capacity}`,
         );
       }
-    }
+      return await this.assignNow(actor, ticketId, assignee, mode, metadata);
+    });
+  }
+
+  private async assignNow(actor: SupportActor, ticketId: string, assignee: number | null, mode: 'take' | 'auto' | 'transfer', metadata: EventMetadata): Promise<TicketChange> {
     try {
       return await this.run(ticketId, metadata.requestId, metadata, { type: 'AssignTicket', actor, assignee, mode });
     } catch (error) {
