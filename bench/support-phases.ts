@@ -44,6 +44,15 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
     const text = typeof q === 'string' ? q : (q?.text ?? '');
     const stage: Stage | undefined = text.includes('support_limits') ? '  rate limit query' : text.includes('pg_notify') ? '  pg_notify query' : undefined;
     const started = performance.now();
+    // pg.Pool#query calls the client with a callback; kysely awaits a promise
+    const last = args.length - 1;
+    if (stage && typeof args[last] === 'function') {
+      const callback = args[last] as (...a: unknown[]) => unknown;
+      args[last] = (...a: unknown[]) => {
+        record(stage, performance.now() - started);
+        return callback(...a);
+      };
+    }
     const result = originalQuery.apply(this, args);
     if (stage && result instanceof Promise) result.then(() => record(stage, performance.now() - started), () => {});
     return result;

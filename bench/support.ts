@@ -119,7 +119,9 @@ const { database, commands } = app.ctx;
 
 let second: ChildProcess | undefined;
 if (opts.nodes === 2) {
-  second = fork(new URL('./support-node.ts', import.meta.url).pathname, [postgres.connectionString], { execArgv: ['--import', 'tsx'], stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_CPU_PROF=dir: the second node writes a CPU profile there (run this one with `node --cpu-prof` for the first)
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  second = fork(new URL('./support-node.ts', import.meta.url).pathname, [postgres.connectionString], { execArgv: ['--import', 'tsx', ...profile], stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
   urls.push((await nextReport<NodeReport, 'ready'>(second, 'ready')).url);
   for (const deadline = Date.now() + 60_000; (await app.support.namespace.adapter.serverCount()) < 2; ) {
     if (Date.now() > deadline) throw new Error('the two nodes did not find each other');

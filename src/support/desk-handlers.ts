@@ -2,6 +2,7 @@ import { type SupportActor, supportAbility } from './ability.ts';
 import { rooms } from './channel.ts';
 import { fillPlaceholders } from './desk.ts';
 import type { SocketScope } from './handlers.ts';
+import { allowance } from './limits.ts';
 import {
   SupportError,
   assignSchema,
@@ -38,8 +39,7 @@ export function registerDeskHandlers(scope: SocketScope): void {
     checkTicketId(input.ticketId);
     // A note has a message's limits: the same length, storable text and rate.
     checkMessageText(input.text);
-    await deps.consumeMessagePoint(actor);
-    const change = await service.addNote(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true));
+    const change = await service.addNote(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), allowance(deps.consumeMessagePoint, actor));
     scope.join(input.ticketId, change.ticket.openedBy, true);
     return { ticketId: input.ticketId, seq: change.seq, duplicate: change.duplicate };
   });
@@ -51,8 +51,7 @@ export function registerDeskHandlers(scope: SocketScope): void {
     const [customer] = await queries.withPeople([ticket]);
     const text = fillPlaceholders(canned.text[ticket.language], { customerName: customer?.customer?.name ?? '', clientId: ticket.clientId });
     checkMessageText(text);
-    await deps.consumeMessagePoint(actor);
-    const change = await service.postMessage(actor, input.ticketId, text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true));
+    const change = await service.postMessage(actor, input.ticketId, text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), allowance(deps.consumeMessagePoint, actor));
     scope.join(input.ticketId, change.ticket.openedBy, true);
     return { ticketId: input.ticketId, seq: change.seq, text, duplicate: change.duplicate };
   });

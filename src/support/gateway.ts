@@ -225,6 +225,8 @@ export function createSupportGateway(
         .execute()
         .then((rows) => {
           const still = new Set(rows.filter((r) => r.staff_role === SUPPORT_AGENT).map((r) => r.sub));
+          // the same answer the per-event check would read: an agent's next message needs no query
+          for (const sub of subs) if (still.has(sub)) isAgent.remember(sub, true);
           for (const socket of agentSockets) {
             if (still.has(socket.data.sub)) continue;
             isAgent.forget(socket.data.sub);

@@ -34,6 +34,7 @@ import {
 import type { TicketQueries } from './queries.ts';
 import type { TicketChange, TicketService } from './service.ts';
 import { registerDeskHandlers } from './desk-handlers.ts';
+import { allowance } from './limits.ts';
 
 export interface HandlerDeps {
   readonly nsp: SupportNamespace;
@@ -172,9 +173,9 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
     checkTicketId(input.ticketId);
     checkMessageText(input.text);
     const actor = await deps.actorOf(socket);
-    await deps.consumeMessagePoint(actor);
     // Delivered as soon as it is stored; acknowledged once projected (the author may read it back).
-    const change = await service.postMessage(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true));
+    // The rate limit is counted while the ticket is read; a refusal stores nothing.
+    const change = await service.postMessage(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), allowance(deps.consumeMessagePoint, actor));
     scope.join(input.ticketId, change.ticket.openedBy, actor.agent);
     const message = change.messages.find((m) => m.seq === change.seq);
     return { ticketId: input.ticketId, seq: change.seq, ...(message ? { at: message.at } : {}), duplicate: change.duplicate };

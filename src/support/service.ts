@@ -189,14 +189,31 @@ export class TicketService {
     });
   }
 
-  async postMessage(actor: SupportActor, ticketId: string, text: string, clientMessageId: string, metadata: EventMetadata, onStored?: OnStored): Promise<TicketChange & { seq: number }> {
+  /** `allowed`: the sender's rate limit, checked while the ticket's stream is read; nothing is stored if it fails. */
+  async postMessage(
+    actor: SupportActor,
+    ticketId: string,
+    text: string,
+    clientMessageId: string,
+    metadata: EventMetadata,
+    onStored?: OnStored,
+    allowed?: Promise<void>,
+  ): Promise<TicketChange & { seq: number }> {
     // The command's key is the message's identity: a retried append is stored once.
-    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'PostMessage', actor, text, clientMessageId }, onStored);
+    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'PostMessage', actor, text, clientMessageId }, onStored, allowed);
     return change as TicketChange & { seq: number };
   }
 
-  async addNote(actor: SupportActor, ticketId: string, text: string, clientMessageId: string, metadata: EventMetadata, onStored?: OnStored): Promise<TicketChange & { seq: number }> {
-    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'AddNote', actor, text, clientMessageId }, onStored);
+  async addNote(
+    actor: SupportActor,
+    ticketId: string,
+    text: string,
+    clientMessageId: string,
+    metadata: EventMetadata,
+    onStored?: OnStored,
+    allowed?: Promise<void>,
+  ): Promise<TicketChange & { seq: number }> {
+    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'AddNote', actor, text, clientMessageId }, onStored, allowed);
     return change as TicketChange & { seq: number };
   }
 
@@ -281,10 +298,18 @@ export class TicketService {
   }
 
   /** `key`: the command's idempotency key (the command handler scopes it to the ticket's stream and the command type). */
-  private async run(ticketId: string, key: string, metadata: EventMetadata, command: TicketCommand, onStored?: OnStored): Promise<TicketChange & { seq?: number }> {
+  private async run(
+    ticketId: string,
+    key: string,
+    metadata: EventMetadata,
+    command: TicketCommand,
+    onStored?: OnStored,
+    precondition?: Promise<void>,
+  ): Promise<TicketChange & { seq?: number }> {
     let outcome;
     try {
-      outcome = await this.deps.commands.handle<TicketState, TicketEvent>(ticketStream(ticketId), ticketAggregate, { type: command.type, key, metadata }, (state) =>
+      const envelope = { type: command.type, key, metadata, ...(precondition ? { precondition } : {}) };
+      outcome = await this.deps.commands.handle<TicketState, TicketEvent>(ticketStream(ticketId), ticketAggregate, envelope, (state) =>
         decideTicket(command, state),
       );
     } catch (error) {
