@@ -15,6 +15,8 @@ export interface SupportSocketData {
 /** Between nodes: the presence count one node computed, so the others need not ask again. */
 export interface InterServerEvents {
   'support:presence': (agentsOnline: number) => void;
+  /** asks every other node for the subs of the agents connected to it */
+  'support:agents': (ack: (subs: number[]) => void) => void;
 }
 
 type Events = Record<string, (...args: unknown[]) => void>;
