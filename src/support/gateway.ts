@@ -12,6 +12,7 @@ import {
   type SupportLimits,
   type SupportNamespace,
   type SupportSocket,
+  createDeskDigest,
   cutOff,
   overLimit,
   publishChange,
@@ -107,6 +108,7 @@ export function createSupportGateway(
   const nsp = io.of(SUPPORT_NAMESPACE) as unknown as SupportNamespace;
   const local = new WeakMap<SupportSocket, LocalState>();
   const presence = createPresence(nsp);
+  const deskDigest = createDeskDigest(nsp);
   if (options.metrics) options.metrics.sources.supportSockets = () => nsp.sockets.size;
   const isAgent = createStaffCheck(database.db, 1_000);
   const queries = new TicketQueries({ db: database.db, rm: database.rm });
@@ -122,6 +124,7 @@ export function createSupportGateway(
     context,
     mail,
     presence,
+    deskDigest,
     limits,
     logger,
     now: ctx.now,
@@ -155,7 +158,7 @@ export function createSupportGateway(
           const id = `handback-${randomUUID()}`;
           const metadata = { actor: 'system', correlationId: id, causationId: id, requestId: id, ip: null, userAgent: null, at: ctx.now().toISOString() };
           const change = await service.handBack(actor, ticketId, sub, metadata);
-          if (!change.duplicate) publishChange(nsp, change);
+          if (!change.duplicate) publishChange(nsp, deskDigest, change);
         }
       })().catch((error: unknown) => {
         if (!closing) logger.warn({ err: error, sub }, 'could not hand back an offline agent’s tickets');
@@ -258,7 +261,7 @@ export function createSupportGateway(
     service,
     consumeMessagePoint,
     publish(change, baseUrl) {
-      publishChange(nsp, change);
+      publishChange(nsp, deskDigest, change);
       for (const message of change.messages) mail.answered(change.ticket, message, baseUrl);
     },
     async availability() {
@@ -270,6 +273,7 @@ export function createSupportGateway(
         clearInterval(sweep);
         for (const timer of handBacks.values()) clearTimeout(timer);
         presence.stop();
+        deskDigest.stop();
         for (const namespace of [io.of('/'), nsp]) {
           namespace.local.disconnectSockets(true);
           // Tells the other nodes this one is gone (they stop waiting for its answers).

@@ -3,6 +3,7 @@ import { type SupportActor } from './ability.ts';
 import type { AnswerMailer } from './answer-mail.ts';
 import { type Binder, createBinder } from './binder.ts';
 import {
+  type DeskDigest,
   type LocalState,
   type SupportLimits,
   type SupportNamespace,
@@ -44,6 +45,7 @@ export interface HandlerDeps {
   readonly context: TicketContextReader;
   readonly mail: AnswerMailer;
   readonly presence: Presence;
+  readonly deskDigest: DeskDigest;
   readonly limits: SupportLimits;
   readonly logger: Logger;
   readonly now: () => Date;
@@ -109,7 +111,7 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
     bind,
     join: (ticketId, openedBy, agent) => joinTicketRoom(socket, state, ticketId, openedBy, deps.limits.joinedTickets, agent),
     publish(change, exceptSelf) {
-      publishChange(nsp, change, exceptSelf ? socket.id : undefined);
+      publishChange(nsp, deps.deskDigest, change, exceptSelf ? socket.id : undefined);
       for (const message of change.messages) deps.mail.answered(change.ticket, message, deps.baseUrlOf(socket));
     },
   };
