@@ -171,9 +171,9 @@ export type DeskDigest = ReturnType<typeof createDeskDigest>;
 /**
  * Fans out what a command changed, on every node. A message goes to the ticket's room, the
  * opener's sockets and the assignee's; a private note only to the agents in the ticket and the
- * assignee, never to the opener. The desk (every agent) hears of a new ticket at once, and of
- * status and assignment changes through the digest — never of every message, which would cost
- * agents × messages packets.
+ * assignee, never to the opener. Every agent hears a new ticket's first message at once, and of
+ * new tickets, status and assignment changes through the digest — never of every message, which
+ * would cost agents × messages packets.
  */
 export function publishChange(nsp: SupportNamespace, desk: DeskDigest, change: TicketChange, exceptSocketId?: string): void {
   const { ticket } = change;
@@ -188,8 +188,7 @@ export function publishChange(nsp: SupportNamespace, desk: DeskDigest, change: T
     if (exceptSocketId) operator = operator.except(exceptSocketId);
     operator.emit('ticket:message', message);
   }
-  if (opened) nsp.to([rooms.ticket(id), rooms.user(ticket.openedBy), ...assignee, rooms.agents]).emit('ticket:updated', ticket);
-  else if (change.ticketChanged) {
+  if (opened || change.ticketChanged) {
     nsp.to([rooms.ticket(id), rooms.user(ticket.openedBy), ...assignee]).emit('ticket:updated', ticket);
     desk.add(ticket);
   }

@@ -48,8 +48,8 @@ export function registerDeskHandlers(scope: SocketScope): void {
     const actor = await agent('send a canned answer');
     checkTicketId(input.ticketId);
     const [ticket, canned] = await Promise.all([service.findTicket(actor, input.ticketId), desk.findCanned(input.cannedId)]);
-    const [customer] = await queries.withPeople([ticket]);
-    const text = fillPlaceholders(canned.text[ticket.language], { customerName: customer?.customer?.name ?? '', clientId: ticket.clientId });
+    const customerName = await queries.customerName(ticket.openedBy);
+    const text = fillPlaceholders(canned.text[ticket.language], { customerName, clientId: ticket.clientId });
     checkMessageText(text);
     const change = await service.postMessage(actor, input.ticketId, text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), allowance(deps.consumeMessagePoint, actor));
     scope.join(input.ticketId, change.ticket.openedBy, true);
