@@ -8,12 +8,14 @@ import vm from 'node:vm';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
+import { type StageSamples, instrumentSupport } from './support-phases.ts';
 
-export type NodeCommand = { type: 'memory' } | { type: 'cpu' } | { type: 'stop' };
+export type NodeCommand = { type: 'memory' } | { type: 'cpu' } | { type: 'phases' } | { type: 'stop' };
 export type NodeReport =
   | { type: 'ready'; url: string }
   | { type: 'memory'; heapUsed: number; rss: number; sockets: number }
-  | { type: 'cpu'; userMicros: number; systemMicros: number };
+  | { type: 'cpu'; userMicros: number; systemMicros: number }
+  | { type: 'phases'; samples: StageSamples };
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -22,6 +24,7 @@ const databaseUrl = process.argv[2]!;
 const silent = new Writable({ write: (_c, _e, cb) => cb() });
 const config = loadConfig({ LOG_LEVEL: 'warn', WRITE_WAIT_MS: '5000', SUPPORT_HANDBACK_SECONDS: '3600' });
 const app = await createApp({ config, databaseUrl, logger: createLogger({ level: 'warn', destination: silent }), runProjector: false });
+const phases = instrumentSupport(app);
 const address = await app.listen(0, '127.0.0.1');
 const send = (report: NodeReport) => process.send!(report);
 process.on('message', (command: NodeCommand) => {
@@ -37,6 +40,9 @@ process.on('message', (command: NodeCommand) => {
       send({ type: 'cpu', userMicros: c.user, systemMicros: c.system });
       break;
     }
+    case 'phases':
+      send({ type: 'phases', samples: phases.take() });
+      break;
     case 'stop':
       void app.close().then(() => process.exit(0));
       break;

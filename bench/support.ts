@@ -34,6 +34,7 @@ import type { Position } from '../src/eventstore/port.ts';
 import { comparePositions } from '../src/eventstore/port.ts';
 import type { ClientCommand, ClientReport, Identity, LoadResult } from './support-client.ts';
 import type { NodeCommand, NodeReport } from './support-node.ts';
+import { STAGES, type StageSamples, instrumentSupport } from './support-phases.ts';
 
 interface Options {
   agents: number;
@@ -111,13 +112,16 @@ const postgres = await startEmbeddedPostgres(dir, { database: 'bench' });
 const silent = new Writable({ write: (_c, _e, cb) => cb() });
 const config = loadConfig({ LOG_LEVEL: 'warn', WRITE_WAIT_MS: '5000', SUPPORT_HANDBACK_SECONDS: '3600' });
 const app = await createApp({ config, databaseUrl: postgres.connectionString, logger: createLogger({ level: 'warn', destination: silent }) });
+const phases = instrumentSupport(app);
 const address = await app.listen(0, '127.0.0.1');
 const urls = [`http://127.0.0.1:${address.port}`];
 const { database, commands } = app.ctx;
 
 let second: ChildProcess | undefined;
 if (opts.nodes === 2) {
-  second = fork(new URL('./support-node.ts', import.meta.url).pathname, [postgres.connectionString], { execArgv: ['--import', 'tsx'], stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_CPU_PROF=dir: the second node writes a CPU profile there (run this one with `node --cpu-prof` for the first)
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  second = fork(new URL('./support-node.ts', import.meta.url).pathname, [postgres.connectionString], { execArgv: ['--import', 'tsx', ...profile], stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
   urls.push((await nextReport<NodeReport, 'ready'>(second, 'ready')).url);
   for (const deadline = Date.now() + 60_000; (await app.support.namespace.adapter.serverCount()) < 2; ) {
     if (Date.now() > deadline) throw new Error('the two nodes did not find each other');
@@ -213,7 +217,12 @@ console.log('| run | delivery p50 | delivery p99 | max | ack p99 (stored + proje
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 const p99s: number[] = [];
 let leaked = 0;
+const breakdowns: string[] = [];
+async function takePhases(): Promise<StageSamples[]> {
+  return [phases.take(), ...(second ? [(await askSecond({ type: 'phases' }, 'phases')).samples] : [])];
+}
 for (let i = 1; i <= opts.runs; i++) {
+  await takePhases(); // what opening and joining left behind is not this run's
   const cpuBefore = await serverCpu();
   tell({ type: 'load', options: { rate: opts.rate, seconds: opts.seconds, cannedShare: opts.canned, noteShare: opts.notes, cannedId } });
   const { result } = await nextReport<ClientReport, 'done'>(client, 'done');
@@ -223,7 +232,11 @@ for (let i = 1; i <= opts.runs; i++) {
   p99s.push(p99);
   leaked += result.notesToCustomers;
   printRun(i, result, delivery, p99, cpu);
+  breakdowns.push(breakdown(i, await takePhases()));
 }
+console.log('');
+console.log('Where a message waits, per run (server side; p50 / p99 / max in ms; node 1 | node 2):');
+for (const b of breakdowns) console.log(b);
 console.log('');
 const worst = Math.max(...p99s);
 console.log(`target: delivery p99 ≤ 50 ms in every run at ${opts.rate} messages/s — worst run ${fmt(worst)} ${worst <= 50 ? 'MET' : 'NOT MET'}`);
@@ -241,6 +254,19 @@ function printRun(i: number, result: LoadResult, delivery: number[], p99: number
       `${(result.sent / result.seconds).toFixed(0)} | ${result.notes} | ${result.notesToCustomers} | ${failures} | ${result.lost} | ` +
       `${pct(cpu, result.seconds)} | ${pct(result.cpuMicros, result.seconds)} |`,
   );
+}
+
+/** One run's stages on every node: p50 / p99 / max each. */
+function breakdown(i: number, nodes: StageSamples[]): string {
+  const cell = (values: number[] | undefined, stage: string) => {
+    if (!values || values.length === 0) return '–';
+    // the event loop's delay comes as its own p50, p99 and max
+    const [p50, p99, max] = stage === 'event loop delay' ? values : [quantile(values, 0.5), quantile(values, 0.99), Math.max(...values)];
+    return `${p50!.toFixed(1)} / ${p99!.toFixed(1)} / ${max!.toFixed(0)}`;
+  };
+  const lines = [`run ${i}: messages stored ${nodes.map((n) => n.messages ?? 0).join(' | ')}, append conflicts (the other node wrote first) ${nodes.map((n) => n.conflicts ?? 0).join(' | ')}`];
+  for (const stage of STAGES) lines.push(`  ${stage.padEnd(28)} ${nodes.map((n) => cell(n[stage], stage).padEnd(22)).join(' | ')}`);
+  return lines.join('\n');
 }
 
 client.kill();

@@ -47,3 +47,31 @@ it('when two app nodes write to one client at once, then optimistic concurrency 
     await second.close();
   }
 });
+
+it('when two nodes take turns writing one stream, then after each has met the other once they read first and stop conflicting', async () => {
+  const second = await startTestApp({ databaseUrl: t.databaseUrl, runProjector: false });
+  try {
+    const conflicts: string[] = [];
+    for (const node of [t, second]) {
+      node.app.ctx.store.appendReports.on('append', (r) => {
+        if (r.outcome === 'conflict' && r.stream === stream) conflicts.push(r.stream);
+      });
+    }
+    const stream = `turns-${Date.now()}`;
+    const counter = { initial: 0, evolve: (n: number) => n + 1 };
+    const revisions: bigint[] = [];
+    for (let i = 0; i < 12; i++) {
+      const node = i % 2 === 0 ? t : second;
+      const outcome = await node.app.ctx.commands.handle(stream, counter, { type: 'Count', key: `turn-${i}`, metadata: { actor: 'system', correlationId: 'c', causationId: 'c', requestId: `r${i}`, ip: null, userAgent: null, at: new Date().toISOString() } }, (n) => [
+        { type: 'Counted', data: { n } },
+      ]);
+      revisions.push(outcome.revision);
+      expect(outcome.state).toBe(i + 1);
+    }
+    expect(revisions).toEqual(Array.from({ length: 12 }, (_, i) => BigInt(i)));
+    // the first node's second write and the second node's second write; none after
+    expect(conflicts).toHaveLength(2);
+  } finally {
+    await second.close();
+  }
+});

@@ -106,3 +106,22 @@ it('when the reconnecting user lands on the other node, then afterSeq catches up
   const caught = await emit(userSocket, 'ticket:join', { ticketId, afterSeq: 1 });
   expect(caught.ok && caught.messages.map((m: any) => m.text)).toEqual(['missed 0', 'missed 1', 'missed 2']);
 });
+
+it('when tickets are assigned to an agent of capacity 1 at the same moment from two nodes, then exactly one wins and the others are over_capacity', async () => {
+  const agentUser = await supportUser(first, { agent: true, name: 'Single Agent' });
+  const customer = await supportUser(first);
+  const customerSocket = track(await supportSocket(first, customer.caller));
+  const onFirst = track(await supportSocket(first, agentUser.caller));
+  const onSecond = track(await supportSocket(second, agentUser.caller));
+  expect(await emit(onFirst, 'desk:capacity', { capacity: 1 })).toMatchObject({ ok: true, capacity: 1 });
+  const tickets = [];
+  for (let i = 0; i < 4; i++) tickets.push((await openTicket(customerSocket, { subject: `ticket ${i}` })).ticketId);
+  // two from each node, all sent before any is answered
+  const results = await Promise.all(tickets.map((ticketId, i) => emit(i % 2 === 0 ? onFirst : onSecond, 'ticket:assign', { ticketId })));
+  expect(results.filter((r) => r.ok)).toHaveLength(1);
+  for (const refused of results.filter((r) => !r.ok)) {
+    expect(refused).toMatchObject({ ok: false, error: { code: 'over_capacity', message: expect.stringContaining('capacity is 1') } });
+  }
+  const mine = await emit(onSecond, 'desk:list', { scope: 'mine' });
+  expect(mine).toMatchObject({ ok: true, counts: { mine: 1 } });
+});

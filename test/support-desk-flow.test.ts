@@ -59,6 +59,16 @@ describe('assignment', () => {
     expect(await emit(a.socket, 'desk:capacity', { capacity: 101 })).toMatchObject({ ok: false, error: { code: 'invalid_payload' } });
   });
 
+  it('when an agent takes a ticket, then every other agent’s desk hears of it in one desk:updated', async () => {
+    const taker = await agent('Taking Agent');
+    const watcher = await agent('Watching Agent');
+    const c = await customer();
+    const { ticketId } = await openTicket(c.socket);
+    const heard = next(watcher.socket, 'desk:updated', (d) => d.tickets.some((u: { ticketId: string; assignee: number | null }) => u.ticketId === ticketId && u.assignee === taker.user.sub));
+    expect(await emit(taker.socket, 'ticket:assign', { ticketId })).toMatchObject({ ok: true });
+    expect((await heard).tickets.find((u: { ticketId: string }) => u.ticketId === ticketId)).toMatchObject({ ticketId, assignee: taker.user.sub, status: 'open' });
+  });
+
   it('when two agents take one ticket at once, then one wins and the other is told who took it', async () => {
     const a = await agent('Alice Agent');
     const b = await agent('Bob Agent');

@@ -41,6 +41,11 @@ export interface CommandEnvelope {
   /** the caller's idempotency key; scoped by `commandIdFor` */
   readonly key: string;
   readonly metadata: EventMetadata;
+  /**
+   * Must hold before anything is decided (a rate limit, say): awaited after the stream is loaded,
+   * so the check and the load run at the same time instead of one after the other.
+   */
+  readonly precondition?: Promise<unknown>;
 }
 
 export interface DomainEvent {
@@ -72,7 +77,17 @@ interface Cached<S> {
   revision: bigint; // -1n: no events
   /** id of the stream's first event: a retried creation finds itself there */
   firstEventId: string | undefined;
+  /**
+   * When another node was last seen writing this stream (a conflict, or a read that found events
+   * this cache had not): for a while after, the cache is likely stale, so a command reads what it
+   * missed first (one cheap read) rather than append, conflict, back off, read and append again.
+   */
+  contendedAt?: number;
 }
+
+/** How long after another node last wrote a stream this node reads it before deciding. */
+const CONTENDED_MS = 60_000;
+const isContended = (cached: Cached<unknown>) => cached.contendedAt !== undefined && Date.now() - cached.contendedAt < CONTENDED_MS;
 
 /**
  * Load → decide → append, with optimistic concurrency. Commands on one stream are queued
@@ -123,7 +138,7 @@ export class CommandHandler {
     const cached = this.cache.get(stream) as Cached<S> | undefined;
     // A cached state may be stale if another node wrote since; the append's expected revision
     // catches that (WrongExpectedVersion), and the retry reads what it missed.
-    if (cached && trustCache) return { ...cached, fromCache: true };
+    if (cached && trustCache && !isContended(cached)) return { ...cached, fromCache: true };
     const from: Cached<S> = cached ?? { state: aggregate.initial, revision: -1n, firstEventId: undefined };
     const events = await this.store.readStream(stream, { fromRevision: from.revision + 1n });
     let { state, revision, firstEventId } = from;
@@ -132,8 +147,10 @@ export class CommandHandler {
       if (event.revision === 0n) firstEventId = event.id;
       revision = event.revision;
     }
-    this.cache.set(stream, { state, revision, firstEventId });
-    return { state, revision, firstEventId, fromCache: false };
+    // What a read finds was written elsewhere: this node's own appends advance the cache.
+    const contendedAt = cached && events.length > 0 ? Date.now() : cached?.contendedAt;
+    this.cache.set(stream, { state, revision, firstEventId, contendedAt });
+    return { state, revision, firstEventId, contendedAt, fromCache: false };
   }
 
   private async run<S, E extends DomainEvent>(
@@ -145,7 +162,8 @@ export class CommandHandler {
     const maxAttempts = this.options.maxAttempts ?? 20;
     const commandId = commandIdFor(stream, command.type, command.key);
     for (let attempt = 1; ; attempt++) {
-      const { state, revision, firstEventId, fromCache } = await this.load(stream, aggregate, attempt === 1);
+      const { state, revision, firstEventId, fromCache, contendedAt } = await this.load(stream, aggregate, attempt === 1);
+      if (attempt === 1 && command.precondition) await command.precondition;
       // A creation decides "already exists" on its own stream; that it was this very command is
       // only known from the ids, so check them first.
       if (firstEventId !== undefined && firstEventId === eventIdFor(commandId, 0)) {
@@ -174,15 +192,18 @@ export class CommandHandler {
         let next = state;
         for (const e of decided) next = aggregate.evolve(next, e);
         if (!append.duplicate) {
-          this.cache.set(stream, { state: next, revision: append.nextRevision, firstEventId: firstEventId ?? events[0]!.id });
+          this.cache.set(stream, { state: next, revision: append.nextRevision, firstEventId: firstEventId ?? events[0]!.id, contendedAt });
           return { events: decided, state: next, revision: append.nextRevision, append, duplicate: false };
         }
         this.cache.delete(stream);
         return { events: decided, state: next, revision: append.nextRevision, append, duplicate: true };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersion) || attempt >= maxAttempts) throw error;
-        // Another node wrote first: back off a little, with jitter, and decide again.
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(5 * attempt, 50)));
+        const stale = this.cache.get(stream);
+        if (stale) stale.contendedAt = Date.now();
+        // Another node wrote first. Its events are committed: the first retry reads them at once;
+        // only a stream written by several at the same moment backs off, with jitter.
+        if (attempt > 1) await new Promise((r) => setTimeout(r, Math.random() * Math.min(5 * attempt, 50)));
       }
     }
   }

@@ -2,6 +2,7 @@ import { type SupportActor, supportAbility } from './ability.ts';
 import { rooms } from './channel.ts';
 import { fillPlaceholders } from './desk.ts';
 import type { SocketScope } from './handlers.ts';
+import { allowance } from './limits.ts';
 import {
   SupportError,
   assignSchema,
@@ -38,8 +39,7 @@ export function registerDeskHandlers(scope: SocketScope): void {
     checkTicketId(input.ticketId);
     // A note has a message's limits: the same length, storable text and rate.
     checkMessageText(input.text);
-    await deps.consumeMessagePoint(actor);
-    const change = await service.addNote(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true));
+    const change = await service.addNote(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), allowance(deps.consumeMessagePoint, actor));
     scope.join(input.ticketId, change.ticket.openedBy, true);
     return { ticketId: input.ticketId, seq: change.seq, duplicate: change.duplicate };
   });
@@ -48,11 +48,10 @@ export function registerDeskHandlers(scope: SocketScope): void {
     const actor = await agent('send a canned answer');
     checkTicketId(input.ticketId);
     const [ticket, canned] = await Promise.all([service.findTicket(actor, input.ticketId), desk.findCanned(input.cannedId)]);
-    const [customer] = await queries.withPeople([ticket]);
-    const text = fillPlaceholders(canned.text[ticket.language], { customerName: customer?.customer?.name ?? '', clientId: ticket.clientId });
+    const customerName = await queries.customerName(ticket.openedBy);
+    const text = fillPlaceholders(canned.text[ticket.language], { customerName, clientId: ticket.clientId });
     checkMessageText(text);
-    await deps.consumeMessagePoint(actor);
-    const change = await service.postMessage(actor, input.ticketId, text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true));
+    const change = await service.postMessage(actor, input.ticketId, text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), allowance(deps.consumeMessagePoint, actor));
     scope.join(input.ticketId, change.ticket.openedBy, true);
     return { ticketId: input.ticketId, seq: change.seq, text, duplicate: change.duplicate };
   });

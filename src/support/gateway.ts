@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { Server, type Namespace } from 'socket.io';
 import type { AppContext } from '../context.ts';
 import { createSupportAdapter } from './adapter.ts';
+import { createAssigneeLock } from './assignee-lock.ts';
 import { createPool } from '../db/connections.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import {
@@ -11,6 +12,7 @@ import {
   type SupportLimits,
   type SupportNamespace,
   type SupportSocket,
+  createDeskDigest,
   cutOff,
   overLimit,
   publishChange,
@@ -67,6 +69,9 @@ export function createSupportGateway(
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const { database } = ctx;
   const logger = ctx.logger.child({ component: 'support' });
+  // Assignment locks are held while the projector catches up: a small pool of their own, so
+  // their holders never take the connections the append and the reads need.
+  const lockPool = createPool({ ...database.clientConfig('keyledger-support-locks'), max: 4 }, logger);
   const service = new TicketService({
     commands: ctx.commands,
     watcher: ctx.watcher,
@@ -74,6 +79,7 @@ export function createSupportGateway(
     rm: database.rm,
     logger,
     writeWaitMs: ctx.config.WRITE_WAIT_MS,
+    assigneeLock: createAssigneeLock(lockPool),
   });
 
   // The adapter keeps one connection LISTENing for ever: its own small pool, not the app's. When
@@ -102,6 +108,7 @@ export function createSupportGateway(
   const nsp = io.of(SUPPORT_NAMESPACE) as unknown as SupportNamespace;
   const local = new WeakMap<SupportSocket, LocalState>();
   const presence = createPresence(nsp);
+  const deskDigest = createDeskDigest(nsp);
   if (options.metrics) options.metrics.sources.supportSockets = () => nsp.sockets.size;
   const isAgent = createStaffCheck(database.db, 1_000);
   const queries = new TicketQueries({ db: database.db, rm: database.rm });
@@ -117,6 +124,7 @@ export function createSupportGateway(
     context,
     mail,
     presence,
+    deskDigest,
     limits,
     logger,
     now: ctx.now,
@@ -150,7 +158,7 @@ export function createSupportGateway(
           const id = `handback-${randomUUID()}`;
           const metadata = { actor: 'system', correlationId: id, causationId: id, requestId: id, ip: null, userAgent: null, at: ctx.now().toISOString() };
           const change = await service.handBack(actor, ticketId, sub, metadata);
-          if (!change.duplicate) publishChange(nsp, change);
+          if (!change.duplicate) publishChange(nsp, deskDigest, change);
         }
       })().catch((error: unknown) => {
         if (!closing) logger.warn({ err: error, sub }, 'could not hand back an offline agent’s tickets');
@@ -220,6 +228,8 @@ export function createSupportGateway(
         .execute()
         .then((rows) => {
           const still = new Set(rows.filter((r) => r.staff_role === SUPPORT_AGENT).map((r) => r.sub));
+          // the same answer the per-event check would read: an agent's next message needs no query
+          for (const sub of subs) if (still.has(sub)) isAgent.remember(sub, true);
           for (const socket of agentSockets) {
             if (still.has(socket.data.sub)) continue;
             isAgent.forget(socket.data.sub);
@@ -251,7 +261,7 @@ export function createSupportGateway(
     service,
     consumeMessagePoint,
     publish(change, baseUrl) {
-      publishChange(nsp, change);
+      publishChange(nsp, deskDigest, change);
       for (const message of change.messages) mail.answered(change.ticket, message, baseUrl);
     },
     async availability() {
@@ -263,6 +273,7 @@ export function createSupportGateway(
         clearInterval(sweep);
         for (const timer of handBacks.values()) clearTimeout(timer);
         presence.stop();
+        deskDigest.stop();
         for (const namespace of [io.of('/'), nsp]) {
           namespace.local.disconnectSockets(true);
           // Tells the other nodes this one is gone (they stop waiting for its answers).
@@ -270,6 +281,7 @@ export function createSupportGateway(
         }
         io.engine.close();
         await adapterPool.end().catch(() => {});
+        await lockPool.end().catch(() => {});
       })();
       return closing;
     },

@@ -3,6 +3,7 @@ import { type SupportActor } from './ability.ts';
 import type { AnswerMailer } from './answer-mail.ts';
 import { type Binder, createBinder } from './binder.ts';
 import {
+  type DeskDigest,
   type LocalState,
   type SupportLimits,
   type SupportNamespace,
@@ -34,6 +35,7 @@ import {
 import type { TicketQueries } from './queries.ts';
 import type { TicketChange, TicketService } from './service.ts';
 import { registerDeskHandlers } from './desk-handlers.ts';
+import { allowance } from './limits.ts';
 
 export interface HandlerDeps {
   readonly nsp: SupportNamespace;
@@ -43,6 +45,7 @@ export interface HandlerDeps {
   readonly context: TicketContextReader;
   readonly mail: AnswerMailer;
   readonly presence: Presence;
+  readonly deskDigest: DeskDigest;
   readonly limits: SupportLimits;
   readonly logger: Logger;
   readonly now: () => Date;
@@ -108,7 +111,7 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
     bind,
     join: (ticketId, openedBy, agent) => joinTicketRoom(socket, state, ticketId, openedBy, deps.limits.joinedTickets, agent),
     publish(change, exceptSelf) {
-      publishChange(nsp, change, exceptSelf ? socket.id : undefined);
+      publishChange(nsp, deps.deskDigest, change, exceptSelf ? socket.id : undefined);
       for (const message of change.messages) deps.mail.answered(change.ticket, message, deps.baseUrlOf(socket));
     },
   };
@@ -172,9 +175,9 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
     checkTicketId(input.ticketId);
     checkMessageText(input.text);
     const actor = await deps.actorOf(socket);
-    await deps.consumeMessagePoint(actor);
     // Delivered as soon as it is stored; acknowledged once projected (the author may read it back).
-    const change = await service.postMessage(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true));
+    // The rate limit is counted while the ticket is read; a refusal stores nothing.
+    const change = await service.postMessage(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), allowance(deps.consumeMessagePoint, actor));
     scope.join(input.ticketId, change.ticket.openedBy, actor.agent);
     const message = change.messages.find((m) => m.seq === change.seq);
     return { ticketId: input.ticketId, seq: change.seq, ...(message ? { at: message.at } : {}), duplicate: change.duplicate };

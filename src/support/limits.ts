@@ -46,3 +46,13 @@ export function takeEventToken(state: { tokens: number; refilledAt: number }, li
   state.tokens -= 1;
   return true;
 }
+
+/**
+ * One message against the sender's rate limit, started now; the command awaits it before it
+ * decides (TicketService `allowed`), so the count and the ticket's read overlap.
+ */
+export function allowance(consume: (actor: SupportActor) => Promise<void>, actor: SupportActor): Promise<void> {
+  const allowed = consume(actor);
+  allowed.catch(() => {}); // awaited by the command; this only keeps an early refusal from counting as unhandled
+  return allowed;
+}

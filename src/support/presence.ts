@@ -1,4 +1,4 @@
-import { type SupportNamespace, rooms } from './channel.ts';
+import type { SupportNamespace } from './channel.ts';
 
 export interface Presence {
   /** distinct agents connected to any node (cached for 2 s) */
@@ -13,8 +13,9 @@ export interface Presence {
 const CACHE_MS = 2_000;
 
 /**
- * Agent presence across nodes: the sockets in the `agents` room, counted by sub through the
- * adapter (`fetchSockets`). The node that counts tells the others, so they need not ask.
+ * Agent presence across nodes: each node answers with the subs of its own agents (a short list
+ * of numbers, where `fetchSockets` would ship every agent socket's handshake and rooms through
+ * the database); the node that counts tells the others, so they need not ask.
  */
 export function createPresence(nsp: SupportNamespace): Presence {
   let cached: { value: number; at: number } | undefined;
@@ -23,16 +24,24 @@ export function createPresence(nsp: SupportNamespace): Presence {
   // Closing disconnects every socket, and each agent's disconnect would announce: not after stop.
   let stopped = false;
 
-  const localAgents = () => new Set([...nsp.sockets.values()].filter((s) => s.data.agent).map((s) => s.data.sub)).size;
+  const localAgents = () => new Set([...nsp.sockets.values()].filter((s) => s.data.agent).map((s) => s.data.sub));
+
+  nsp.on('support:agents', (ack) => {
+    if (typeof ack === 'function') ack([...localAgents()]);
+  });
 
   function count(): Promise<number> {
     counting ??= (async () => {
+      const subs = localAgents();
+      let answers: unknown[];
       try {
-        const sockets = await nsp.in(rooms.agents).timeout(2_000).fetchSockets();
-        return new Set(sockets.map((s) => s.data.sub)).size;
-      } catch {
-        return localAgents(); // another node did not answer in time
+        answers = await nsp.serverSideEmitWithAck('support:agents');
+      } catch (error) {
+        // a node did not answer in time: count those that did
+        answers = (error as { responses?: unknown[] }).responses ?? [];
       }
+      for (const theirs of answers) if (Array.isArray(theirs)) for (const sub of theirs) if (Number.isInteger(sub)) subs.add(sub as number);
+      return subs.size;
     })().then((value) => {
       cached = { value, at: Date.now() };
       counting = undefined;

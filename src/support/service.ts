@@ -13,6 +13,7 @@ import { JOIN_PAGE, JOIN_PAGE_CHARS, SupportError } from './protocol.ts';
 import { TicketDomainError, type TicketCommand, type TicketState, decideTicket, seqOfMessage, ticketAggregate } from './ticket.ts';
 import { SUPPORT_AGENT } from './staff.ts';
 import { DEFAULT_CAPACITY } from './desk.ts';
+import type { AssigneeLock } from './assignee-lock.ts';
 
 export interface TicketSummary {
   readonly ticketId: string;
@@ -68,6 +69,8 @@ export interface TicketServiceDeps {
   readonly rm: Kysely<ReadModelDatabase>;
   readonly logger: Logger;
   readonly writeWaitMs: number;
+  /** serialises assignments to one agent across nodes (capacity check + append + projection) */
+  readonly assigneeLock: AssigneeLock;
 }
 
 const base64url = (bytes: Buffer) => bytes.toString('base64url').slice(0, 22);
@@ -186,14 +189,31 @@ export class TicketService {
     });
   }
 
-  async postMessage(actor: SupportActor, ticketId: string, text: string, clientMessageId: string, metadata: EventMetadata, onStored?: OnStored): Promise<TicketChange & { seq: number }> {
+  /** `allowed`: the sender's rate limit, checked while the ticket's stream is read; nothing is stored if it fails. */
+  async postMessage(
+    actor: SupportActor,
+    ticketId: string,
+    text: string,
+    clientMessageId: string,
+    metadata: EventMetadata,
+    onStored?: OnStored,
+    allowed?: Promise<void>,
+  ): Promise<TicketChange & { seq: number }> {
     // The command's key is the message's identity: a retried append is stored once.
-    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'PostMessage', actor, text, clientMessageId }, onStored);
+    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'PostMessage', actor, text, clientMessageId }, onStored, allowed);
     return change as TicketChange & { seq: number };
   }
 
-  async addNote(actor: SupportActor, ticketId: string, text: string, clientMessageId: string, metadata: EventMetadata, onStored?: OnStored): Promise<TicketChange & { seq: number }> {
-    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'AddNote', actor, text, clientMessageId }, onStored);
+  async addNote(
+    actor: SupportActor,
+    ticketId: string,
+    text: string,
+    clientMessageId: string,
+    metadata: EventMetadata,
+    onStored?: OnStored,
+    allowed?: Promise<void>,
+  ): Promise<TicketChange & { seq: number }> {
+    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'AddNote', actor, text, clientMessageId }, onStored, allowed);
     return change as TicketChange & { seq: number };
   }
 
@@ -206,7 +226,10 @@ export class TicketService {
       const user = await this.deps.db.selectFrom('users').select('staff_role').where('sub', '=', assignee).executeTakeFirst();
       if (user?.staff_role !== SUPPORT_AGENT) throw new SupportError('assignee_not_agent', 'a ticket can only be assigned to a support agent');
     }
-    if (assignee !== null) {
+    if (assignee === null) return await this.assignNow(actor, ticketId, null, mode, metadata);
+    // Exact under concurrency: the check, the append and its projection happen under the
+    // assignee's lock, so a second assignment to them (any node) counts the first.
+    return await this.deps.assigneeLock(assignee, async () => {
       const { capacity, load } = (await this.workload([assignee])).get(assignee)!;
       const current = await this.deps.rm.selectFrom('tickets').select('assignee').where('ticket_id', '=', ticketId).executeTakeFirst();
       if (current?.assignee !== assignee && load >= capacity) {
@@ -217,7 +240,11 @@ export class TicketService {
             : `that agent already has ${load} open tickets, their capacity is ${capacity}`,
         );
       }
-    }
+      return await this.assignNow(actor, ticketId, assignee, mode, metadata);
+    });
+  }
+
+  private async assignNow(actor: SupportActor, ticketId: string, assignee: number | null, mode: 'take' | 'auto' | 'transfer', metadata: EventMetadata): Promise<TicketChange> {
     try {
       return await this.run(ticketId, metadata.requestId, metadata, { type: 'AssignTicket', actor, assignee, mode });
     } catch (error) {
@@ -271,10 +298,18 @@ export class TicketService {
   }
 
   /** `key`: the command's idempotency key (the command handler scopes it to the ticket's stream and the command type). */
-  private async run(ticketId: string, key: string, metadata: EventMetadata, command: TicketCommand, onStored?: OnStored): Promise<TicketChange & { seq?: number }> {
+  private async run(
+    ticketId: string,
+    key: string,
+    metadata: EventMetadata,
+    command: TicketCommand,
+    onStored?: OnStored,
+    precondition?: Promise<void>,
+  ): Promise<TicketChange & { seq?: number }> {
     let outcome;
     try {
-      outcome = await this.deps.commands.handle<TicketState, TicketEvent>(ticketStream(ticketId), ticketAggregate, { type: command.type, key, metadata }, (state) =>
+      const envelope = { type: command.type, key, metadata, ...(precondition ? { precondition } : {}) };
+      outcome = await this.deps.commands.handle<TicketState, TicketEvent>(ticketStream(ticketId), ticketAggregate, envelope, (state) =>
         decideTicket(command, state),
       );
     } catch (error) {

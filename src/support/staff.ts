@@ -106,7 +106,10 @@ export async function changeStaffRole(
 }
 
 /** Whether a user holds `support_agent` now, read from the user row at most every `ttlMs`; `forget` drops one answer. */
-export function createStaffCheck(db: Kysely<CoreDatabase>, ttlMs = 5_000): ((sub: number) => Promise<boolean>) & { forget(sub: number): void } {
+export function createStaffCheck(
+  db: Kysely<CoreDatabase>,
+  ttlMs = 5_000,
+): ((sub: number) => Promise<boolean>) & { forget(sub: number): void; remember(sub: number, agent: boolean): void } {
   const cache = new LRUCache<number, boolean>({ max: 10_000, ttl: ttlMs });
   const check = async (sub: number) => {
     const cached = cache.get(sub);
@@ -116,5 +119,9 @@ export function createStaffCheck(db: Kysely<CoreDatabase>, ttlMs = 5_000): ((sub
     cache.set(sub, agent);
     return agent;
   };
-  return Object.assign(check, { forget: (sub: number) => void cache.delete(sub) });
+  return Object.assign(check, {
+    forget: (sub: number) => void cache.delete(sub),
+    /** an answer read elsewhere (the gateway's sweep re-reads every connected agent each second) */
+    remember: (sub: number, agent: boolean) => void cache.set(sub, agent),
+  });
 }

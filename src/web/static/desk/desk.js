@@ -44,7 +44,10 @@
   socket.on('support:ended', function () { say(s.offline); });
   socket.on('support:presence', function (p) { say(fill(s.online, { n: p.agentsOnline })); });
   socket.on('ticket:message', function (m) { if (m.ticketId === config.ticket) append(m); });
-  socket.on('ticket:updated', function () {
+  // a ticket this page shows changed, or (desk:updated, at most twice a second) any ticket's status or assignee
+  socket.on('ticket:updated', changed);
+  socket.on('desk:updated', changed);
+  function changed() {
     // counts and lists are the server's: tell the agent rather than re-render half a page
     var note = document.getElementById('desk-updated');
     if (note) return;
@@ -58,5 +61,5 @@
     note.appendChild(a);
     var tabs = document.querySelector('.desk-tabs');
     if (tabs) tabs.parentNode.insertBefore(note, tabs.nextSibling);
-  });
+  }
 })();
