@@ -19,6 +19,10 @@ async function busyHistory(url: string) {
     const a = (await caller.post(`/manage/v1/clients/${clientId}/domains`, { domain: `a${c}.example`, serverIps: ['10.0.0.0/8'] })).body;
     const b = (await caller.post(`/manage/v1/clients/${clientId}/domains`, { domain: `b${c}.example`, testMode: true })).body;
     await caller.patch(`/manage/v1/clients/${clientId}/domains/${b.domainId}`, { primary: true, allowApi: false });
+    // a domain renamed and its old name added again: in one batch, the new row takes a name the
+    // renamed row still holds until its update runs
+    await caller.patch(`/manage/v1/clients/${clientId}/domains/${b.domainId}`, { domain: `renamed${c}.example` });
+    expect((await caller.post(`/manage/v1/clients/${clientId}/domains`, { domain: `b${c}.example` })).status).toBe(201);
     const issued = (await caller.post(`/manage/v1/clients/${clientId}/secrets`, { label: 'Extra', domains: [a.domainId] })).body;
     await caller.post(`/manage/v1/clients/${clientId}/secrets/${secret.secretId}/rotate`, { graceSeconds: 30 });
     await caller.delete(`/manage/v1/clients/${clientId}/domains/${a.domainId}/secrets/${issued.secretId}`);

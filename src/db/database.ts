@@ -23,6 +23,7 @@ import * as clientListings from '../../projections/migrations/040_client_listing
 import * as deskReadModels from '../../projections/migrations/070_desk.ts';
 import * as sessionOrganisation from './migrations/030_session_organisation.ts';
 import * as invitationReadModels from '../../projections/migrations/030_invitations.ts';
+import * as domainLookupIndex from '../../projections/migrations/090_domain_lookup_index.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
 
 export type { DatabaseTimeouts } from './connections.ts';
@@ -130,6 +131,7 @@ const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
   '040_client_listings': clientListings,
   '070_desk': deskReadModels,
   '030_invitations': invitationReadModels,
+  '090_domain_lookup_index': domainLookupIndex,
 };
 
 async function runMigrator(migrator: Migrator): Promise<void> {
