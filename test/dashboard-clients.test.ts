@@ -114,3 +114,48 @@ describe('the dashboard client pages over HTTP', () => {
     expect((await owner.get(`/manage/v1/clients/${clientId}`)).body.redirectUris).toEqual([]);
   });
 });
+
+describe('the directory listing page', () => {
+  it('when the owner lists a client from its page, then /api/global/projects shows it; bad fields are named and kept; taking it out removes it; a viewer sees no form', async () => {
+    const { caller: owner } = await signUp(t.url);
+    const { clientId } = await createThroughForm(owner, 'Bakkerij');
+    expect((await owner.post(`/manage/v1/clients/${clientId}/domains`, { domain: 'bakkerij.example', primary: true })).status).toBe(201);
+    const action = `/dashboard/clients/${clientId}/listing`;
+    const overview = await owner.get(`/dashboard/clients/${clientId}?lang=nl`);
+    expect(overview.text).toContain(`href="${action}"`);
+
+    const page = await owner.get(`${action}?lang=nl`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Deze client staat niet in de gids.');
+    const bad = await formPost(owner, action, { ...hiddenFields(page.text, action), title: '', description: 'Vers brood', image: 'not an address' });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/id="title"[^>]*aria-invalid="true"/);
+    expect(bad.text).toMatch(/id="image"[^>]*aria-invalid="true"/);
+    expect(bad.text).toContain('Vers brood');
+
+    // two categories: the same field twice, as a browser sends checked boxes
+    const body = new URLSearchParams({ ...hiddenFields(page.text, action), title: 'Bakkerij', description: 'Vers brood, elke dag.' });
+    body.append('categories', 'commerce');
+    body.append('categories', 'health');
+    const saved = await owner.request('POST', action, body.toString(), { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(saved.status, saved.text).toBe(303);
+    expect(saved.headers.get('location')).toBe(`${action}?done=saved`);
+    const projects = await fetch(`${t.url}/api/global/projects`).then((r) => r.json() as Promise<{ data: { projects: { title: string; link: string; categories: { name: string }[] }[] } }>);
+    const entry = projects.data.projects.find((p) => p.title === 'Bakkerij');
+    expect(entry?.link).toContain('bakkerij.example');
+    expect(entry?.categories.map((c) => c.name)).toEqual(['Commerce', 'Health']);
+
+    // a viewer reads it, without a form
+    const viewer = await join(t.url, owner, 'viewer');
+    const seen = await viewer.caller.get(action);
+    expect(seen.status).toBe(200);
+    expect(seen.text).toContain('This client is in the directory.');
+    expect(seen.text).not.toContain('<form method="post" action="/dashboard/clients');
+
+    const listed = await owner.get(action);
+    const removed = await formPost(owner, `${action}/remove`, hiddenFields(listed.text, `${action}/remove`));
+    expect(removed.status).toBe(303);
+    const after = await fetch(`${t.url}/api/global/projects`).then((r) => r.json() as Promise<{ data: { projects: { title: string }[] } }>);
+    expect(after.data.projects.some((p) => p.title === 'Bakkerij')).toBe(false);
+  });
+});

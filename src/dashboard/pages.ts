@@ -16,6 +16,7 @@ import { clientDomainPages } from './client-domains.ts';
 import { clientSecretPages } from './client-secrets.ts';
 import { clientSettingPages } from './client-settings.ts';
 import { clientHistoryPages } from './client-history.ts';
+import { clientListingPages } from './client-listing.ts';
 
 const text = (value: unknown, max: number): string => (typeof value === 'string' ? value.slice(0, max) : '');
 /** Only a path on this site: never an open redirect. */
@@ -116,6 +117,7 @@ export function dashboardPages(ctx: AppContext, pages: PageLayer): Router {
   clientSecretPages(deps);
   clientSettingPages(deps);
   clientHistoryPages(deps);
+  clientListingPages(deps);
 
   organisationPages(ctx, router, session);
   organisationLifecyclePages(ctx, router, session);

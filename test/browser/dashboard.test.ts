@@ -217,6 +217,7 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
           ['/scopes', 'scopes'],
           ['/users', 'users'],
           ['/test-users', 'test users'],
+          ['/listing', 'directory listing'],
           [`/secrets/${firstSecret}/revoke`, 'revoke confirmation'],
           [`/domains/${domainId}/remove`, 'domain removal confirmation'],
           ['/delete', 'delete confirmation'],
