@@ -169,8 +169,9 @@ export function accessSnapshotOf(state: ReplayState): ClientSnapshot | undefined
       hash: Buffer.from(s.secretHash, 'hex'),
       status: s.status,
       expiresAt: ms(s.expiresAt),
-      // the read model ends an ungraced rotation's grace at the rotation itself
-      graceUntil: s.status === 'rotated' ? ms(s.graceUntil ?? state.secretTimes.get(s.secretId)?.rotatedAt ?? null) : ms(s.graceUntil),
+      // the read model ends an ungraced rotation's grace at the rotation itself, and keeps it
+      // when the rotated secret is revoked later
+      graceUntil: ms(s.graceUntil ?? state.secretTimes.get(s.secretId)?.rotatedAt ?? null),
       linkedDomainIds: linked.get(s.secretId) ?? new Set(),
     })),
     domains: [...client.domains.values()].map((d) =>
@@ -213,7 +214,7 @@ export function clientDetailsSourceOf(state: ReplayState): ClientDetailsSource |
         hint: s.hint,
         status: s.status,
         expiresAt: dateOrNull(s.expiresAt),
-        graceUntil: dateOrNull(s.status === 'rotated' ? (s.graceUntil ?? times?.rotatedAt ?? null) : s.graceUntil),
+        graceUntil: dateOrNull(s.graceUntil ?? times?.rotatedAt ?? null),
         replacedBy: s.replacedBy,
         issuedAt: date(times?.issuedAt ?? state.createdAt!),
         revokedAt: dateOrNull(times?.revokedAt ?? null),
