@@ -10,7 +10,7 @@ import { publicBase } from '../http/origin.ts';
 import { entityIdFor } from '../eventstore/command-handler.ts';
 import { organisationStream, type InvitableRole, type Role } from './events.ts';
 import { OrganisationDomainError, decideOrganisation, organisationAggregate, type OrganisationCommand } from './organisation.ts';
-import { emailIsMember, organisationSummary } from './member-queries.ts';
+import { countLiveClients, emailIsMember, organisationSummary } from './member-queries.ts';
 import type { PlanName } from './plans.ts';
 import { invitationMail, type MailLanguage } from './invitation-mail.ts';
 import { selectOrganisation, type Account, type SessionUser } from './sessions.ts';
@@ -73,15 +73,7 @@ export function createMemberCommands(ctx: AppContext) {
 
   const requester = (account: Account) => ({ sub: account.sub, role: account.role });
 
-  async function hasClients(organisationId: string): Promise<ApiError> {
-    const row = await database.rm
-      .selectFrom('clients')
-      .select((eb) => eb.fn.countAll<string>().as('count'))
-      .where('organisation_id', '=', organisationId)
-      .where('status', '!=', 'deleted')
-      .executeTakeFirst();
-    return organisationHasClients(Number(row?.count ?? 0));
-  }
+  const hasClients = async (organisationId: string): Promise<ApiError> => organisationHasClients(await countLiveClients(database.rm, organisationId));
 
   /** The invitation a link's token names; unknown tokens are counted per session (or address) and per address. */
   async function findByToken(req: Request, user: SessionUser | undefined, token: string) {

@@ -37,6 +37,17 @@ export async function organisationSummary(rm: Kysely<ReadModelDatabase>, organis
 }
 
 /** The organisation's members, owners first, then by when they joined. */
+/** Clients of the organisation that are not deleted (what blocks deleting it). */
+export async function countLiveClients(rm: Kysely<ReadModelDatabase>, organisationId: string): Promise<number> {
+  const row = await rm
+    .selectFrom('clients')
+    .select((eb) => eb.fn.countAll<string>().as('count'))
+    .where('organisation_id', '=', organisationId)
+    .where('status', '!=', 'deleted')
+    .executeTakeFirst();
+  return Number(row?.count ?? 0);
+}
+
 export async function listMembers(database: Database, organisationId: string): Promise<MemberView[]> {
   const members = await database.rm
     .selectFrom('members')

@@ -3,7 +3,7 @@ import type { AppContext } from '../context.ts';
 import { access } from '../accounts/guard.ts';
 import type { SessionUser } from '../accounts/sessions.ts';
 import { createMemberCommands } from '../accounts/member-commands.ts';
-import { listMembers, organisationSummary } from '../accounts/member-queries.ts';
+import { countLiveClients, listMembers, organisationSummary } from '../accounts/member-queries.ts';
 import { createOrganisationBody } from '../accounts/routes.ts';
 import { ApiError } from '../http/problem.ts';
 import { type FormState, assetUrl, emptyForm, fieldErrors, pageLocals, renderPage, resubmittedForm, submittedIdempotencyKey } from '../web/layer.ts';
@@ -65,7 +65,7 @@ export function organisationLifecyclePages(ctx: AppContext, router: Router, sess
     const [organisation, members, clients] = await Promise.all([
       organisationSummary(ctx.database.rm, account.organisationId),
       listMembers(ctx.database, account.organisationId),
-      liveClients(account.organisationId),
+      countLiveClients(ctx.database.rm, account.organisationId),
     ]);
     const name = organisation?.name ?? account.organisationId;
     if (clients > 0) {
@@ -99,14 +99,4 @@ export function organisationLifecyclePages(ctx: AppContext, router: Router, sess
     }
     res.redirect(303, '/dashboard/organisations/new?done=deleted');
   });
-
-  async function liveClients(organisationId: string): Promise<number> {
-    const row = await ctx.database.rm
-      .selectFrom('clients')
-      .select((eb) => eb.fn.countAll<string>().as('count'))
-      .where('organisation_id', '=', organisationId)
-      .where('status', '!=', 'deleted')
-      .executeTakeFirst();
-    return Number(row?.count ?? 0);
-  }
 }
