@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { type Load, autocannon, waitUntilReady } from './autocannon.ts';
 import { benchLogger } from './logging.ts';
+import { postgresCpuMs } from './lib.ts';
 import { emitFigures } from './figures.ts';
 import { injectPair } from './inject.ts';
 import { whoami } from '../src/api/routes.ts';
@@ -164,11 +165,22 @@ async function main(): Promise<void> {
     const names = Object.keys(targets) as Target[];
     for (const name of names) await autocannon(`${base}${targets[name]}`, headers, { connections: 32, duration: 2 });
     const runs: Record<Target, Load[]> = { whoami: [], healthz: [], 'no-pipeline': [] };
+    // where each request's CPU went: this process (the server) and Postgres, per request
+    const cpu: Record<Target, { server: number; postgres: number; requests: number }> = {
+      whoami: { server: 0, postgres: 0, requests: 0 },
+      healthz: { server: 0, postgres: 0, requests: 0 },
+      'no-pipeline': { server: 0, postgres: 0, requests: 0 },
+    };
     for (let i = 0; i < rounds; i++) {
       // rotate which goes first, so drift on the machine does not favour one side
       const order = names.map((_, k) => names[(k + i) % names.length]!);
       for (const which of order) {
+        const [serverBefore, postgresBefore] = [process.cpuUsage(), postgresCpuMs()];
         const run = await autocannon(`${base}${targets[which]}`, headers, { connections: 32, duration: seconds });
+        const server = process.cpuUsage(serverBefore);
+        cpu[which].server += (server.user + server.system) / 1000;
+        cpu[which].postgres += postgresCpuMs() - postgresBefore;
+        cpu[which].requests += run.rps * seconds;
         runs[which].push(run);
         console.log(`    round ${i + 1} ${which.padEnd(11)} ${fmt(run)}`);
       }
@@ -188,6 +200,10 @@ async function main(): Promise<void> {
     console.log(`  whoami, no pipeline    ${fmt(withoutPipeline)}`);
     const ratio = withPipeline.rps / bare.rps;
     const pipelineRatio = withPipeline.rps / withoutPipeline.rps;
+    for (const name of names) {
+      const c = cpu[name];
+      console.log(`  CPU per request, ${name.padEnd(11)}  server ${((1000 * c.server) / c.requests).toFixed(1)} µs, Postgres ${((1000 * c.postgres) / c.requests).toFixed(1)} µs`);
+    }
     console.log(`  whoami ÷ healthz       ${ratio.toFixed(3)}   (target ≥ 0.90)`);
     console.log(`  whoami ÷ no pipeline   ${pipelineRatio.toFixed(3)}`);
 
