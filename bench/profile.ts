@@ -19,6 +19,9 @@ import { benchLogger } from './logging.ts';
 import { partnerSetup } from '../test/support/partner.ts';
 import { autocannon, waitUntilReady } from './autocannon.ts';
 import { injectCost } from './inject.ts';
+import type { Request } from 'express';
+import { whoami } from '../src/api/routes.ts';
+import type { AccessGrant } from '../src/access/pipeline.ts';
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -26,7 +29,8 @@ if (args.includes('--help')) {
 
 Profiles the server's main thread under 32 connections of GET /api/whoami, then of
 GET /healthz, and prints the top of each profile; writes bench/profiles/*.cpuprofile
-and *.folded (flame graph input). --inject: 20,000 requests injected in process
+and *.folded (flame graph input). --without-pipeline: also the same handler without the
+access pipeline (as bench:access has it). --inject: 20,000 requests injected in process
 (light-my-request) one at a time instead of sockets: the server's own code, steadier
 on a busy machine.`);
   process.exit(0);
@@ -38,6 +42,8 @@ const option = (name: string, fallback: number) => {
 const seconds = option('--seconds', 8);
 /** requests injected in process (light-my-request) instead of autocannon over sockets */
 const injectMode = args.includes('--inject');
+/** also the same handler without the access pipeline */
+const withoutPipeline = args.includes('--without-pipeline');
 const top = option('--top', 25);
 
 interface ProfileNode {
@@ -164,7 +170,21 @@ function flameText(folded: ReadonlyMap<string, number>, busyUs: number, requests
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'keyledger-bench-profile-'));
   const pg = await startEmbeddedPostgres(dir, { database: 'bench' });
-  const app = await createApp({ config: loadConfig({ LOG_LEVEL: 'info', METRICS_PORT: '0' }), databaseUrl: pg.connectionString, logger: benchLogger() });
+  let fixedGrant: AccessGrant | undefined;
+  const app = await createApp({
+    config: loadConfig({ LOG_LEVEL: 'info', METRICS_PORT: '0' }),
+    databaseUrl: pg.connectionString,
+    logger: benchLogger(),
+    partnerApiExtensions: [
+      (router) => {
+        // the same handler, the pipeline removed (as bench:access has it): what the pipeline costs over sockets
+        router.get('/bench/whoami-without-pipeline', (req, _res, next) => {
+          (req as Request & { access?: AccessGrant }).access = fixedGrant;
+          next();
+        }, whoami);
+      },
+    ],
+  });
   const session = new Session();
   session.connect();
   try {
@@ -173,13 +193,15 @@ async function main(): Promise<void> {
     await waitUntilReady(base);
     const p = await partnerSetup(base, { plan: 'business' });
     const headers = { 'X-Client-Id': p.clientId, 'X-Client-Secret': p.secret, 'X-Client-Domain': p.domain, Accept: 'application/json' };
+    fixedGrant = { clientId: p.clientId, organisationId: 'org', domainId: p.domainId, domain: p.domain, testMode: false, scopes: [], secretId: p.secretId, testUsers: new Set(), position: '0/0' };
     await mkdir('bench/profiles', { recursive: true });
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 100 });
     const perRequest: Record<string, number> = {};
     // process CPU time (getrusage) per request: unlike samples, not inflated by waiting for a core
     const cpuPerRequest: Record<string, number> = {};
-    for (const [name, path] of [['whoami', '/api/whoami'], ['healthz', '/healthz']] as const) {
+    const routes = [['whoami', '/api/whoami'], ['healthz', '/healthz'], ...(withoutPipeline ? [['no-pipeline', '/api/bench/whoami-without-pipeline']] : [])] as const;
+    for (const [name, path] of routes) {
       if (!injectMode) await autocannon(`${base}${path}`, headers, { connections: 32, duration: 2 });
       else await injectCost(app.server, path, headers, 2_000);
       const cpuBefore = process.cpuUsage();
@@ -199,6 +221,7 @@ async function main(): Promise<void> {
       await writeFile(`bench/profiles/${name}.folded`, [...summary.folded].map(([stack, us]) => `${stack} ${Math.round(us)}`).join('\n') + '\n');
     }
     console.log(`\nprocess CPU per request (getrusage): whoami ${cpuPerRequest.whoami!.toFixed(1)} µs, healthz ${cpuPerRequest.healthz!.toFixed(1)} µs → healthz ÷ whoami ${(cpuPerRequest.healthz! / cpuPerRequest.whoami!).toFixed(3)}`);
+    if (cpuPerRequest['no-pipeline'] !== undefined) console.log(`process CPU per request without the pipeline: ${cpuPerRequest['no-pipeline'].toFixed(1)} µs → the pipeline over sockets ${(cpuPerRequest.whoami! - cpuPerRequest['no-pipeline']).toFixed(1)} µs`);
     console.log(`sampled CPU per request: whoami ${perRequest.whoami!.toFixed(1)} µs, healthz ${perRequest.healthz!.toFixed(1)} µs → healthz ÷ whoami ${(perRequest.healthz! / perRequest.whoami!).toFixed(3)} (the throughput ratio it allows)`);
     console.log('profiles: bench/profiles/{whoami,healthz}.cpuprofile, .folded (flamegraph.pl or speedscope)');
   } finally {
