@@ -12,18 +12,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Request } from 'express';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { type Load, autocannon, waitUntilReady } from './autocannon.ts';
-import { benchLogger } from './logging.ts';
+import { WITHOUT_PIPELINE, whoamiApp } from './whoami-app.ts';
 import { postgresCpuMs } from './lib.ts';
 import { emitFigures } from './figures.ts';
 import { injectPair } from './inject.ts';
-import { whoami } from '../src/api/routes.ts';
-import type { AccessGrant } from '../src/access/pipeline.ts';
 import { partnerSetup } from '../test/support/partner.ts';
 
 const args = new Set(process.argv.slice(2));
@@ -113,22 +110,7 @@ another node, after a disable/enable written on the first (${r.decided.length} c
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'keyledger-bench-access-'));
   const pg = await startEmbeddedPostgres(dir, { database: 'bench' });
-  let fixedGrant: AccessGrant | undefined;
-  const app = await createApp({
-    config: loadConfig({ LOG_LEVEL: 'info', METRICS_PORT: '0' }),
-    databaseUrl: pg.connectionString,
-    // as production logs: one line per request, asynchronously (to /dev/null here)
-    logger: benchLogger(),
-    partnerApiExtensions: [
-      (router) => {
-        // the same handler, the pipeline removed: a fixed grant stands in for it
-        router.get('/bench/whoami-without-pipeline', (req, _res, next) => {
-          (req as Request & { access?: AccessGrant }).access = fixedGrant;
-          next();
-        }, whoami);
-      },
-    ],
-  });
+  const { app, grantFor } = await whoamiApp(pg.connectionString);
   try {
     const { port } = await app.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${port}`;
@@ -141,7 +123,7 @@ async function main(): Promise<void> {
     const headers = { 'X-Client-Id': p.clientId, 'X-Client-Secret': p.secret, 'X-Client-Domain': p.domain, Accept: 'application/json' };
     const check = await fetch(`${base}/api/whoami`, { headers });
     if (check.status !== 200) throw new Error(`whoami answered ${check.status}`);
-    fixedGrant = { clientId: p.clientId, organisationId: 'org', domainId: p.domainId, domain: p.domain, testMode: false, scopes: [], secretId: p.secretId, testUsers: new Set(), position: '0/0' };
+    grantFor(p);
 
     // In process first: the server's own CPU per request, free of the load generator and of
     // the scheduler on a busy machine (the socket figures below depend on both).
@@ -159,7 +141,7 @@ async function main(): Promise<void> {
     const targets = {
       whoami: '/api/whoami',
       healthz: '/healthz',
-      'no-pipeline': '/api/bench/whoami-without-pipeline',
+      'no-pipeline': WITHOUT_PIPELINE,
     } as const;
     type Target = keyof typeof targets;
     const names = Object.keys(targets) as Target[];

@@ -13,15 +13,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
-import { createApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { benchLogger } from './logging.ts';
+import { WITHOUT_PIPELINE, whoamiApp } from './whoami-app.ts';
 import { partnerSetup } from '../test/support/partner.ts';
 import { autocannon, waitUntilReady } from './autocannon.ts';
 import { injectCost } from './inject.ts';
-import type { Request } from 'express';
-import { whoami } from '../src/api/routes.ts';
-import type { AccessGrant } from '../src/access/pipeline.ts';
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -170,21 +165,7 @@ function flameText(folded: ReadonlyMap<string, number>, busyUs: number, requests
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'keyledger-bench-profile-'));
   const pg = await startEmbeddedPostgres(dir, { database: 'bench' });
-  let fixedGrant: AccessGrant | undefined;
-  const app = await createApp({
-    config: loadConfig({ LOG_LEVEL: 'info', METRICS_PORT: '0' }),
-    databaseUrl: pg.connectionString,
-    logger: benchLogger(),
-    partnerApiExtensions: [
-      (router) => {
-        // the same handler, the pipeline removed (as bench:access has it): what the pipeline costs over sockets
-        router.get('/bench/whoami-without-pipeline', (req, _res, next) => {
-          (req as Request & { access?: AccessGrant }).access = fixedGrant;
-          next();
-        }, whoami);
-      },
-    ],
-  });
+  const { app, grantFor } = await whoamiApp(pg.connectionString);
   const session = new Session();
   session.connect();
   try {
@@ -193,14 +174,14 @@ async function main(): Promise<void> {
     await waitUntilReady(base);
     const p = await partnerSetup(base, { plan: 'business' });
     const headers = { 'X-Client-Id': p.clientId, 'X-Client-Secret': p.secret, 'X-Client-Domain': p.domain, Accept: 'application/json' };
-    fixedGrant = { clientId: p.clientId, organisationId: 'org', domainId: p.domainId, domain: p.domain, testMode: false, scopes: [], secretId: p.secretId, testUsers: new Set(), position: '0/0' };
+    grantFor(p);
     await mkdir('bench/profiles', { recursive: true });
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 100 });
     const perRequest: Record<string, number> = {};
     // process CPU time (getrusage) per request: unlike samples, not inflated by waiting for a core
     const cpuPerRequest: Record<string, number> = {};
-    const routes = [['whoami', '/api/whoami'], ['healthz', '/healthz'], ...(withoutPipeline ? [['no-pipeline', '/api/bench/whoami-without-pipeline']] : [])] as const;
+    const routes = [['whoami', '/api/whoami'], ['healthz', '/healthz'], ...(withoutPipeline ? [['no-pipeline', WITHOUT_PIPELINE]] : [])] as const;
     for (const [name, path] of routes) {
       if (!injectMode) await autocannon(`${base}${path}`, headers, { connections: 32, duration: 2 });
       else await injectCost(app.server, path, headers, 2_000);
