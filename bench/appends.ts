@@ -10,7 +10,7 @@ import { migrate, openDatabase } from '../src/db/database.ts';
 import { createPostgresEventStore } from '../src/eventstore/postgres.ts';
 import type { EventMetadata } from '../src/eventstore/port.ts';
 import { loadEmmett } from './emmett.ts';
-import { type BenchOptions, type Figure, type TimedRun, closedLoop, createDatabase, int, mergeRuns, ms } from './lib.ts';
+import { type BenchOptions, type Figure, type TimedRun, closedLoop, createDatabase, int, mergeRuns, ms, postgresCpuMs } from './lib.ts';
 
 const WRITERS = 8;
 const STREAMS = 200;
@@ -99,10 +99,11 @@ export async function appendsSection(options: BenchOptions): Promise<Figure[]> {
     { key: 'emmett', label: 'Emmett PostgreSQL store', open: emmett },
     { key: 'floor', label: 'bare INSERT (floor)', open: floor },
   ] as const;
-  const opened = new Map<string, { opened: Opened; runs: TimedRun[]; failed?: unknown }>();
+  // CPU per append, the writers' process (Node) and Postgres, over the measured runs (warm-up included)
+  const opened = new Map<string, { opened: Opened; runs: TimedRun[]; failed?: unknown; nodeMs: number; postgresMs: number }>();
   for (const c of contenders) {
     try {
-      opened.set(c.key, { opened: await c.open(options), runs: [] });
+      opened.set(c.key, { opened: await c.open(options), runs: [], nodeMs: 0, postgresMs: 0 });
     } catch (error) {
       console.log(`  ${c.label.padEnd(26)} FAILED to start: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -112,7 +113,11 @@ export async function appendsSection(options: BenchOptions): Promise<Figure[]> {
       const entry = opened.get(c.key);
       if (!entry || entry.failed) continue;
       try {
+        const [nodeBefore, postgresBefore] = [process.cpuUsage(), postgresCpuMs()];
         entry.runs.push(await closedLoop(WRITERS, round === 0 ? options.warmup : 0, slice, entry.opened.op));
+        const node = process.cpuUsage(nodeBefore);
+        entry.nodeMs += (node.user + node.system) / 1000;
+        entry.postgresMs += postgresCpuMs() - postgresBefore;
       } catch (error) {
         entry.failed = error;
         console.log(`  ${c.label.padEnd(26)} FAILED: ${error instanceof Error ? error.message : String(error)}`);
@@ -127,6 +132,8 @@ export async function appendsSection(options: BenchOptions): Promise<Figure[]> {
     if (entry.failed || entry.runs.length === 0) continue;
     results[c.key] = mergeRuns(entry.runs);
     report(c.label, results[c.key]!, entry.runs);
+    const appends = entry.runs.reduce((n, r) => n + r.ops, 0);
+    console.log(`  ${''.padEnd(26)} CPU per append: Node ${((1000 * entry.nodeMs) / appends).toFixed(0)} µs, Postgres ${((1000 * entry.postgresMs) / appends).toFixed(0)} µs (warm-up included)`);
   }
   const { ours: o, emmett: e, floor: f } = results;
   if (o && e) console.log(`  ours / Emmett ${(o.perSecond / e.perSecond).toFixed(2)}×  (target ≥ 2.5×)`);

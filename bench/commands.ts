@@ -155,10 +155,14 @@ export async function lagSection(options: BenchOptions): Promise<Figure[]> {
   });
   try {
     const counter = countQueries();
+    const [cpuBefore, postgresBefore, wallBefore] = [process.cpuUsage(), postgresCpuMs(), performance.now()];
+    let split = '';
     let r: LoadResult;
     try {
       r = await runLoad({ mode: 'open', base: running.base, cookie: running.cookie, clientIds: running.clientIds, rate, warmup: options.warmup, seconds: options.seconds });
       const deadline = Date.now() + 60_000;
+      const wall = performance.now() - wallBefore;
+      split = `${cpuSplit(wall, process.cpuUsage(cpuBefore), postgresCpuMs() - postgresBefore)}, load generator ${((100 * (r.cpuMs ?? 0)) / wall).toFixed(0)} %`;
       while (pending.length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     } finally {
       counter.stop();
@@ -171,6 +175,7 @@ export async function lagSection(options: BenchOptions): Promise<Figure[]> {
     const p99 = quantile(lags, 0.99);
     const fifth = Math.max(1, Math.floor(lags.length / 5));
     console.log(`  ${int(r.ok)} commands answered 2xx${failures(r)}; the generator started requests at most ${ms(r.maxStartDelay ?? Number.NaN)} late`);
+    console.log(`  ${split}`);
     console.log(`  lag append → projected   p50 ${ms(p50)}  p99 ${ms(p99)}  max ${ms(quantile(lags, 1))}   (${int(lags.length)} appends; target p99 ≤ 20 ms)`);
     const first = quantile(lags.slice(0, fifth), 0.5);
     const last = quantile(lags.slice(-fifth), 0.5);
