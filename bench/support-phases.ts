@@ -23,7 +23,7 @@ export const STAGES = [
   'stored → ack (projection)',
 ] as const;
 export type Stage = (typeof STAGES)[number];
-export type StageSamples = Partial<Record<Stage, number[]>> & { conflicts?: number; messages?: number };
+export type StageSamples = Partial<Record<Stage, number[]>> & { conflicts?: number; messages?: number; reads?: number };
 
 /** Wall-clock ms with sub-ms precision, comparable between processes on one machine. */
 const wall = () => performance.timeOrigin + performance.now();
@@ -32,6 +32,7 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
   let samples: Record<string, number[]> = {};
   let conflicts = 0;
   let messages = 0;
+  let reads = 0;
   const record = (stage: Stage, ms: number) => (samples[stage] ??= []).push(ms);
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
@@ -74,7 +75,10 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
     try {
       return await originalRead(...args);
     } finally {
-      if (args[0].startsWith('ticket-')) record('  aggregate load', performance.now() - started);
+      if (args[0].startsWith('ticket-')) {
+        reads += 1;
+        record('  aggregate load', performance.now() - started);
+      }
     }
   };
   store.appendReports.on('append', (r) => {
@@ -94,7 +98,7 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
   const { service } = app.support;
   for (const name of ['postMessage', 'addNote'] as const) {
     const original = service[name].bind(service);
-    service[name] = async (actor, ticketId, text, clientMessageId, metadata, onStored) => {
+    service[name] = async (actor, ticketId, text, clientMessageId, metadata, onStored, allowed) => {
       const started = performance.now();
       const key = `${actor.sub}:${clientMessageId}`;
       const arrived = arrivals.get(key);
@@ -106,7 +110,7 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
         record('command → stored', storedAt - started);
         onStored?.(stored);
         record('local fan-out (sync)', performance.now() - storedAt);
-      });
+      }, allowed);
       if (storedAt !== undefined) {
         messages += 1;
         record('stored → ack (projection)', performance.now() - storedAt);
@@ -131,11 +135,12 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
 
   return {
     take() {
-      const taken: StageSamples = { ...samples, conflicts, messages };
+      const taken: StageSamples = { ...samples, conflicts, messages, reads };
       taken['event loop delay'] = [loop.percentile(50) / 1e6, loop.percentile(99) / 1e6, loop.max / 1e6];
       samples = {};
       conflicts = 0;
       messages = 0;
+      reads = 0;
       loop.reset();
       arrivals.clear();
       return taken;

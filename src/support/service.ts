@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { CoreDatabase, ReadModelDatabase } from '../db/schema.ts';
 import type { CommandHandler } from '../eventstore/command-handler.ts';
@@ -357,6 +357,21 @@ export class TicketService {
       throw new SupportError('ticket_not_found', 'there is no such ticket');
     }
     return summaryFromRow(row);
+  }
+
+  /** `findTicket` with the opener's name, in one round trip (a canned answer's placeholders). */
+  async findTicketWithOpener(actor: SupportActor, ticketId: string): Promise<TicketSummary & { openedByName: string }> {
+    const row = await this.deps.rm
+      .selectFrom('tickets')
+      .selectAll()
+      // users is a core table (the default schema): a subquery, not a join through the read-model schema
+      .select(sql<string | null>`(SELECT name FROM users WHERE users.sub = tickets.opened_by)`.as('opener_name'))
+      .where('ticket_id', '=', ticketId)
+      .executeTakeFirst();
+    if (!row || supportAbility(actor).cannot('read', ticketSubject(row.opened_by))) {
+      throw new SupportError('ticket_not_found', 'there is no such ticket');
+    }
+    return { ...summaryFromRow(row), openedByName: row.opener_name ?? '' };
   }
 
   /** Messages after `afterSeq`, oldest first, one page at a time (bounded in count and in size); notes only for agents. */
