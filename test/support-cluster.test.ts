@@ -176,3 +176,22 @@ it('when a user spreads their messages over two nodes, then the count both nodes
     expect(await emit(onFirst, 'ticket:message', { ticketId, text: 'refused too', clientMessageId: 'spread-z' })).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
   });
 });
+
+it('when an agent at capacity answers a ticket nobody has, then the answer reaches the customer and the ticket stays in the queue (the first answer takes a ticket only within capacity)', async () => {
+  const agentUser = await supportUser(first, { agent: true, name: 'Busy Agent' });
+  const customer = await supportUser(first);
+  const customerSocket = track(await supportSocket(first, customer.caller));
+  const agentSocket = track(await supportSocket(second, agentUser.caller));
+  expect(await emit(agentSocket, 'desk:capacity', { capacity: 1 })).toMatchObject({ ok: true, capacity: 1 });
+  const { ticketId: firstTicket } = await openTicket(customerSocket, { subject: 'first' });
+  const { ticketId: secondTicket } = await openTicket(customerSocket, { subject: 'second' });
+
+  expect(await emit(agentSocket, 'ticket:message', { ticketId: firstTicket, text: 'on it', clientMessageId: 'cap-1' })).toMatchObject({ ok: true });
+  const answer = next(customerSocket, 'ticket:message', (m) => m.ticketId === secondTicket && m.text === 'me too');
+  expect(await emit(agentSocket, 'ticket:message', { ticketId: secondTicket, text: 'me too', clientMessageId: 'cap-2' })).toMatchObject({ ok: true });
+  expect(await answer).toMatchObject({ authorRole: 'agent' });
+
+  const joined = await Promise.all([firstTicket, secondTicket].map((ticketId) => emit(agentSocket, 'ticket:join', { ticketId })));
+  expect(joined.map((j) => j.ok && j.ticket.assignee)).toEqual([agentUser.sub, null]);
+  expect(await emit(agentSocket, 'desk:list', { scope: 'mine' })).toMatchObject({ ok: true, counts: { mine: 1 } });
+});

@@ -54,6 +54,7 @@ export function registerDeskHandlers(scope: SocketScope): void {
     checkMessageText(text);
     const point = deps.takeMessagePoint(actor);
     const change = await service.postMessage(actor, input.ticketId, text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), point.allowed);
+    if (change.taken && !change.taken.duplicate) scope.publish(change.taken, false);
     await point.counted;
     scope.join(input.ticketId, change.ticket.openedBy, true);
     return { ticketId: input.ticketId, seq: change.seq, text, duplicate: change.duplicate };

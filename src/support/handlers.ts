@@ -181,6 +181,7 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
     // and counted by every node. The rate limit is decided before the append: a refusal stores nothing.
     const point = deps.takeMessagePoint(actor);
     const change = await service.postMessage(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), point.allowed);
+    if (change.taken && !change.taken.duplicate) scope.publish(change.taken, false);
     await point.counted;
     scope.join(input.ticketId, change.ticket.openedBy, actor.agent);
     const message = change.messages.find((m) => m.seq === change.seq);
