@@ -19,7 +19,7 @@ import { type Position, comparePositions } from '../src/eventstore/port.ts';
 import { signUp } from '../test/support/http.ts';
 import type { LoadPlan, LoadResult } from './load.ts';
 import { timePhases } from './phases.ts';
-import { type BenchOptions, type Figure, MEASURED, countQueries, createDatabase, describeQueries, int, ms, quantile } from './lib.ts';
+import { type BenchOptions, type Figure, MEASURED, countQueries, cpuSplit, createDatabase, describeQueries, int, ms, postgresCpuMs, quantile } from './lib.ts';
 
 const CLIENTS = 20;
 const CONNECTIONS = 32;
@@ -82,15 +82,20 @@ export async function commandsSection(options: BenchOptions): Promise<Figure[]> 
   try {
     const counter = countQueries();
     const phases = timePhases(running.app);
+    const [cpuBefore, postgresBefore, wallBefore] = [process.cpuUsage(), postgresCpuMs(), performance.now()];
+    let split = '';
     let r: LoadResult;
     try {
       r = await runLoad({ mode: 'closed', base: running.base, cookie: running.cookie, clientIds: running.clientIds, connections: CONNECTIONS, warmup: options.warmup, seconds: options.seconds });
+      const wall = performance.now() - wallBefore;
+      split = `${cpuSplit(wall, process.cpuUsage(cpuBefore), postgresCpuMs() - postgresBefore)}, load generator ${((100 * (r.cpuMs ?? 0)) / wall).toFixed(0)} %`;
     } finally {
       phases.stop();
       counter.stop();
     }
     const queries = counter.stop();
     console.log(`  ${int(r.perSecond)} commands/s   p50 ${ms(r.p50)}  p99 ${ms(r.p99)}   (${int(r.ok)} answered 2xx${failures(r)})   target ≥ 0.15 × the bare-INSERT rate`);
+    console.log(`  ${split}`);
     console.log(phases.report(r.allOk, r.p50));
     console.log(describeQueries(queries, r.allOk));
     return [

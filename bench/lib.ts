@@ -1,4 +1,5 @@
 /** Helpers shared by the sections of `npm run bench` (bench/core.ts). */
+import { readFileSync, readdirSync } from 'node:fs';
 import pg from 'pg';
 import { emitFigures } from './figures.ts';
 
@@ -186,4 +187,34 @@ export function printSummary(figures: readonly Figure[]): void {
   const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   console.log(`\n${line(head)}\n${widths.map((w) => '─'.repeat(w)).join('  ')}`);
   for (const r of rows) console.log(line(r));
+}
+
+/**
+ * CPU time (ms) of every `postgres` process on the machine now (user + system, from /proc): the
+ * difference over a section is what the database spent on it, beside `process.cpuUsage()` for
+ * Node. Backends that exit within the section take their time with them; pools keep theirs open.
+ */
+export function postgresCpuMs(): number {
+  const tick = 10; // USER_HZ is 100 on Linux
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+      const fields = stat.slice(close + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * tick;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
+}
+
+/** Where a section's time went: Node's CPU and Postgres's CPU as shares of its wall time. */
+export function cpuSplit(wallMs: number, nodeCpu: NodeJS.CpuUsage, postgresMs: number): string {
+  const nodeMs = (nodeCpu.user + nodeCpu.system) / 1000;
+  const pct = (x: number) => `${((100 * x) / wallMs).toFixed(0)} %`;
+  return `CPU over ${(wallMs / 1000).toFixed(1)} s: Node (all threads) ${pct(nodeMs)} of one core, Postgres ${pct(postgresMs)} of one core (2 cores = 200 %)`;
 }

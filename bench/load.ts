@@ -35,6 +35,8 @@ export interface LoadResult {
   readonly p99: number;
   /** open loop: worst delay between a request's scheduled and actual start, ms */
   readonly maxStartDelay?: number;
+  /** the load generator's own CPU over its whole run (it shares the machine's cores), ms */
+  readonly cpuMs?: number;
 }
 
 const tag = randomUUID().slice(0, 8);
@@ -149,4 +151,5 @@ async function open(plan: LoadPlan): Promise<LoadResult> {
 
 const plan = JSON.parse(process.argv[2] ?? '{}') as LoadPlan;
 const result = plan.mode === 'open' ? await open(plan) : await closed(plan);
-process.stdout.write(`${JSON.stringify(result)}\n`);
+const cpu = process.cpuUsage();
+process.stdout.write(`${JSON.stringify({ ...result, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);

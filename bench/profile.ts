@@ -114,6 +114,53 @@ function print(title: string, s: ReturnType<typeof summarise>, requests: number)
   }
 }
 
+interface Frame {
+  us: number;
+  readonly children: Map<string, Frame>;
+}
+
+/**
+ * The flame graph as text (top-down: each line a frame with its inclusive time per request and
+ * share of busy time), for a note or a terminal. Frames under `minShare` of busy time are left
+ * out; a frame's only child is printed beside it rather than a level deeper, so long chains of
+ * framework calls stay readable.
+ */
+function flameText(folded: ReadonlyMap<string, number>, busyUs: number, requests: number, minShare = 0.02): string {
+  const root: Frame = { us: 0, children: new Map() };
+  for (const [stack, us] of folded) {
+    const frames = stack.split(';').filter((f) => !f.startsWith('(root)'));
+    if (frames[0]?.startsWith('(idle)')) continue;
+    let node = root;
+    node.us += us;
+    for (const name of frames) {
+      let child = node.children.get(name);
+      if (!child) node.children.set(name, (child = { us: 0, children: new Map() }));
+      child.us += us;
+      node = child;
+    }
+  }
+  const lines: string[] = [];
+  const label = (name: string, f: Frame) => `${(f.us / requests).toFixed(1)} µs ${((100 * f.us) / busyUs).toFixed(0)}% ${name.replace(/ :0$/, '')}`;
+  const walk = (node: Frame, depth: number) => {
+    for (const [name, child] of [...node.children].sort((a, b) => b[1].us - a[1].us)) {
+      if (child.us < busyUs * minShare) continue;
+      let text = label(name, child);
+      let next = child;
+      // a chain of single significant children reads as one line: a › b › c
+      for (;;) {
+        const big = [...next.children].filter(([, c]) => c.us >= busyUs * minShare);
+        if (big.length !== 1 || big[0]![1].us < next.us * 0.9) break;
+        text += ` › ${big[0]![0].replace(/ :0$/, '').split(' ')[0]}`;
+        next = big[0]![1];
+      }
+      lines.push(`${'  '.repeat(depth)}${text}`);
+      if (depth < 14) walk(next, depth + 1);
+    }
+  };
+  walk(root, 2);
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'keyledger-bench-profile-'));
   const pg = await startEmbeddedPostgres(dir, { database: 'bench' });
@@ -147,6 +194,7 @@ async function main(): Promise<void> {
       const summary = summarise(profile, requests);
       perRequest[name] = summary.perRequestUs;
       print(`GET ${path} (${Math.round(load.rps)} req/s, p99 ${load.p99} ms, non-2xx ${load.non2xx})`, summary, requests);
+      console.log(`  flame graph, top-down (inclusive µs per request and share of busy time; frames ≥ 2 %):\n${flameText(summary.folded, summary.busy, requests)}`);
       await writeFile(`bench/profiles/${name}.cpuprofile`, JSON.stringify(profile));
       await writeFile(`bench/profiles/${name}.folded`, [...summary.folded].map(([stack, us]) => `${stack} ${Math.round(us)}`).join('\n') + '\n');
     }

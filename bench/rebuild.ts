@@ -10,7 +10,7 @@ import { migrate, openDatabase } from '../src/db/database.ts';
 import { createPostgresEventStore } from '../src/eventstore/postgres.ts';
 import type { EventMetadata, NewEvent } from '../src/eventstore/port.ts';
 import { rebuildReadModels } from '../projections/rebuild.ts';
-import { type BenchOptions, type Figure, countQueries, createDatabase, describeQueries, int } from './lib.ts';
+import { type BenchOptions, type Figure, countQueries, cpuSplit, createDatabase, describeQueries, int, postgresCpuMs } from './lib.ts';
 
 const EVENTS_PER_CLIENT = 100;
 const BATCH = 10;
@@ -121,13 +121,16 @@ export async function rebuildSection(options: BenchOptions, totalEvents: number)
     const rebuildBar = new cliProgress.SingleBar({ format: '  rebuild  {bar} {percentage}% | {value}/{total} events | {eta_formatted} left', hideCursor: true }, cliProgress.Presets.shades_classic);
     rebuildBar.start(total, 0);
     const counter = countQueries();
+    const [cpuBefore, postgresBefore, wallBefore] = [process.cpuUsage(), postgresCpuMs(), performance.now()];
     const result = await rebuildReadModels(database, store, { onProgress: (p) => rebuildBar.update(p.done) }).finally(() => {
       counter.stop();
       rebuildBar.stop();
     });
+    const split = cpuSplit(performance.now() - wallBefore, process.cpuUsage(cpuBefore), postgresCpuMs() - postgresBefore);
     const queries = counter.stop();
     const perSecond = result.events / result.seconds;
     console.log(`  rebuilt ${int(result.events)} events in ${result.seconds.toFixed(2)} s: ${int(perSecond)} events/s   (target ≥ 5 × the bare-INSERT rate)`);
+    console.log(`  ${split}`);
     console.log(describeQueries(queries, result.events, 8).replace('per command', 'per event'));
     return [{ metric: 'rebuild events/s', figure: int(perSecond), target: '' }];
   } finally {

@@ -18,8 +18,12 @@ export interface ProjectionWatcher {
    * `timeoutMs`. A write waits only for the lanes that project its stream (`lanesOf`).
    */
   waitFor(position: Position, timeoutMs: number, lanes?: readonly LaneName[]): Promise<boolean>;
-  /** a batch of one lane committed here or on another node */
-  onChange(listener: (change: ProjectionChange) => void): () => void;
+  /**
+   * A batch of one lane committed here or on another node. A listener may return a promise (a
+   * cache refreshing what the batch changed): waits for the batch's position resolve once it
+   * settles, so a write answers when this node already decides by it.
+   */
+  onChange(listener: (change: ProjectionChange) => Promise<unknown> | void): () => void;
   /** the notification channel dropped or came back: whatever was cached from it is suspect */
   onReset(listener: (connected: boolean) => void): () => void;
   /** true while the LISTEN connection is up (caches may trust notifications) */
@@ -67,9 +71,45 @@ export function createProjectionWatcher(database: Database, logger: Logger, opti
     return true;
   }
 
+  const listeners = new Set<(change: ProjectionChange) => Promise<unknown> | void>();
+  // Batches whose listeners are still refreshing: later batches learn after them, in order.
+  let settling: Promise<unknown> | undefined;
+  let unsettled = 0;
+  // The newest batch each lane's listeners were told of. The local projector announces a batch
+  // before its NOTIFY comes back: the echo is not news (a second invalidation would cancel the
+  // refresh the first one started).
+  const announced = new Map<LaneName, Position>();
+  function isNews(change: ProjectionChange): boolean {
+    const last = announced.get(change.lane);
+    if (last && comparePositions(change.position, last) <= 0) return false;
+    announced.set(change.lane, change.position);
+    return true;
+  }
+
   function advance(change: ProjectionChange): void {
-    learn(change.lane, change.position);
-    events.emit('change', change);
+    if (!isNews(change)) return;
+    const pending: Promise<unknown>[] = [];
+    for (const listener of listeners) {
+      const result = listener(change);
+      if (result) pending.push(result);
+    }
+    if (pending.length === 0 && unsettled === 0) {
+      learn(change.lane, change.position);
+      return;
+    }
+    unsettled += 1;
+    const after = settling ?? Promise.resolve();
+    settling = after
+      .then(() => Promise.allSettled(pending))
+      .then(() => {
+        unsettled -= 1;
+        if (unsettled === 0) settling = undefined;
+        learn(change.lane, change.position);
+      });
+  }
+
+  function emit(change: ProjectionChange): void {
+    for (const listener of listeners) listener(change)?.catch(() => {});
   }
 
   /** Learns the checkpoints from the table. What changed is unknown then: caches must drop everything. */
@@ -77,7 +117,8 @@ export function createProjectionWatcher(database: Database, logger: Logger, opti
     const checkpoints = await readCheckpoints(database.rm);
     for (const [lane, position] of checkpoints) {
       if (!learn(lane, position)) continue;
-      events.emit('change', { lane, position, clientIds: [], organisationIds: [], all: true } satisfies ProjectionChange);
+      const change: ProjectionChange = { lane, position, clientIds: [], organisationIds: [], all: true };
+      if (isNews(change)) emit(change);
     }
   }
 
@@ -158,8 +199,8 @@ export function createProjectionWatcher(database: Database, logger: Logger, opti
     connected: () => up,
     advance,
     onChange(listener) {
-      events.on('change', listener);
-      return () => events.off('change', listener);
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     onReset(listener) {
       events.on('reset', listener);

@@ -319,6 +319,21 @@ describe('a denial flood before authentication (issue 7, finding 8)', () => {
     expect(statuses.every((s) => s === 200)).toBe(true);
   }, 120_000);
 
+  it('when a change to a client in use answers, then this node already decides by it: the next request needs no lookup', async () => {
+    const partner = await partnerSetup(f.url);
+    const cache = f.app.access.cache;
+    expect((await callApiFrom('127.0.0.5', f.url, '/api/whoami', partnerHeaders(partner))).status).toBe(200); // in use: cached
+    for (let round = 0; round < 3; round++) {
+      expect((await partner.caller.patch(`/manage/v1/clients/${partner.clientId}`, { name: `Renamed ${round}` })).status).toBe(200);
+      // the write answered after the cache's refresh: not missing, not loading
+      expect(cache.willQuery(partner.clientId)).toBe(false);
+      expect(cache.get(partner.clientId)).not.toBeInstanceOf(Promise);
+    }
+    expect((await partner.caller.post(`/manage/v1/clients/${partner.clientId}/disable`, {})).status).toBe(200);
+    expect(cache.get(partner.clientId)).not.toBeInstanceOf(Promise);
+    expect((await callApiFrom('127.0.0.5', f.url, '/api/whoami', partnerHeaders(partner))).body.code).toBe('client_disabled');
+  });
+
   it('when a client is registered under an id that was just refused as unknown, then it is known at once', async () => {
     const { caller } = await signUp(f.url);
     const organisationId = (await caller.get('/manage/v1/account/me')).body.organisation.id as string;

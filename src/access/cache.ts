@@ -86,6 +86,9 @@ export interface PolicyCacheOptions {
   readonly now?: () => Date;
 }
 
+/** Refreshes a batch's writer waits for; beyond this the batch's clients load on their own. */
+const MAX_REFRESHES_AWAITED = 32;
+
 /**
  * Per-node cache of client policies. The projector's notifications drop changed clients (the
  * node that served a write hears of it before the write answers); while the notification
@@ -129,13 +132,22 @@ export class PolicyCache {
         // only the policy lane writes what policies are built from
         if (change.lane !== 'policy') return;
         if (change.all) return this.clear();
-        for (const id of change.clientIds) this.invalidate(id);
+        const refreshing: Promise<unknown>[] = [];
+        const drop = (id: string) => {
+          const refresh = this.invalidate(id);
+          if (refresh) refreshing.push(refresh);
+        };
+        for (const id of change.clientIds) drop(id);
         if (change.organisationIds.length > 0) {
           const organisations = new Set(change.organisationIds);
           for (const [id, entry] of this.entries.entries()) {
-            if (organisations.has(entry.snapshot.organisationId)) this.invalidate(id);
+            if (organisations.has(entry.snapshot.organisationId)) drop(id);
           }
         }
+        // The watcher resolves waits for this batch once these refreshes are done: the write
+        // that caused it answers when this node already decides by it, without a cold lookup.
+        // (A change reaching a whole organisation's clients does not hold writes for all of them.)
+        if (refreshing.length > 0 && refreshing.length <= MAX_REFRESHES_AWAITED) return Promise.allSettled(refreshing);
       }),
       watcher.onReset((connected) => {
         this.clear();
@@ -144,7 +156,8 @@ export class PolicyCache {
     );
   }
 
-  private invalidate(clientId: string): void {
+  /** The refresh of a client in use, when one starts. */
+  private invalidate(clientId: string): Promise<unknown> | undefined {
     this.counts.invalidations += 1;
     this.generations.set(clientId, (this.generations.get(clientId) ?? 0) + 1);
     const wasCached = this.entries.delete(clientId);
@@ -153,7 +166,7 @@ export class PolicyCache {
     this.loading.delete(clientId);
     // A client in use is read again now, not by its next request: that request then finds the
     // new policy loaded (or loading), and a change costs the caller no cold lookup.
-    if (wasCached && this.trusted) this.startLoad(clientId);
+    return wasCached && this.trusted ? this.startLoad(clientId) : undefined;
   }
 
   private clear(): void {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { NextFunction, Request, RequestHandler } from 'express';
 import { hasValidSecretFormat } from '../clients/secret-format.ts';
 import { callerRequestIdOf } from '../http/request.ts';
 import { XwmsError } from '../api/envelope.ts';
@@ -75,6 +75,20 @@ function header(req: Request, name: string, maxLength: number): string | undefin
 }
 
 type WithRequirement = Request & { accessRequirement?: AccessRequirement };
+
+/** One request on its way through the pipeline. */
+interface Call {
+  readonly req: Request;
+  readonly next: NextFunction;
+  readonly requirement: AccessRequirement;
+  readonly scope: string | null;
+  readonly at: Date;
+  readonly secretHash: Buffer | null;
+  readonly ip: string | undefined;
+  readonly network: string;
+  /** X-Client-Domain once it passed the well-formedness check */
+  sentDomain: string;
+}
 
 export interface AccessPipelineOptions {
   readonly cache: PolicyCache;
@@ -164,6 +178,30 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
     return grant;
   }
 
+  /** What a denial records of the call as sent (built only when one is logged). */
+  function sent(call: Call, position: string | null) {
+    const { req } = call;
+    return {
+      clientId: typeof req.headers['x-client-id'] === 'string' ? req.headers['x-client-id'].slice(0, 100) : null,
+      domain: typeof req.headers['x-client-domain'] === 'string' ? req.headers['x-client-domain'].slice(0, 260) : null,
+      secretSha256: call.secretHash ? call.secretHash.toString('hex') : null,
+      position,
+      at: call.at,
+    };
+  }
+
+  function refuse(call: Call, reason: DenialReason, position: string | null = null): XwmsError {
+    decisions[reason] += 1;
+    return deny(call.req, reason, sent(call, position));
+  }
+
+  function throttled(call: Call, ms: number): XwmsError {
+    decisions.rate_limited += 1;
+    return deny(call.req, 'rate_limited', { ...sent(call, null), clientKnown: false }, { 'Retry-After': retryAfterSeconds(ms) }, THROTTLED_MESSAGE);
+  }
+
+  // The hot path allocates one small object per request (the call) and no closures: each
+  // closure costs its allocation and, under tsx, a `name` property definition.
   function require(requirement: AccessRequirement): RequestHandler {
     const scope = requirement.scope ?? null;
     return (req, _res, next) => {
@@ -172,27 +210,11 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
       const rawSecret = req.headers['x-client-secret'];
       const secretHash = typeof rawSecret === 'string' && rawSecret.length > 0 ? createHash('sha256').update(rawSecret.slice(0, 8_192)).digest() : null;
       const ip = req.ip;
-      // what a denial records; built only when one is logged
-      const base = () => ({
-        clientId: typeof req.headers['x-client-id'] === 'string' ? req.headers['x-client-id'].slice(0, 100) : null,
-        domain: typeof req.headers['x-client-domain'] === 'string' ? req.headers['x-client-domain'].slice(0, 260) : null,
-        secretSha256: secretHash ? secretHash.toString('hex') : null,
-        position: null as string | null,
-        at,
-      });
-      const refuse = (reason: DenialReason, position: string | null = null) => {
-        decisions[reason] += 1;
-        return deny(req, reason, { ...base(), position });
-      };
-
       // 0. a caller network with too many failed authentications waits, before anything is looked up
       const network = callerNetwork(ip);
-      const throttled = (ms: number) => {
-        decisions.rate_limited += 1;
-        return deny(req, 'rate_limited', { ...base(), clientKnown: false }, { 'Retry-After': retryAfterSeconds(ms) }, THROTTLED_MESSAGE);
-      };
+      const call: Call = { req, next, requirement, scope, at, secretHash, ip, network, sentDomain: '' };
       const wait = throttle.refusedFor(network);
-      if (wait > 0) throw throttled(wait);
+      if (wait > 0) throw throttled(call, wait);
 
       // 1. present and well-formed (a secret with a bad checksum is refused here, before any lookup)
       const sentId = header(req, 'x-client-id', 64);
@@ -200,65 +222,68 @@ export function createAccessPipeline(options: AccessPipelineOptions) {
       const sentSecret = header(req, 'x-client-secret', 128);
       if (!sentId || !CLIENT_ID.test(sentId) || !sentDomain || !DOMAIN.test(sentDomain) || !hasValidSecretFormat(sentSecret)) {
         throttle.fail(network);
-        throw refuse('missing_credentials');
+        throw refuse(call, 'missing_credentials');
       }
+      call.sentDomain = sentDomain;
       // 2. the client exists and is not deleted (a lookup takes its failure in advance: see throttle.ts)
       const reserved = cache.willQuery(sentId);
       const cached = reserved ? undefined : cache.get(sentId);
       // the common case — a cached policy and a local rate-limit token — decides without a promise
-      if (!reserved && !(cached instanceof Promise)) return decide(cached, false);
-      return (async () => {
-        if (reserved) {
-          const reserveWait = await throttle.reserve(network);
-          if (reserveWait > 0) throw throttled(reserveWait);
-        }
-        const loaded = reserved ? await cache.get(sentId) : await cached;
-        if (reserved && loaded && loaded.snapshot.status !== 'deleted') throttle.release(network);
-        return decide(loaded, reserved);
-      })();
-
-      function decide(client: CachedClient | undefined, lookupReserved: boolean): void | Promise<void> {
-        // 2–12. the client and its policy for this domain (evaluate.ts, shared with replays)
-        const { decision, domain, secret } = evaluateCall(client, {
-          secretSha256: secretHash,
-          domain: sentDomain!,
-          ip,
-          kind: requirement.kind,
-          scope,
-          now: at.getTime(),
-        });
-        // a deleted client still has a snapshot: its position lets a replay re-derive the denial
-        const position = client?.snapshot.position ?? null;
-        if (!decision.allowed) {
-          // failed authentications count against the caller's network (an unknown id was counted when its lookup was reserved)
-          if (decision.reason === 'invalid_secret' || (decision.reason === 'unknown_client' && !lookupReserved)) throttle.fail(network);
-          throw refuse(decision.reason, position);
-        }
-        const { snapshot } = client!;
-
-        // 13. the plan's rate limit, counted across the nodes (plan-limiter.ts)
-        const verdict = limiter.take(snapshot.clientId, PLAN_LIMITS[snapshot.plan!].requestsPerMinute);
-        const allow = (refusedForMs: number) => {
-          if (refusedForMs > 0) {
-            decisions.rate_limited += 1;
-            throw deny(req, 'rate_limited', { ...base(), position }, { 'Retry-After': retryAfterSeconds(refusedForMs) });
-          }
-          decisions.allowed += 1;
-          log.allow(snapshot.clientId, domain!.domainId, at, {
-            secretId: secret!.secretId,
-            // as sent (a domain id is case-sensitive); only the port goes
-            domain: hostOf(sentDomain!),
-            ip: ip ?? null,
-            kind: requirement.kind,
-            scope,
-          });
-          (req as Request & { access?: AccessGrant }).access = grantOf(snapshot, domain!, secret!);
-          next();
-        };
-        if (typeof verdict === 'number') return allow(verdict);
-        return verdict.then(allow);
-      }
+      if (!reserved && !(cached instanceof Promise)) return decide(call, cached, false);
+      return lookUp(call, sentId, reserved, cached instanceof Promise ? cached : undefined);
     };
+  }
+
+  async function lookUp(call: Call, sentId: string, reserved: boolean, cached: Promise<CachedClient | undefined> | undefined): Promise<void> {
+    if (reserved) {
+      const reserveWait = await throttle.reserve(call.network);
+      if (reserveWait > 0) throw throttled(call, reserveWait);
+    }
+    const loaded = reserved ? await cache.get(sentId) : await cached;
+    if (reserved && loaded && loaded.snapshot.status !== 'deleted') throttle.release(call.network);
+    return await decide(call, loaded, reserved);
+  }
+
+  function decide(call: Call, client: CachedClient | undefined, lookupReserved: boolean): void | Promise<void> {
+    // 2–12. the client and its policy for this domain (evaluate.ts, shared with replays)
+    const { decision, domain, secret } = evaluateCall(client, {
+      secretSha256: call.secretHash,
+      domain: call.sentDomain,
+      ip: call.ip,
+      kind: call.requirement.kind,
+      scope: call.scope,
+      now: call.at.getTime(),
+    });
+    // a deleted client still has a snapshot: its position lets a replay re-derive the denial
+    const position = client?.snapshot.position ?? null;
+    if (!decision.allowed) {
+      // failed authentications count against the caller's network (an unknown id was counted when its lookup was reserved)
+      if (decision.reason === 'invalid_secret' || (decision.reason === 'unknown_client' && !lookupReserved)) throttle.fail(call.network);
+      throw refuse(call, decision.reason, position);
+    }
+    const { snapshot } = client!;
+    // 13. the plan's rate limit, counted across the nodes (plan-limiter.ts)
+    const verdict = limiter.take(snapshot.clientId, PLAN_LIMITS[snapshot.plan!].requestsPerMinute);
+    if (typeof verdict === 'number') return allow(call, snapshot, domain!, secret!, verdict);
+    return verdict.then((refusedForMs) => allow(call, snapshot, domain!, secret!, refusedForMs));
+  }
+
+  function allow(call: Call, snapshot: ClientSnapshot, domain: DomainFacts, secret: SecretFacts, refusedForMs: number): void {
+    if (refusedForMs > 0) {
+      decisions.rate_limited += 1;
+      throw deny(call.req, 'rate_limited', sent(call, snapshot.position), { 'Retry-After': retryAfterSeconds(refusedForMs) });
+    }
+    decisions.allowed += 1;
+    log.allow(snapshot.clientId, domain.domainId, call.at, {
+      secretId: secret.secretId,
+      // as sent (a domain id is case-sensitive); only the port goes
+      domain: hostOf(call.sentDomain),
+      ip: call.ip ?? null,
+      kind: call.requirement.kind,
+      scope: call.scope,
+    });
+    (call.req as Request & { access?: AccessGrant }).access = grantOf(snapshot, domain, secret);
+    call.next();
   }
 
   return { require, deny, decisions };

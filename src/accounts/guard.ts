@@ -1,4 +1,5 @@
 import type { Request, RequestHandler } from 'express';
+import { LRUCache } from 'lru-cache';
 import type { AppContext } from '../context.ts';
 import { ApiError, notFound } from '../http/problem.ts';
 import { ownedClient } from '../clients/queries.ts';
@@ -62,11 +63,25 @@ export const forbidden = (role: string, action: ManagementAction, subject: Manag
   new ApiError(403, 'forbidden', 'Forbidden', `a ${role} may not ${ACTION_WORDS[action]} ${SUBJECT_WORDS[subject]}`);
 
 /** Builds `guard(access)` for a router: one middleware per route, the first of its handlers. */
+/** client ids whose organisation each node remembers */
+const OWNERS_REMEMBERED = 50_000;
+
 export function createGuard(ctx: Pick<AppContext, 'database' | 'now'>): (access: Access) => RequestHandler {
+  // Which organisation a client belongs to never changes (a client is never moved, its id never
+  // reused, and deleted clients count here): once a lookup found it, the answer is kept. Only
+  // found answers are kept — a client id that names nothing yet may name a new client later.
+  const owners = new LRUCache<string, string>({ max: OWNERS_REMEMBERED });
+  async function owns(organisationId: string, clientId: string): Promise<boolean> {
+    if (owners.get(clientId) === organisationId) return true;
+    const found = await ownedClient(ctx.database.rm, organisationId, clientId, { includeDeleted: true });
+    if (found) owners.set(clientId, organisationId);
+    return found !== undefined;
+  }
+
   async function authorise(req: Request, need: Extract<Access, { kind: 'member' }>): Promise<void> {
     const account = accountOf(req);
     const clientId = req.params.clientId;
-    if (typeof clientId === 'string' && !(await ownedClient(ctx.database.rm, account.organisationId, clientId, { includeDeleted: true }))) {
+    if (typeof clientId === 'string' && !(await owns(account.organisationId, clientId))) {
       throw notFound(`client ${clientId}`);
     }
     const ability = managementAbility(account.role, account.sub);

@@ -122,8 +122,25 @@ async function stopOrphan(pid: number): Promise<void> {
   throw new Error(`the orphaned embedded Postgres (pid ${pid}) did not stop; stop it and start again`);
 }
 
-const url = (c: Credentials, database: string) =>
-  `postgres://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@127.0.0.1:${c.port}/${database}`;
+/**
+ * Clients reach the server through its Unix socket in the cluster's own directory when there is
+ * one: a query costs about a quarter less CPU than over loopback TCP (every write on loopback
+ * runs the receiver's TCP path too). The host is the socket's directory, percent-encoded, so
+ * the URL still ends in `/<database>`.
+ */
+const url = (c: Credentials, database: string, socketDir?: string) =>
+  `postgres://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${socketDir ? encodeURIComponent(socketDir) : '127.0.0.1'}:${c.port}/${database}`;
+
+/**
+ * Unix socket paths are limited to 107 bytes, and the setting is a list: a deeper data directory,
+ * or one with a comma, quote or space in its path, keeps TCP only.
+ */
+const socketDirFor = (pgDir: string, port: number) =>
+  `${pgDir}/.s.PGSQL.${port}`.length <= 100 && /^[\w./-]+$/.test(pgDir) ? pgDir : undefined;
+const socketIn = async (pgDir: string, port: number) => {
+  const dir = socketDirFor(pgDir, port);
+  return dir && (await stat(join(dir, `.s.PGSQL.${port}`)).then((s) => s.isSocket(), () => false)) ? dir : undefined;
+};
 
 /**
  * The zero-configuration database: a Postgres cluster under `<dataDir>/postgres`, created on
@@ -157,7 +174,7 @@ export async function startEmbeddedPostgres(
   const running = initialised ? await runningServer(pgDir) : undefined;
   if (running) {
     if (!credentials) throw new Error(`a Postgres server (pid ${running.pid}) runs on ${pgDir} but ${credentialsFile} is missing`);
-    const attach = { connectionString: url({ ...credentials, port: running.port }, database), owned: false, stop: async () => {} };
+    const attach = { connectionString: url({ ...credentials, port: running.port }, database, await socketIn(pgDir, running.port)), owned: false, stop: async () => {} };
     if (await ownedByLiveProcess(root, running.pid)) return attach;
     try {
       await stopOrphan(running.pid);
@@ -181,7 +198,14 @@ export async function startEmbeddedPostgres(
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=200',
+      '-c',
+      `unix_socket_directories=${socketDirFor(pgDir, port) ?? ''}`,
+    ],
     onLog: log,
     onError: (e) => log(String(e)),
   });
@@ -202,7 +226,7 @@ export async function startEmbeddedPostgres(
 
   let stopped = false;
   return {
-    connectionString: url(credentials, database),
+    connectionString: url(credentials, database, await socketIn(pgDir, port)),
     owned: true,
     ...(replacedOrphan !== undefined ? { replacedOrphan } : {}),
     async stop() {

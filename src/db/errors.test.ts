@@ -15,6 +15,7 @@ describe('which errors mean "the database is unavailable" (503), not "the reques
     ['a frozen server', new Error('Query read timeout')],
     ['a wrapped cause', new Error('Connection terminated due to connection timeout', { cause: new Error('Connection terminated unexpectedly') })],
     ['one of several addresses refused', new AggregateError([withCode('ECONNREFUSED')], 'connect failed')],
+    ['a stopped server\'s Unix socket gone', Object.assign(withCode('ENOENT', 'connect ENOENT /data/postgres/.s.PGSQL.5432'), { syscall: 'connect' })],
   ])('when %s, then it is unavailable', (_what, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);
   });
@@ -23,6 +24,7 @@ describe('which errors mean "the database is unavailable" (503), not "the reques
     ['a unique violation', withCode('23505', 'duplicate key value')],
     ['invalid input', withCode('22P02', 'invalid input syntax')],
     ['a programming error', new TypeError('x is undefined')],
+    ['a missing file', Object.assign(withCode('ENOENT', "ENOENT: no such file or directory, open 'x.png'"), { syscall: 'open' })],
     ['not an error at all', 'Connection terminated'],
   ])('when %s, then it is not', (_what, error) => {
     expect(isDatabaseUnavailable(error)).toBe(false);

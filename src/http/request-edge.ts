@@ -19,6 +19,10 @@ type Timed = ServerResponse & { [STARTED]?: number; req: IncomingMessage };
  * per-request closures or child loggers.
  */
 export function requestEdge(logger: Logger, metrics: Metrics, routePattern: (route: object) => string): RequestHandler {
+  // The request line is built here from a fixed set of fields, none of them secret (the path
+  // without its query, an invitation's token cut out): redaction would only walk it, and cost
+  // more than writing it. Every other line keeps the logger's redaction.
+  const requestLog = logger.child({}, { redact: { paths: [] } });
   function onClose(this: Timed): void {
     const started = this[STARTED];
     if (started === undefined) return;
@@ -33,8 +37,8 @@ export function requestEdge(logger: Logger, metrics: Metrics, routePattern: (rou
     if (QUIET_PATHS.has(path)) return;
     // A 503 is the service saying "not now" (starting, or its database away), not a fault here.
     const level = status === 503 ? 'warn' : status >= 500 ? 'error' : 'info';
-    if (!logger.isLevelEnabled(level)) return;
-    logger[level](
+    if (!requestLog.isLevelEnabled(level)) return;
+    requestLog[level](
       {
         requestId: (req as Request & { id?: string }).id,
         // an invitation link's token is its only secret: never in the log
