@@ -171,7 +171,7 @@ function post(socketIndex: number, event: string, payload: Record<string, unknow
       acks?.push(performance.now() - t0);
       if (!ack.ok) fail(ack.error?.code ?? 'unknown');
     })
-    .catch(() => fail('ack_timeout'));
+    .catch(() => fail(`${event} ack_timeout`));
 }
 
 function answer(agentIndex: number, ticketId: string, userMessageId: string): void {

@@ -23,7 +23,7 @@ export const STAGES = [
   'stored → ack (projection)',
 ] as const;
 export type Stage = (typeof STAGES)[number];
-export type StageSamples = Partial<Record<Stage, number[]>> & { conflicts?: number; messages?: number };
+export type StageSamples = Partial<Record<Stage, number[]>> & { conflicts?: number; messages?: number; reads?: number; queries?: Record<string, number> };
 
 /** Wall-clock ms with sub-ms precision, comparable between processes on one machine. */
 const wall = () => performance.timeOrigin + performance.now();
@@ -32,6 +32,9 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
   let samples: Record<string, number[]> = {};
   let conflicts = 0;
   let messages = 0;
+  let reads = 0;
+  /** every query this node's main thread sent, by the start of its text (the projector's worker is not counted) */
+  let queries = new Map<string, number>();
   const record = (stage: Stage, ms: number) => (samples[stage] ??= []).push(ms);
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
@@ -42,6 +45,8 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
   prototype.query = function (this: unknown, ...args: unknown[]) {
     const q = args[0] as string | { text?: string } | undefined;
     const text = typeof q === 'string' ? q : (q?.text ?? '');
+    const kind = text.replace(/\s+/g, ' ').trim().slice(0, 48);
+    queries.set(kind, (queries.get(kind) ?? 0) + 1);
     const stage: Stage | undefined = text.includes('support_limits') ? '  rate limit query' : text.includes('pg_notify') ? '  pg_notify query' : undefined;
     const started = performance.now();
     // pg.Pool#query calls the client with a callback; kysely awaits a promise
@@ -74,7 +79,10 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
     try {
       return await originalRead(...args);
     } finally {
-      if (args[0].startsWith('ticket-')) record('  aggregate load', performance.now() - started);
+      if (args[0].startsWith('ticket-')) {
+        reads += 1;
+        record('  aggregate load', performance.now() - started);
+      }
     }
   };
   store.appendReports.on('append', (r) => {
@@ -94,7 +102,7 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
   const { service } = app.support;
   for (const name of ['postMessage', 'addNote'] as const) {
     const original = service[name].bind(service);
-    service[name] = async (actor, ticketId, text, clientMessageId, metadata, onStored) => {
+    service[name] = async (actor, ticketId, text, clientMessageId, metadata, onStored, allowed) => {
       const started = performance.now();
       const key = `${actor.sub}:${clientMessageId}`;
       const arrived = arrivals.get(key);
@@ -106,7 +114,7 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
         record('command → stored', storedAt - started);
         onStored?.(stored);
         record('local fan-out (sync)', performance.now() - storedAt);
-      });
+      }, allowed);
       if (storedAt !== undefined) {
         messages += 1;
         record('stored → ack (projection)', performance.now() - storedAt);
@@ -131,11 +139,13 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
 
   return {
     take() {
-      const taken: StageSamples = { ...samples, conflicts, messages };
+      const taken: StageSamples = { ...samples, conflicts, messages, reads, queries: Object.fromEntries(queries) };
+      queries = new Map();
       taken['event loop delay'] = [loop.percentile(50) / 1e6, loop.percentile(99) / 1e6, loop.max / 1e6];
       samples = {};
       conflicts = 0;
       messages = 0;
+      reads = 0;
       loop.reset();
       arrivals.clear();
       return taken;

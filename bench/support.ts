@@ -15,8 +15,10 @@
  *   options: --agents --customers --nodes 1|2 --rate --seconds --runs --notes 0..1 --canned 0..1
  */
 import { emitFigures } from './figures.ts';
+import pg from 'pg';
+import { sql } from 'kysely';
 import { execSync, fork, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -109,6 +111,18 @@ console.log(`load average before: ${execSync('cat /proc/loadavg').toString().tri
 
 const dir = await mkdtemp(join(tmpdir(), 'keyledger-bench-support-'));
 const postgres = await startEmbeddedPostgres(dir, { database: 'bench' });
+if (process.env.BENCH_PG_SETTINGS) {
+  // an experiment: server settings for this run only, e.g. BENCH_PG_SETTINGS='synchronous_commit=off'
+  const admin = new pg.Client({ connectionString: postgres.connectionString });
+  await admin.connect();
+  for (const setting of process.env.BENCH_PG_SETTINGS.split(',')) {
+    const [name, value] = setting.split('=');
+    await admin.query(`ALTER SYSTEM SET ${name!.trim()} = '${value!.trim().replaceAll("'", '')}'`);
+  }
+  await admin.query('SELECT pg_reload_conf()');
+  await admin.end();
+  console.log(`Postgres settings for this run: ${process.env.BENCH_PG_SETTINGS}`);
+}
 const silent = new Writable({ write: (_c, _e, cb) => cb() });
 const config = loadConfig({ LOG_LEVEL: 'warn', WRITE_WAIT_MS: '5000', SUPPORT_HANDBACK_SECONDS: '3600' });
 const app = await createApp({ config, databaseUrl: postgres.connectionString, logger: createLogger({ level: 'warn', destination: silent }) });
@@ -186,6 +200,26 @@ async function memory(): Promise<{ heap: number; rss: number }> {
   const there = second ? await askSecond({ type: 'memory' }, 'memory') : { heapUsed: 0, rss: 0 };
   return { heap: here.heapUsed + there.heapUsed, rss: here.rss + there.rss };
 }
+/** CPU of this bench's Postgres (the postmaster and its backends), in µs: it shares the cores too. */
+async function postgresCpu(): Promise<number> {
+  const postmaster = Number((await readFile(join(dir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  if (!Number.isInteger(postmaster) || postmaster <= 0) return Number.NaN;
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  let ticks = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const text = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // after the name: state, ppid, …; utime and stime are fields 14 and 15 of the whole line
+    if (Number(entry) === postmaster || Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks / ticksPerSecond) * 1e6;
+}
+/** Transactions committed in the bench database so far (every node, the projector and the adapter). */
+async function commits(): Promise<number> {
+  const { rows } = await sql<{ n: string }>`SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()`.execute(database.db);
+  return Number(rows[0]!.n);
+}
 async function serverCpu(): Promise<number> {
   const here = process.cpuUsage();
   const there = second ? await askSecond({ type: 'cpu' }, 'cpu') : { userMicros: 0, systemMicros: 0 };
@@ -213,8 +247,8 @@ const joined = await nextReport<ClientReport, 'joined'>(client, 'joined');
 console.log(`joined: every ticket by its agent in ${joined.seconds.toFixed(1)} s (${joined.failed} failed)`);
 
 console.log('');
-console.log('| run | delivery p50 | delivery p99 | max | ack p99 (stored + projected) | messages/s | notes | notes to customers | failed acks | unanswered | server CPU | load generator CPU |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('| run | delivery p50 | delivery p99 | max | ack p99 (stored + projected) | messages/s | notes | notes to customers | failed acks | unanswered | server CPU (both nodes) | Postgres CPU | load generator CPU |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 const p99s: number[] = [];
 let leaked = 0;
 const breakdowns: string[] = [];
@@ -224,15 +258,19 @@ async function takePhases(): Promise<StageSamples[]> {
 for (let i = 1; i <= opts.runs; i++) {
   await takePhases(); // what opening and joining left behind is not this run's
   const cpuBefore = await serverCpu();
+  const postgresBefore = await postgresCpu();
+  const commitsBefore = await commits();
   tell({ type: 'load', options: { rate: opts.rate, seconds: opts.seconds, cannedShare: opts.canned, noteShare: opts.notes, cannedId } });
   const { result } = await nextReport<ClientReport, 'done'>(client, 'done');
   const cpu = (await serverCpu()) - cpuBefore;
+  const postgresUsed = (await postgresCpu()) - postgresBefore;
+  const commitRate = ((await commits()) - commitsBefore) / result.seconds;
   const delivery = [...result.userToAgent, ...result.agentToUser];
   const p99 = quantile(delivery, 0.99);
   p99s.push(p99);
   leaked += result.notesToCustomers;
-  printRun(i, result, delivery, p99, cpu);
-  breakdowns.push(breakdown(i, await takePhases()));
+  printRun(i, result, delivery, p99, cpu, postgresUsed);
+  breakdowns.push(`${breakdown(i, await takePhases())}\n  Postgres transactions committed: ${commitRate.toFixed(0)}/s`);
 }
 console.log('');
 console.log('Where a message waits, per run (server side; p50 / p99 / max in ms; node 1 | node 2):');
@@ -247,12 +285,12 @@ emitFigures('bench:support', [
 ]);
 console.log(`load average after: ${execSync('cat /proc/loadavg').toString().trim()}`);
 
-function printRun(i: number, result: LoadResult, delivery: number[], p99: number, cpu: number): void {
+function printRun(i: number, result: LoadResult, delivery: number[], p99: number, cpu: number, postgres: number): void {
   const failures = Object.entries(result.failures).map(([k, v]) => `${k} ×${v}`).join(', ') || '0';
   console.log(
     `| ${i} | ${fmt(quantile(delivery, 0.5))} | ${fmt(p99)} | ${fmt(Math.max(...delivery))} | ${fmt(quantile([...result.ackUser, ...result.ackAgent], 0.99))} | ` +
       `${(result.sent / result.seconds).toFixed(0)} | ${result.notes} | ${result.notesToCustomers} | ${failures} | ${result.lost} | ` +
-      `${pct(cpu, result.seconds)} | ${pct(result.cpuMicros, result.seconds)} |`,
+      `${pct(cpu, result.seconds)} | ${pct(postgres, result.seconds)} | ${pct(result.cpuMicros, result.seconds)} |`,
   );
 }
 
@@ -264,8 +302,14 @@ function breakdown(i: number, nodes: StageSamples[]): string {
     const [p50, p99, max] = stage === 'event loop delay' ? values : [quantile(values, 0.5), quantile(values, 0.99), Math.max(...values)];
     return `${p50!.toFixed(1)} / ${p99!.toFixed(1)} / ${max!.toFixed(0)}`;
   };
-  const lines = [`run ${i}: messages stored ${nodes.map((n) => n.messages ?? 0).join(' | ')}, append conflicts (the other node wrote first) ${nodes.map((n) => n.conflicts ?? 0).join(' | ')}`];
+  const lines = [`run ${i}: messages stored ${nodes.map((n) => n.messages ?? 0).join(' | ')}, append conflicts (the other node wrote first) ${nodes.map((n) => n.conflicts ?? 0).join(' | ')}, ticket stream reads before deciding ${nodes.map((n) => n.reads ?? 0).join(' | ')}`];
   for (const stage of STAGES) lines.push(`  ${stage.padEnd(28)} ${nodes.map((n) => cell(n[stage], stage).padEnd(22)).join(' | ')}`);
+  // the queries each node's main thread sent (per second of the run), most frequent first
+  nodes.forEach((n, k) => {
+    const top = Object.entries(n.queries ?? {}).sort((a, b) => b[1] - a[1]).slice(0, 8);
+    const total = Object.values(n.queries ?? {}).reduce((a, b) => a + b, 0);
+    lines.push(`  queries node ${k + 1}: ${(total / opts.seconds).toFixed(0)}/s — ${top.map(([q, c]) => `${(c / opts.seconds).toFixed(0)}/s ${q}`).join('; ')}`);
+  });
   return lines.join('\n');
 }
 

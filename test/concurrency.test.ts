@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { signUp } from './support/http.ts';
 
@@ -71,6 +71,39 @@ it('when two nodes take turns writing one stream, then after each has met the ot
     expect(revisions).toEqual(Array.from({ length: 12 }, (_, i) => BigInt(i)));
     // the first node's second write and the second node's second write; none after
     expect(conflicts).toHaveLength(2);
+  } finally {
+    await second.close();
+  }
+});
+
+it('when a node hears of another node’s appends (observe), then it decides from them without reading; a report with a gap makes it read first', async () => {
+  const second = await startTestApp({ databaseUrl: t.databaseUrl, runProjector: false });
+  try {
+    const [a, b] = [t.app.ctx.commands, second.app.ctx.commands];
+    const stream = `observed-${Date.now()}`;
+    const counter = { initial: 0, evolve: (n: number) => n + 1 };
+    const metadata = (i: number) => ({ actor: 'system', correlationId: 'c', causationId: 'c', requestId: `o${i}`, ip: null, userAgent: null, at: new Date().toISOString() });
+    const count = (handler: typeof a, i: number) => handler.handle(stream, counter, { type: 'Count', key: `observe-${i}`, metadata: metadata(i) }, (n) => [{ type: 'Counted', data: { n } }]);
+    const reads = vi.spyOn(t.app.ctx.store, 'readStream');
+    const readsOfStream = () => reads.mock.calls.filter(([s]) => s === stream).length;
+    const conflicts: string[] = [];
+    t.app.ctx.store.appendReports.on('append', (r) => {
+      if (r.outcome === 'conflict' && r.stream === stream) conflicts.push(r.stream);
+    });
+    try {
+      await count(a, 0); // a's cache: revision 0 (one read: the stream was new to it)
+      const tellA = b.onAppended((s, events) => s === stream && a.observe(s, events));
+      await count(b, 1); // revision 1, told to a
+      expect((await count(a, 2)).state).toBe(3); // decided from what it was told: no read, no conflict
+      expect([readsOfStream(), conflicts.length]).toEqual([1, 0]);
+      tellA();
+      await count(b, 3); // revision 3, not told
+      a.observe(stream, [{ revision: 4n, type: 'Counted', data: {} }]); // a report that does not follow revision 2: a gap
+      expect((await count(a, 4)).state).toBe(5); // read first (revisions 3 and 4 were missed), decided on the fresh state
+      expect([readsOfStream(), conflicts.length]).toEqual([2, 0]);
+    } finally {
+      reads.mockRestore();
+    }
   } finally {
     await second.close();
   }

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { Socket } from 'socket.io-client';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { connectSocket, connected, emit, next, openTicket, supportSocket, supportUser } from './support-socket.ts';
+import { withDateStopped } from './support/clock.ts';
+import { ticketStream } from '../src/support/events.ts';
 
 let first: TestApp;
 let second: TestApp;
@@ -124,4 +126,72 @@ it('when tickets are assigned to an agent of capacity 1 at the same moment from 
   }
   const mine = await emit(onSecond, 'desk:list', { scope: 'mine' });
   expect(mine).toMatchObject({ ok: true, counts: { mine: 1 } });
+});
+
+it('when the customer and the agent answer each other from two nodes, then each node decides from what the other told it: after the agent’s first answer no stream is read again and nothing conflicts', async () => {
+  const agentUser = await supportUser(first, { agent: true });
+  const user = await supportUser(first);
+  const userSocket = track(await supportSocket(first, user.caller));
+  const agentSocket = track(await supportSocket(second, agentUser.caller));
+  const { ticketId } = await openTicket(userSocket, { subject: 'Taking turns' });
+  const stream = ticketStream(ticketId);
+  const reads = [first, second].map((node) => vi.spyOn(node.app.ctx.store, 'readStream'));
+  const readsOf = () => reads.map((spy) => spy.mock.calls.filter(([s]) => s === stream).length);
+  const conflicts: string[] = [];
+  for (const node of [first, second]) {
+    node.app.ctx.store.appendReports.on('append', (r) => {
+      if (r.outcome === 'conflict' && r.stream === stream) conflicts.push(r.stream);
+    });
+  }
+  try {
+    await emit(agentSocket, 'ticket:join', { ticketId });
+    for (let i = 0; i < 4; i++) {
+      // each answers once the other's message has arrived, as people do
+      const atUser = next(userSocket, 'ticket:message', (m) => m.text === `agent ${i}`);
+      expect(await emit(agentSocket, 'ticket:message', { ticketId, text: `agent ${i}`, clientMessageId: `turn-a${i}` })).toMatchObject({ ok: true, seq: 2 + 2 * i });
+      await atUser;
+      const atAgent = next(agentSocket, 'ticket:message', (m) => m.text === `user ${i}`);
+      expect(await emit(userSocket, 'ticket:message', { ticketId, text: `user ${i}`, clientMessageId: `turn-u${i}` })).toMatchObject({ ok: true, seq: 3 + 2 * i });
+      await atAgent;
+    }
+    // node 1 opened the ticket (its cache began there); node 2 read the stream once, for its first answer
+    expect(readsOf()).toEqual([0, 1]);
+    expect(conflicts).toEqual([]);
+  } finally {
+    for (const spy of reads) spy.mockRestore();
+  }
+});
+
+it('when a user spreads their messages over two nodes, then the count both nodes share refuses them: at most one message past the limit', async () => {
+  await withDateStopped(async () => {
+    const user = await supportUser(first);
+    const onFirst = track(await supportSocket(first, user.caller));
+    const onSecond = track(await supportSocket(second, user.caller));
+    const { ticketId } = await openTicket(onFirst, { subject: 'Spread out' }); // 1 of the 10
+    for (let i = 0; i < 9; i++) expect(await emit(onFirst, 'ticket:message', { ticketId, text: `m${i}`, clientMessageId: `spread-${i}` })).toMatchObject({ ok: true });
+    // node 2 has counted nothing itself: it decides alone once, and the shared count (which its ack waited for) says 11
+    expect(await emit(onSecond, 'ticket:message', { ticketId, text: 'past the limit', clientMessageId: 'spread-x' })).toMatchObject({ ok: true });
+    const refused = await emit(onSecond, 'ticket:message', { ticketId, text: 'refused', clientMessageId: 'spread-y' });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'rate_limited', message: expect.stringMatching(/at most 10 in 10 seconds/) } });
+    expect(await emit(onFirst, 'ticket:message', { ticketId, text: 'refused too', clientMessageId: 'spread-z' })).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
+  });
+});
+
+it('when an agent at capacity answers a ticket nobody has, then the answer reaches the customer and the ticket stays in the queue (the first answer takes a ticket only within capacity)', async () => {
+  const agentUser = await supportUser(first, { agent: true, name: 'Busy Agent' });
+  const customer = await supportUser(first);
+  const customerSocket = track(await supportSocket(first, customer.caller));
+  const agentSocket = track(await supportSocket(second, agentUser.caller));
+  expect(await emit(agentSocket, 'desk:capacity', { capacity: 1 })).toMatchObject({ ok: true, capacity: 1 });
+  const { ticketId: firstTicket } = await openTicket(customerSocket, { subject: 'first' });
+  const { ticketId: secondTicket } = await openTicket(customerSocket, { subject: 'second' });
+
+  expect(await emit(agentSocket, 'ticket:message', { ticketId: firstTicket, text: 'on it', clientMessageId: 'cap-1' })).toMatchObject({ ok: true });
+  const answer = next(customerSocket, 'ticket:message', (m) => m.ticketId === secondTicket && m.text === 'me too');
+  expect(await emit(agentSocket, 'ticket:message', { ticketId: secondTicket, text: 'me too', clientMessageId: 'cap-2' })).toMatchObject({ ok: true });
+  expect(await answer).toMatchObject({ authorRole: 'agent' });
+
+  const joined = await Promise.all([firstTicket, secondTicket].map((ticketId) => emit(agentSocket, 'ticket:join', { ticketId })));
+  expect(joined.map((j) => j.ok && j.ticket.assignee)).toEqual([agentUser.sub, null]);
+  expect(await emit(agentSocket, 'desk:list', { scope: 'mine' })).toMatchObject({ ok: true, counts: { mine: 1 } });
 });

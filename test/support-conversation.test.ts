@@ -144,8 +144,8 @@ describe('a conversation between a user and an agent', () => {
     expect(events.map((e) => e.type)).toEqual([
       'TicketOpened',
       'TicketMessagePosted',
+      'TicketMessagePosted', // the first agent answer, then its take (within the agent's capacity)
       'TicketAssigned',
-      'TicketMessagePosted',
       'TicketMessagePosted',
       'TicketStatusChanged',
       'TicketMessagePosted',

@@ -74,6 +74,8 @@ export interface CommandOutcome<S, E> {
 
 interface Cached<S> {
   state: S;
+  /** folds events another node reports (`observe`) into `state` */
+  aggregate: Aggregate<S, DomainEvent>;
   revision: bigint; // -1n: no events
   /** id of the stream's first event: a retried creation finds itself there */
   firstEventId: string | undefined;
@@ -84,6 +86,16 @@ interface Cached<S> {
    */
   contendedAt?: number;
 }
+
+/** Events another node appended to a stream, oldest first, as it reports them (`CommandHandler.observe`). */
+export interface ObservedEvent {
+  readonly revision: bigint;
+  readonly type: string;
+  readonly data: unknown;
+}
+
+/** What `onAppended` hears: the events this node just appended to a stream, with their revisions. */
+export type AppendedListener = (stream: string, events: readonly ObservedEvent[]) => void;
 
 /** How long after another node last wrote a stream this node reads it before deciding. */
 const CONTENDED_MS = 60_000;
@@ -98,6 +110,7 @@ const isContended = (cached: Cached<unknown>) => cached.contendedAt !== undefine
 export class CommandHandler {
   private readonly cache = new LRUCache<string, Cached<unknown>>({ max: 10_000 });
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly appendedListeners = new Set<AppendedListener>();
 
   constructor(
     private readonly store: EventStore,
@@ -112,6 +125,39 @@ export class CommandHandler {
     decide: (state: S, revision: bigint) => readonly E[],
   ): Promise<CommandOutcome<S, E>> {
     return await this.serialised(stream, () => this.run(stream, aggregate, command, decide));
+  }
+
+  /**
+   * Hears every append this node makes (synchronously, before the command returns): a cluster
+   * can pass them to the other nodes' `observe`, so their caches stay current. Returns the unsubscribe.
+   */
+  onAppended(listener: AppendedListener): () => void {
+    this.appendedListeners.add(listener);
+    return () => this.appendedListeners.delete(listener);
+  }
+
+  /**
+   * Events another node appended (its `onAppended`), folded into this node's cached state when
+   * they follow it directly: the next command here decides without reading the stream first. A
+   * report that does not fit (a gap: one was lost or overtaken) marks the stream contended, so it
+   * is read first. Only ever a hint — the append's expected revision still decides.
+   */
+  observe(stream: string, events: readonly ObservedEvent[]): void {
+    const cached = this.cache.peek(stream);
+    if (!cached || events.length === 0) return;
+    let { state, revision } = cached;
+    for (const event of events) {
+      if (event.revision <= revision) continue; // already here
+      if (event.revision !== revision + 1n) {
+        cached.contendedAt = Date.now();
+        return;
+      }
+      state = cached.aggregate.evolve(state, { type: event.type, data: event.data });
+      revision = event.revision;
+    }
+    if (revision === cached.revision) return;
+    // Current again as far as this node can know: it need not read before the next command.
+    this.cache.set(stream, { ...cached, state, revision, contendedAt: undefined });
   }
 
   /** The stream's state as a command on it would now decide from (the events it had not seen are read). */
@@ -139,7 +185,7 @@ export class CommandHandler {
     // A cached state may be stale if another node wrote since; the append's expected revision
     // catches that (WrongExpectedVersion), and the retry reads what it missed.
     if (cached && trustCache && !isContended(cached)) return { ...cached, fromCache: true };
-    const from: Cached<S> = cached ?? { state: aggregate.initial, revision: -1n, firstEventId: undefined };
+    const from: Cached<S> = cached ?? { state: aggregate.initial, aggregate, revision: -1n, firstEventId: undefined };
     const events = await this.store.readStream(stream, { fromRevision: from.revision + 1n });
     let { state, revision, firstEventId } = from;
     for (const event of events) {
@@ -149,8 +195,8 @@ export class CommandHandler {
     }
     // What a read finds was written elsewhere: this node's own appends advance the cache.
     const contendedAt = cached && events.length > 0 ? Date.now() : cached?.contendedAt;
-    this.cache.set(stream, { state, revision, firstEventId, contendedAt });
-    return { state, revision, firstEventId, contendedAt, fromCache: false };
+    this.cache.set(stream, { state, aggregate, revision, firstEventId, contendedAt });
+    return { state, aggregate, revision, firstEventId, contendedAt, fromCache: false };
   }
 
   private async run<S, E extends DomainEvent>(
@@ -192,7 +238,12 @@ export class CommandHandler {
         let next = state;
         for (const e of decided) next = aggregate.evolve(next, e);
         if (!append.duplicate) {
-          this.cache.set(stream, { state: next, revision: append.nextRevision, firstEventId: firstEventId ?? events[0]!.id, contendedAt });
+          this.cache.set(stream, { state: next, aggregate, revision: append.nextRevision, firstEventId: firstEventId ?? events[0]!.id, contendedAt });
+          if (this.appendedListeners.size > 0) {
+            const first = append.nextRevision - BigInt(decided.length) + 1n;
+            const appended = decided.map((e, i) => ({ revision: first + BigInt(i), type: e.type, data: e.data }));
+            for (const listener of this.appendedListeners) listener(stream, appended);
+          }
           return { events: decided, state: next, revision: append.nextRevision, append, duplicate: false };
         }
         this.cache.delete(stream);

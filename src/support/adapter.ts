@@ -27,8 +27,9 @@ interface ClusterInternals {
  *   shutdown would otherwise query the pool the gateway is ending.
  * - What one turn of the event loop publishes goes out as one NOTIFY (a batch the other nodes
  *   unpack in order), not one query each: at 200 messages a second the pool no longer queues
- *   hundreds of round trips, which is where delivery to other nodes fell behind. A broadcast is
- *   not published at all while no other node is known (they announce themselves by heartbeat).
+ *   hundreds of round trips, which is where delivery to other nodes fell behind. A broadcast (or
+ *   a server-side emit wanting no answer) is not published at all while no other node is known
+ *   (they announce themselves by heartbeat).
  */
 /** A message type of our own, past socket.io-adapter's: several cluster messages in one NOTIFY. */
 const BATCH = 1_000;
@@ -69,7 +70,9 @@ export function createSupportAdapter(pool: pg.Pool, options: PostgresAdapterOpti
     };
     internals.doPublish = (message) => {
       if (closed) return Promise.resolve('');
-      if (message.type === MessageType.BROADCAST && internals.nodesMap.size === 0) return Promise.resolve('');
+      // nobody to hear a broadcast or a server-side emit that wants no answer: nothing to send
+      const oneWay = message.type === MessageType.BROADCAST || (message.type === MessageType.SERVER_SIDE_EMIT && !(message.data as { requestId?: string }).requestId);
+      if (oneWay && internals.nodesMap.size === 0) return Promise.resolve('');
       pending.push(message);
       if (pending.length === 1) setImmediate(flush);
       return Promise.resolve('');

@@ -65,7 +65,8 @@ export function registerDeskForms(router: Router, ctx: AppContext, gateway: () =
     const text = str(body, 'text');
     checkMessageText(text);
     await gateway().consumeMessagePoint(actor);
-    await gateway().service.postMessage(actor, ticketId, text, messageId(req), metadata(req, account), (stored) => publish(req, stored));
+    const { taken } = await gateway().service.postMessage(actor, ticketId, text, messageId(req), metadata(req, account), (stored) => publish(req, stored));
+    if (taken && !taken.duplicate) publish(req, taken);
   });
 
   form('/tickets/:ticketId/note', async ({ req, body, actor, account, ticketId }) => {
@@ -82,7 +83,8 @@ export function registerDeskForms(router: Router, ctx: AppContext, gateway: () =
     const text = fillPlaceholders(canned.text[ticket.language], { customerName: withPeople?.customer?.name ?? '', clientId: ticket.clientId });
     checkMessageText(text);
     await support.consumeMessagePoint(actor);
-    await support.service.postMessage(actor, ticketId, text, messageId(req), metadata(req, account), (stored) => publish(req, stored));
+    const { taken } = await support.service.postMessage(actor, ticketId, text, messageId(req), metadata(req, account), (stored) => publish(req, stored));
+    if (taken && !taken.duplicate) publish(req, taken);
   });
 
   form('/tickets/:ticketId/take', async ({ req, actor, account, ticketId }) => {

@@ -2,7 +2,6 @@ import { type SupportActor, supportAbility } from './ability.ts';
 import { rooms } from './channel.ts';
 import { fillPlaceholders } from './desk.ts';
 import type { SocketScope } from './handlers.ts';
-import { allowance } from './limits.ts';
 import {
   SupportError,
   assignSchema,
@@ -39,7 +38,9 @@ export function registerDeskHandlers(scope: SocketScope): void {
     checkTicketId(input.ticketId);
     // A note has a message's limits: the same length, storable text and rate.
     checkMessageText(input.text);
-    const change = await service.addNote(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), allowance(deps.consumeMessagePoint, actor));
+    const point = deps.takeMessagePoint(actor);
+    const change = await service.addNote(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), point.allowed);
+    await point.counted;
     scope.join(input.ticketId, change.ticket.openedBy, true);
     return { ticketId: input.ticketId, seq: change.seq, duplicate: change.duplicate };
   });
@@ -47,11 +48,14 @@ export function registerDeskHandlers(scope: SocketScope): void {
   on('ticket:canned', cannedSendSchema, async (input) => {
     const actor = await agent('send a canned answer');
     checkTicketId(input.ticketId);
-    const [ticket, canned] = await Promise.all([service.findTicket(actor, input.ticketId), desk.findCanned(input.cannedId)]);
-    const customerName = await queries.customerName(ticket.openedBy);
-    const text = fillPlaceholders(canned.text[ticket.language], { customerName, clientId: ticket.clientId });
+    // one round trip before the append: the ticket with its customer's name, beside the answer
+    const [ticket, canned] = await Promise.all([service.findTicketWithOpener(actor, input.ticketId), desk.findCanned(input.cannedId)]);
+    const text = fillPlaceholders(canned.text[ticket.language], { customerName: ticket.openedByName, clientId: ticket.clientId });
     checkMessageText(text);
-    const change = await service.postMessage(actor, input.ticketId, text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), allowance(deps.consumeMessagePoint, actor));
+    const point = deps.takeMessagePoint(actor);
+    const change = await service.postMessage(actor, input.ticketId, text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), point.allowed);
+    if (change.taken && !change.taken.duplicate) scope.publish(change.taken, false);
+    await point.counted;
     scope.join(input.ticketId, change.ticket.openedBy, true);
     return { ticketId: input.ticketId, seq: change.seq, text, duplicate: change.duplicate };
   });

@@ -24,6 +24,7 @@ import { registerTicketHandlers } from './handlers.ts';
 import { createMessageLimiter } from './limits.ts';
 import { createPresence } from './presence.ts';
 import { TicketService, type TicketChange } from './service.ts';
+import { TICKET_STREAM_PREFIX } from './events.ts';
 import { SUPPORT_AGENT, createStaffCheck } from './staff.ts';
 import { TicketQueries } from './queries.ts';
 import { DeskService } from './desk-service.ts';
@@ -80,6 +81,7 @@ export function createSupportGateway(
     logger,
     writeWaitMs: ctx.config.WRITE_WAIT_MS,
     assigneeLock: createAssigneeLock(lockPool),
+    headPosition: () => ctx.store.headPosition(),
   });
 
   // The adapter keeps one connection LISTENing for ever: its own small pool, not the app's. When
@@ -106,6 +108,18 @@ export function createSupportGateway(
   });
   io.of('/').use((_socket, next) => next(refusal('unknown_namespace')));
   const nsp = io.of(SUPPORT_NAMESPACE) as unknown as SupportNamespace;
+  // Customer and agent are often on different nodes, so a ticket's stream is written by both in
+  // turn. Each append is told to the other nodes (in the same NOTIFY batch as the message it
+  // carries, ahead of it), whose command caches follow: an answer is decided without reading the
+  // stream first, so a message costs one round trip (the append) before it is delivered.
+  const stopFollowing = ctx.commands.onAppended((stream, events) => {
+    if (!stream.startsWith(TICKET_STREAM_PREFIX) || closing) return;
+    nsp.serverSideEmit('support:stream', stream, events.map((e) => ({ revision: e.revision.toString(), type: e.type, data: e.data })));
+  });
+  nsp.on('support:stream', (stream, events) => {
+    if (typeof stream !== 'string' || !stream.startsWith(TICKET_STREAM_PREFIX) || !Array.isArray(events)) return;
+    ctx.commands.observe(stream, events.map((e) => ({ revision: BigInt(e.revision), type: e.type, data: e.data })));
+  });
   const local = new WeakMap<SupportSocket, LocalState>();
   const presence = createPresence(nsp);
   const deskDigest = createDeskDigest(nsp);
@@ -115,7 +129,8 @@ export function createSupportGateway(
   const desk = new DeskService({ commands: ctx.commands, watcher: ctx.watcher, db: database.db, rm: database.rm, writeWaitMs: ctx.config.WRITE_WAIT_MS, now: ctx.now });
   const context = new TicketContextReader(ctx);
   const mail = createAnswerMailer(ctx, nsp, logger);
-  const consumeMessagePoint = createMessageLimiter(database.pool, limits);
+  const messageLimiter = createMessageLimiter(database.pool, limits);
+  const consumeMessagePoint = messageLimiter.consume;
   const deps = {
     nsp,
     service,
@@ -130,6 +145,7 @@ export function createSupportGateway(
     now: ctx.now,
     ...(options.metrics?.enabled ? { observe: options.metrics.supportEvent } : {}),
     consumeMessagePoint,
+    takeMessagePoint: messageLimiter.take,
     async actorOf(socket: SupportSocket) {
       const { sub, agent } = socket.data;
       return { sub, agent: agent && (await isAgent(sub)) };
@@ -271,6 +287,7 @@ export function createSupportGateway(
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
+        stopFollowing();
         for (const timer of handBacks.values()) clearTimeout(timer);
         presence.stop();
         deskDigest.stop();

@@ -1,5 +1,4 @@
 import { type Kysely, sql } from 'kysely';
-import { LRUCache } from 'lru-cache';
 import type { CoreDatabase, ReadModelDatabase } from '../db/schema.ts';
 import { type SupportActor, supportAbility } from './ability.ts';
 import { type TicketSummary, summaryFromRow } from './service.ts';
@@ -26,20 +25,7 @@ const LIST_LIMIT = 200;
  * subject, customer email, ticket id and client id, with the customer and the counts per tab.
  */
 export class TicketQueries {
-  /** names for canned answers' placeholders: a name changed a few seconds ago may still show the old one */
-  private readonly names = new LRUCache<number, string>({ max: 10_000, ttl: 10_000 });
-
   constructor(private readonly deps: { db: Kysely<CoreDatabase>; rm: Kysely<ReadModelDatabase> }) {}
-
-  /** A customer's name for a canned answer's `{{customerName}}` (one read, then cached briefly). */
-  async customerName(sub: number): Promise<string> {
-    const cached = this.names.get(sub);
-    if (cached !== undefined) return cached;
-    const row = await this.deps.db.selectFrom('users').select('name').where('sub', '=', sub).executeTakeFirst();
-    const name = row?.name ?? '';
-    this.names.set(sub, name);
-    return name;
-  }
 
   async list(actor: SupportActor, scope: TicketListScope, q?: string): Promise<DeskTicket[]> {
     const { rm } = this.deps;

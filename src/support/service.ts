@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { CoreDatabase, ReadModelDatabase } from '../db/schema.ts';
 import type { CommandHandler } from '../eventstore/command-handler.ts';
@@ -57,6 +57,8 @@ export interface TicketChange {
   readonly ticketChanged: boolean;
   /** nothing was written (a resend, or no change) */
   readonly duplicate: boolean;
+  /** this change holds the ticket's first agent answer */
+  readonly firstAnswer?: boolean;
   readonly position: string | null;
 }
 
@@ -71,6 +73,8 @@ export interface TicketServiceDeps {
   readonly writeWaitMs: number;
   /** serialises assignments to one agent across nodes (capacity check + append + projection) */
   readonly assigneeLock: AssigneeLock;
+  /** the event log's newest position: a capacity check first waits until the read model has it */
+  readonly headPosition: () => Promise<Position>;
 }
 
 const base64url = (bytes: Buffer) => bytes.toString('base64url').slice(0, 22);
@@ -198,10 +202,24 @@ export class TicketService {
     metadata: EventMetadata,
     onStored?: OnStored,
     allowed?: Promise<void>,
-  ): Promise<TicketChange & { seq: number }> {
+  ): Promise<TicketChange & { seq: number; taken?: TicketChange }> {
     // The command's key is the message's identity: a retried append is stored once.
-    const change = await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'PostMessage', actor, text, clientMessageId }, onStored, allowed);
-    return change as TicketChange & { seq: number };
+    const change = (await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'PostMessage', actor, text, clientMessageId }, onStored, allowed)) as TicketChange & {
+      seq: number;
+    };
+    // The first agent answer takes an unassigned ticket out of the queue — as any take, only
+    // within the agent's capacity (checked under their lock). It follows the answer (which is
+    // delivered already); an agent at capacity answers, and the ticket stays in the queue.
+    if (!change.firstAnswer || change.ticket.assignee !== null) return change;
+    try {
+      const taken = await this.assign(actor, ticketId, actor.sub, 'take', { ...metadata, requestId: `${metadata.requestId}:take` });
+      return { ...change, ticket: taken.ticket, taken };
+    } catch (error) {
+      if (!(error instanceof SupportError && (error.code === 'over_capacity' || error.code === 'ticket_taken'))) {
+        this.deps.logger.warn({ err: error, ticketId }, 'the first answer was posted; taking the ticket failed');
+      }
+      return change;
+    }
   }
 
   async addNote(
@@ -230,6 +248,12 @@ export class TicketService {
     // Exact under concurrency: the check, the append and its projection happen under the
     // assignee's lock, so a second assignment to them (any node) counts the first.
     return await this.deps.assigneeLock(assignee, async () => {
+      // The previous holder's assignment (or a capacity change) is stored, but its projection
+      // wait may have timed out: count only once the read model has everything stored so far.
+      const head = await this.deps.headPosition();
+      if (!(await this.deps.watcher.waitFor(head, this.deps.writeWaitMs, SUPPORT_LANES))) {
+        throw new SupportError('database_unavailable', 'the desk is still catching up with the latest assignments: try again in a moment');
+      }
       const { capacity, load } = (await this.workload([assignee])).get(assignee)!;
       const current = await this.deps.rm.selectFrom('tickets').select('assignee').where('ticket_id', '=', ticketId).executeTakeFirst();
       if (current?.assignee !== assignee && load >= capacity) {
@@ -307,11 +331,13 @@ export class TicketService {
     precondition?: Promise<void>,
   ): Promise<TicketChange & { seq?: number }> {
     let outcome;
+    let answeredBefore = true;
     try {
       const envelope = { type: command.type, key, metadata, ...(precondition ? { precondition } : {}) };
-      outcome = await this.deps.commands.handle<TicketState, TicketEvent>(ticketStream(ticketId), ticketAggregate, envelope, (state) =>
-        decideTicket(command, state),
-      );
+      outcome = await this.deps.commands.handle<TicketState, TicketEvent>(ticketStream(ticketId), ticketAggregate, envelope, (state) => {
+        answeredBefore = state.answered;
+        return decideTicket(command, state);
+      });
     } catch (error) {
       if (error instanceof TicketDomainError) {
         throw new SupportError(
@@ -337,6 +363,7 @@ export class TicketService {
       messages,
       ticketChanged,
       duplicate: outcome.events.length === 0,
+      firstAnswer: !answeredBefore && outcome.state.answered,
       position: position ? formatPosition(position) : null,
       ...(clientMessageId === undefined ? {} : { seq: seqOfMessage(outcome.state, author, clientMessageId) ?? outcome.state.lastSeq }),
     };
@@ -357,6 +384,21 @@ export class TicketService {
       throw new SupportError('ticket_not_found', 'there is no such ticket');
     }
     return summaryFromRow(row);
+  }
+
+  /** `findTicket` with the opener's name, in one round trip (a canned answer's placeholders). */
+  async findTicketWithOpener(actor: SupportActor, ticketId: string): Promise<TicketSummary & { openedByName: string }> {
+    const row = await this.deps.rm
+      .selectFrom('tickets')
+      .selectAll()
+      // users is a core table (the default schema): a subquery, not a join through the read-model schema
+      .select(sql<string | null>`(SELECT name FROM users WHERE users.sub = tickets.opened_by)`.as('opener_name'))
+      .where('ticket_id', '=', ticketId)
+      .executeTakeFirst();
+    if (!row || supportAbility(actor).cannot('read', ticketSubject(row.opened_by))) {
+      throw new SupportError('ticket_not_found', 'there is no such ticket');
+    }
+    return { ...summaryFromRow(row), openedByName: row.opener_name ?? '' };
   }
 
   /** Messages after `afterSeq`, oldest first, one page at a time (bounded in count and in size); notes only for agents. */

@@ -189,11 +189,9 @@ export function decideTicket(command: TicketCommand, state: TicketState): Ticket
       const openedBy = requireAccess(state, command.actor, 'write');
       if (state.recentMessageIds.has(messageKey(command.actor.sub, command.clientMessageId))) return [];
       const authorRole: AuthorRole = command.actor.sub === openedBy ? 'user' : 'agent';
+      // (The first agent answer takes an unassigned ticket, within the agent's capacity: the
+      // service does, as a take of its own after the answer — capacity is a limit across streams.)
       const events: TicketEvent[] = [];
-      // The first agent to answer an unassigned ticket takes it out of the queue.
-      if (authorRole === 'agent' && state.assignee === null) {
-        events.push({ type: 'TicketAssigned', data: { assignee: command.actor.sub, previousAssignee: null } });
-      }
       events.push({
         type: 'TicketMessagePosted',
         data: { seq: state.lastSeq + 1, author: command.actor.sub, authorRole, text: command.text, clientMessageId: command.clientMessageId },

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import pg from 'pg';
+import type { Socket } from 'socket.io-client';
+import { startTestApp, type TestApp } from './support/app.ts';
+import { emit, openTicket, supportSocket, supportUser } from './support-socket.ts';
+
+/**
+ * Capacity when the read model is late: writes answer after WRITE_WAIT_MS even if the projector
+ * has not caught up (here it is held up on purpose, by a lock on its table).
+ */
+let t: TestApp;
+const sockets: Socket[] = [];
+beforeAll(async () => {
+  t = await startTestApp({ env: { WRITE_WAIT_MS: '50' } });
+});
+afterAll(async () => {
+  for (const s of sockets) s.disconnect();
+  await t?.close();
+});
+
+it('when an assignment was answered before the read model had it, then the next assignment to that agent is not counted against a stale load: refused until the read model catches up, then over_capacity', async () => {
+  const agentUser = await supportUser(t, { agent: true });
+  const customer = await supportUser(t);
+  const agentSocket = await supportSocket(t, agentUser.caller);
+  const customerSocket = await supportSocket(t, customer.caller);
+  sockets.push(agentSocket, customerSocket);
+  expect(await emit(agentSocket, 'desk:capacity', { capacity: 1 })).toMatchObject({ ok: true });
+  const tickets = [];
+  for (let i = 0; i < 2; i++) tickets.push((await openTicket(customerSocket, { subject: `late ${i}` })).ticketId);
+  // everything so far is in the read model
+  expect(await t.app.ctx.watcher.waitFor(await t.app.ctx.store.headPosition(), 120_000)).toBe(true);
+
+  // hold the projector up: it cannot write tickets while this transaction holds the table
+  const holder = new pg.Client({ connectionString: t.databaseUrl });
+  await holder.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE rm.tickets IN SHARE ROW EXCLUSIVE MODE');
+    // stored, answered after WRITE_WAIT_MS without the read model having it
+    expect(await emit(agentSocket, 'ticket:assign', { ticketId: tickets[0] })).toMatchObject({ ok: true });
+    // the read model still shows a load of 0: counting it would give the agent a second ticket
+    expect(await emit(agentSocket, 'ticket:assign', { ticketId: tickets[1] })).toMatchObject({ ok: false, error: { code: 'database_unavailable' } });
+    await holder.query('ROLLBACK');
+  } finally {
+    await holder.end();
+  }
+  // caught up: the first assignment counts
+  expect(await t.app.ctx.watcher.waitFor(await t.app.ctx.store.headPosition(), 120_000)).toBe(true);
+  expect(await emit(agentSocket, 'ticket:assign', { ticketId: tickets[1] })).toMatchObject({ ok: false, error: { code: 'over_capacity' } });
+  expect(await emit(agentSocket, 'desk:list', { scope: 'mine' })).toMatchObject({ ok: true, counts: { mine: 1 } });
+}, 180_000);
