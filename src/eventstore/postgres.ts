@@ -228,9 +228,7 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
               await handlers.onEvents(events);
               position = events[events.length - 1]!.position;
               backoff = 100;
-              // A short page was everything readable: unless an append was signalled since the
-              // read began (or signals are down), reading again now would find nothing.
-              if (events.length >= defaultBatch || appendSignals !== signalsBefore || !listenerUp) continue;
+              continue;
             }
             // Nothing readable: either idle, or a newer commit waits behind an older open transaction.
             const pending = await hasPending();
