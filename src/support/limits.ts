@@ -51,7 +51,11 @@ export function createMessageLimiter(pool: pg.Pool, limits: SupportLimits): Mess
     const overKey = `${actor.agent ? 'agent' : 'user'}:${key}`;
     const until = over.get(overKey);
     if (until !== undefined && until <= Date.now()) over.delete(overKey);
-    else if (until !== undefined) return { allowed: Promise.reject(refusal(rule, until - Date.now())), counted: Promise.resolve() };
+    else if (until !== undefined) {
+      const refused = Promise.reject(refusal(rule, until - Date.now()));
+      refused.catch(() => {}); // awaited by the command, maybe after another await: not an unhandled rejection
+      return { allowed: refused, counted: Promise.resolve() };
+    }
     let count: () => Promise<void> = () => Promise.resolve();
     const allowed = local.consume(key).then(
       () => {
