@@ -72,9 +72,8 @@ export function createProjectionWatcher(database: Database, logger: Logger, opti
   }
 
   const listeners = new Set<(change: ProjectionChange) => Promise<unknown> | void>();
-  // Batches whose listeners are still refreshing: later batches learn after them, in order.
-  let settling: Promise<unknown> | undefined;
-  let unsettled = 0;
+  // The last batch whose listeners are still refreshing: later batches learn after it, in order.
+  let settling: Promise<void> | undefined;
   // The newest batch each lane's listeners were told of. The local projector announces a batch
   // before its NOTIFY comes back: the echo is not news (a second invalidation would cancel the
   // refresh the first one started).
@@ -93,19 +92,17 @@ export function createProjectionWatcher(database: Database, logger: Logger, opti
       const result = listener(change);
       if (result) pending.push(result);
     }
-    if (pending.length === 0 && unsettled === 0) {
+    if (pending.length === 0 && !settling) {
       learn(change.lane, change.position);
       return;
     }
-    unsettled += 1;
-    const after = settling ?? Promise.resolve();
-    settling = after
+    const settled: Promise<void> = (settling ?? Promise.resolve())
       .then(() => Promise.allSettled(pending))
       .then(() => {
-        unsettled -= 1;
-        if (unsettled === 0) settling = undefined;
+        if (settling === settled) settling = undefined;
         learn(change.lane, change.position);
       });
+    settling = settled;
   }
 
   function emit(change: ProjectionChange): void {
