@@ -131,7 +131,7 @@ it('every management route answers every role as the matrix says', async () => {
   const ownerOf = (actor: Actor) => (actor.organisationId === a ? owner.caller : actors.other.caller);
   const ok = async (reply: Promise<{ status: number; text: string; body: any }>) => {
     const r = await reply;
-    expect(r.status, r.text).toBeLessThan(300);
+    expect(Math.floor(r.status / 100), r.text).toBe(2); // a 2xx status
     return r.body;
   };
   const domain = `${randomUUID().slice(0, 8)}.example.org`;
