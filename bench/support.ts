@@ -110,7 +110,9 @@ console.log(`open-file limit (ulimit -n): ${fdLimit}${Number(fdLimit) < sockets 
 console.log(`load average before: ${execSync('cat /proc/loadavg').toString().trim()}`);
 
 const dir = await mkdtemp(join(tmpdir(), 'keyledger-bench-support-'));
-const postgres = await startEmbeddedPostgres(dir, { database: 'bench' });
+// BENCH_PG_STATEMENTS=1: the busiest statements of each run (pg_stat_statements), by server time
+const statements = process.env.BENCH_PG_STATEMENTS === '1';
+const postgres = await startEmbeddedPostgres(dir, { database: 'bench', ...(statements ? { settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'] } : {}) });
 if (process.env.BENCH_PG_SETTINGS) {
   // an experiment: server settings for this run only, e.g. BENCH_PG_SETTINGS='synchronous_commit=off'
   const admin = new pg.Client({ connectionString: postgres.connectionString });
@@ -122,6 +124,21 @@ if (process.env.BENCH_PG_SETTINGS) {
   await admin.query('SELECT pg_reload_conf()');
   await admin.end();
   console.log(`Postgres settings for this run: ${process.env.BENCH_PG_SETTINGS}`);
+}
+if (statements) {
+  const admin = new pg.Client({ connectionString: postgres.connectionString });
+  await admin.connect();
+  await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  await admin.end();
+}
+/** The run's ten statements that took the server longest (all databases' backends). */
+async function busiestStatements(seconds: number): Promise<string> {
+  if (!statements) return '';
+  const { rows } = await sql<{ query: string; calls: string; ms: number }>`
+    SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS query, calls::text, total_exec_time AS ms
+      FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10`.execute(database.db);
+  await sql`SELECT pg_stat_statements_reset()`.execute(database.db);
+  return `\n  busiest statements (server ms per s, calls per s): ${rows.map((r) => `${(r.ms / seconds).toFixed(0)} ms ${(Number(r.calls) / seconds).toFixed(0)}/s ${r.query}`).join(' ; ')}`;
 }
 const silent = new Writable({ write: (_c, _e, cb) => cb() });
 const config = loadConfig({ LOG_LEVEL: 'warn', WRITE_WAIT_MS: '5000', SUPPORT_HANDBACK_SECONDS: '3600' });
@@ -215,6 +232,32 @@ async function postgresCpu(): Promise<number> {
   }
   return (ticks / ticksPerSecond) * 1e6;
 }
+/** CPU of each Postgres process (µs by pid), to split a run's Postgres CPU by who asked for it. */
+async function postgresCpuByPid(): Promise<Map<number, number>> {
+  const postmaster = Number((await readFile(join(dir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  const out = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const text = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) === postmaster) out.set(Number(entry), ((Number(fields[11]) + Number(fields[12])) / 100) * 1e6);
+  }
+  return out;
+}
+/** Who each Postgres process works for: its connection's application name, or its kind (autovacuum, walwriter, …). */
+async function postgresRoles(): Promise<Map<number, string>> {
+  const { rows } = await sql<{ pid: number; role: string }>`SELECT pid, coalesce(nullif(application_name, ''), backend_type) AS role FROM pg_stat_activity`.execute(database.db);
+  return new Map(rows.map((r) => [r.pid, r.role]));
+}
+/** A run's Postgres CPU by role, largest first, as shares of one core. */
+function splitPostgresCpu(before: Map<number, number>, after: Map<number, number>, roles: Map<number, string>, seconds: number): string {
+  const byRole = new Map<string, number>();
+  for (const [pid, micros] of after) {
+    const role = (roles.get(pid) ?? 'ended or unknown').replace(/^keyledger-app-\w{6,}/, 'keyledger-app');
+    byRole.set(role, (byRole.get(role) ?? 0) + micros - (before.get(pid) ?? 0));
+  }
+  return [...byRole].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([role, v]) => `${role} ${pct(v, seconds)}`).join(', ');
+}
 /** Transactions committed in the bench database so far (every node, the projector and the adapter). */
 async function commits(): Promise<number> {
   const { rows } = await sql<{ n: string }>`SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()`.execute(database.db);
@@ -260,17 +303,20 @@ for (let i = 1; i <= opts.runs; i++) {
   const cpuBefore = await serverCpu();
   const postgresBefore = await postgresCpu();
   const commitsBefore = await commits();
+  const perPidBefore = await postgresCpuByPid();
+  await busiestStatements(1);
   tell({ type: 'load', options: { rate: opts.rate, seconds: opts.seconds, cannedShare: opts.canned, noteShare: opts.notes, cannedId } });
   const { result } = await nextReport<ClientReport, 'done'>(client, 'done');
   const cpu = (await serverCpu()) - cpuBefore;
   const postgresUsed = (await postgresCpu()) - postgresBefore;
   const commitRate = ((await commits()) - commitsBefore) / result.seconds;
+  const postgresSplit = splitPostgresCpu(perPidBefore, await postgresCpuByPid(), await postgresRoles(), result.seconds);
   const delivery = [...result.userToAgent, ...result.agentToUser];
   const p99 = quantile(delivery, 0.99);
   p99s.push(p99);
   leaked += result.notesToCustomers;
   printRun(i, result, delivery, p99, cpu, postgresUsed);
-  breakdowns.push(`${breakdown(i, await takePhases())}\n  Postgres transactions committed: ${commitRate.toFixed(0)}/s`);
+  breakdowns.push(`${breakdown(i, await takePhases())}\n  Postgres transactions committed: ${commitRate.toFixed(0)}/s\n  Postgres CPU by connection: ${postgresSplit}${await busiestStatements(result.seconds)}`);
 }
 console.log('');
 console.log('Where a message waits, per run (server side; p50 / p99 / max in ms; node 1 | node 2):');

@@ -155,7 +155,7 @@ const socketIn = async (pgDir: string, port: number) => {
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
-  options: { database?: string; onLog?: (line: string) => void; port?: number } = {},
+  options: { database?: string; onLog?: (line: string) => void; port?: number; /** more server settings, `name=value` each (benchmarks' diagnostics) */ settings?: readonly string[] } = {},
 ): Promise<EmbeddedDatabase> {
   const root = resolve(dataDir);
   const pgDir = join(root, 'postgres');
@@ -205,6 +205,7 @@ export async function startEmbeddedPostgres(
       'max_connections=200',
       '-c',
       `unix_socket_directories=${socketDirFor(pgDir, port) ?? ''}`,
+      ...(options.settings ?? []).flatMap((setting) => ['-c', setting]),
     ],
     onLog: log,
     onError: (e) => log(String(e)),
