@@ -1,6 +1,6 @@
 /**
  * "Where does a support message wait": times, inside one app node, the stages of a message —
- * receipt on the socket → the command (zod, rate limit, agent check), the command handler up to
+ * receipt on the socket → the command (zod, rate limit in memory, agent check), the command handler up to
  * "stored" (stream queue, aggregate load, kl_append, conflicts with the other node), the local
  * fan-out, the hop to the other node (publish → NOTIFY → its LISTEN → its event loop), and the
  * projection wait the sender's ack adds — plus the event loop's delay. Bench-only: it wraps the
@@ -13,7 +13,6 @@ import type { App } from '../src/app.ts';
 export const STAGES = [
   'event loop delay',
   'receipt → command',
-  '  rate limit query',
   'command → stored',
   '  aggregate load',
   '  kl_append',
@@ -47,7 +46,7 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
     const text = typeof q === 'string' ? q : (q?.text ?? '');
     const kind = text.replace(/\s+/g, ' ').trim().slice(0, 48);
     queries.set(kind, (queries.get(kind) ?? 0) + 1);
-    const stage: Stage | undefined = text.includes('support_limits') ? '  rate limit query' : text.includes('pg_notify') ? '  pg_notify query' : undefined;
+    const stage: Stage | undefined = text.includes('pg_notify') ? '  pg_notify query' : undefined;
     const started = performance.now();
     // pg.Pool#query calls the client with a callback; kysely awaits a promise
     const last = args.length - 1;

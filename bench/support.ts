@@ -112,7 +112,7 @@ console.log(`load average before: ${execSync('cat /proc/loadavg').toString().tri
 const dir = await mkdtemp(join(tmpdir(), 'keyledger-bench-support-'));
 // BENCH_PG_STATEMENTS=1: the busiest statements of each run (pg_stat_statements), by server time
 const statements = process.env.BENCH_PG_STATEMENTS === '1';
-const postgres = await startEmbeddedPostgres(dir, { database: 'bench', ...(statements ? { settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'] } : {}) });
+const postgres = await startEmbeddedPostgres(dir, { database: 'bench', ...(statements ? { settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on'] } : {}) });
 if (process.env.BENCH_PG_SETTINGS) {
   // an experiment: server settings for this run only, e.g. BENCH_PG_SETTINGS='synchronous_commit=off'
   const admin = new pg.Client({ connectionString: postgres.connectionString });
@@ -134,11 +134,11 @@ if (statements) {
 /** The run's ten statements that took the server longest (all databases' backends). */
 async function busiestStatements(seconds: number): Promise<string> {
   if (!statements) return '';
-  const { rows } = await sql<{ query: string; calls: string; ms: number }>`
-    SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS query, calls::text, total_exec_time AS ms
-      FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10`.execute(database.db);
+  const { rows } = await sql<{ query: string; calls: string; ms: number; plan: number }>`
+    SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS query, calls::text, total_exec_time AS ms, total_plan_time AS plan
+      FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 10`.execute(database.db);
   await sql`SELECT pg_stat_statements_reset()`.execute(database.db);
-  return `\n  busiest statements (server ms per s, calls per s): ${rows.map((r) => `${(r.ms / seconds).toFixed(0)} ms ${(Number(r.calls) / seconds).toFixed(0)}/s ${r.query}`).join(' ; ')}`;
+  return `\n  busiest statements (server ms per s, calls per s): ${rows.map((r) => `${(r.ms / seconds).toFixed(0)} ms (+${(r.plan / seconds).toFixed(0)} planning) ${(Number(r.calls) / seconds).toFixed(0)}/s ${r.query}`).join(' ; ')}`;
 }
 const silent = new Writable({ write: (_c, _e, cb) => cb() });
 const config = loadConfig({ LOG_LEVEL: 'warn', WRITE_WAIT_MS: '5000', SUPPORT_HANDBACK_SECONDS: '3600' });

@@ -162,18 +162,24 @@ it('when the customer and the agent answer each other from two nodes, then each 
   }
 });
 
-it('when a user spreads their messages over two nodes, then the count both nodes share refuses them: at most one message past the limit', async () => {
+it('when a user spreads their messages over two nodes, then each node counts the other’s too and refuses the message past the limit', async () => {
   await withDateStopped(async () => {
     const user = await supportUser(first);
     const onFirst = track(await supportSocket(first, user.caller));
     const onSecond = track(await supportSocket(second, user.caller));
     const { ticketId } = await openTicket(onFirst, { subject: 'Spread out' }); // 1 of the 10
+    // the user's socket on node 2 hears the 10th message: node 2 has had every report (they come ahead of the message)
+    const tenthOnSecond = next(onSecond, 'ticket:message', (m) => m.ticketId === ticketId && m.seq === 10);
     for (let i = 0; i < 9; i++) expect(await emit(onFirst, 'ticket:message', { ticketId, text: `m${i}`, clientMessageId: `spread-${i}` })).toMatchObject({ ok: true });
-    // node 2 has counted nothing itself: it decides alone once, and the shared count (which its ack waited for) says 11
-    expect(await emit(onSecond, 'ticket:message', { ticketId, text: 'past the limit', clientMessageId: 'spread-x' })).toMatchObject({ ok: true });
-    const refused = await emit(onSecond, 'ticket:message', { ticketId, text: 'refused', clientMessageId: 'spread-y' });
+    await tenthOnSecond;
+    // node 2 stored none of them itself, and refuses the 11th
+    const refused = await emit(onSecond, 'ticket:message', { ticketId, text: 'past the limit', clientMessageId: 'spread-x' });
     expect(refused).toMatchObject({ ok: false, error: { code: 'rate_limited', message: expect.stringMatching(/at most 10 in 10 seconds/) } });
     expect(await emit(onFirst, 'ticket:message', { ticketId, text: 'refused too', clientMessageId: 'spread-z' })).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
+    // nothing refused was stored
+    const joined = await emit(onFirst, 'ticket:join', { ticketId });
+    expect(joined).toMatchObject({ ok: true });
+    expect(joined.messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 });
 

@@ -137,15 +137,45 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
 
   async function readAll(from: Position, limit: number): Promise<RecordedEvent[]> {
     const [commit, prepare] = positionArgs(from);
-    const { rows } = await pool.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events
+    // Named: each connection parses and plans it once (planning was most of its server time).
+    const { rows } = await pool.query<EventRow>({
+      name: 'kl_read_all',
+      text: `SELECT ${COLUMNS} FROM events
         WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY transaction_id, global_position
         LIMIT $3`,
-      [commit, prepare, limit],
-    );
+      values: [commit, prepare, limit],
+    });
     return rows.map(toRecorded);
+  }
+
+  /**
+   * Subscriptions at the same position share one read (the projector's lanes, woken by the same
+   * append, ask for the same page together), and then the pending check that follows it. A read
+   * is shared only with callers that heard no append signal after it started, so none of them
+   * can miss what that append wrote.
+   */
+  const sharedReads = new Map<string, Promise<RecordedEvent[]>>();
+  const pendingAfter = new WeakMap<Promise<RecordedEvent[]>, Promise<boolean>>();
+  function sharedRead(from: Position, limit: number, signals: number): Promise<RecordedEvent[]> {
+    const key = `${signals}:${from.commit}:${from.prepare}:${limit}`;
+    let read = sharedReads.get(key);
+    if (!read) {
+      read = readAll(from, limit);
+      sharedReads.set(key, read);
+      const forget = () => sharedReads.delete(key);
+      read.then(forget, forget);
+    }
+    return read;
+  }
+  function sharedPending(read: Promise<RecordedEvent[]>): Promise<boolean> {
+    let pending = pendingAfter.get(read);
+    if (!pending) {
+      pending = hasPending();
+      pendingAfter.set(read, pending);
+    }
+    return pending;
   }
 
   /**
@@ -156,10 +186,11 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
    * under load, 2–5 ms a call and growing with the log, most of Postgres's CPU in bench:support).
    */
   async function hasPending(): Promise<boolean> {
-    const { rows } = await pool.query<{ pending: boolean }>(
-      `SELECT coalesce((SELECT transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+    const { rows } = await pool.query<{ pending: boolean }>({
+      name: 'kl_has_pending',
+      text: `SELECT coalesce((SELECT transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
                           FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1), false) AS pending`,
-    );
+    });
     return rows[0]?.pending ?? false;
   }
 
@@ -229,7 +260,8 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
         while (running) {
           try {
             const signalsBefore = appendSignals;
-            const events = await readAll(position, defaultBatch);
+            const read = sharedRead(position, defaultBatch, signalsBefore);
+            const events = await read;
             if (!running) break;
             if (events.length > 0) {
               await handlers.onEvents(events);
@@ -238,7 +270,7 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
               continue;
             }
             // Nothing readable: either idle, or a newer commit waits behind an older open transaction.
-            const pending = await hasPending();
+            const pending = await sharedPending(read);
             if (appendSignals !== signalsBefore) continue;
             await sleep(pending ? 5 : listenerUp ? idlePollMs : Math.min(idlePollMs, 250));
           } catch (error) {

@@ -111,7 +111,9 @@ export function createSupportGateway(
   // Customer and agent are often on different nodes, so a ticket's stream is written by both in
   // turn. Each append is told to the other nodes (in the same NOTIFY batch as the message it
   // carries, ahead of it), whose command caches follow: an answer is decided without reading the
-  // stream first, so a message costs one round trip (the append) before it is delivered.
+  // stream first, so a message costs one round trip (the append) before it is delivered. Their
+  // rate limits count the messages and notes in it too.
+  const messageLimiter = createMessageLimiter(limits);
   const stopFollowing = ctx.commands.onAppended((stream, events) => {
     if (!stream.startsWith(TICKET_STREAM_PREFIX) || closing) return;
     nsp.serverSideEmit('support:stream', stream, events.map((e) => ({ revision: e.revision.toString(), type: e.type, data: e.data })));
@@ -119,6 +121,7 @@ export function createSupportGateway(
   nsp.on('support:stream', (stream, events) => {
     if (typeof stream !== 'string' || !stream.startsWith(TICKET_STREAM_PREFIX) || !Array.isArray(events)) return;
     ctx.commands.observe(stream, events.map((e) => ({ revision: BigInt(e.revision), type: e.type, data: e.data })));
+    messageLimiter.observe(events);
   });
   const local = new WeakMap<SupportSocket, LocalState>();
   const presence = createPresence(nsp);
@@ -129,7 +132,6 @@ export function createSupportGateway(
   const desk = new DeskService({ commands: ctx.commands, watcher: ctx.watcher, db: database.db, rm: database.rm, writeWaitMs: ctx.config.WRITE_WAIT_MS, now: ctx.now });
   const context = new TicketContextReader(ctx);
   const mail = createAnswerMailer(ctx, nsp, logger);
-  const messageLimiter = createMessageLimiter(database.pool, limits);
   const consumeMessagePoint = messageLimiter.consume;
   const deps = {
     nsp,

@@ -35,7 +35,6 @@ import {
 import type { TicketQueries } from './queries.ts';
 import type { TicketChange, TicketService } from './service.ts';
 import { registerDeskHandlers } from './desk-handlers.ts';
-import type { MessagePoint } from './limits.ts';
 
 export interface HandlerDeps {
   readonly nsp: SupportNamespace;
@@ -55,10 +54,10 @@ export interface HandlerDeps {
   actorOf(socket: SupportSocket): Promise<SupportActor>;
   /** an event answered (metrics): its name, receipt to ack, whether it succeeded */
   readonly observe?: (event: string, seconds: number, ok: boolean) => void;
-  /** one message against the user's rate limit, or `rate_limited` (waits for the count every node shares) */
+  /** one message against the user's rate limit, or `rate_limited` */
   consumeMessagePoint(actor: SupportActor): Promise<void>;
-  /** the same, decided on this node at once; the shared count follows (`counted`) */
-  takeMessagePoint(actor: SupportActor): MessagePoint;
+  /** the same, not awaited yet: the verdict, already handled (the command awaits it before its append) */
+  takeMessagePoint(actor: SupportActor): Promise<void>;
 }
 
 export const KNOWN_EVENTS = new Set([
@@ -177,12 +176,10 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
     checkTicketId(input.ticketId);
     checkMessageText(input.text);
     const actor = await deps.actorOf(socket);
-    // Delivered as soon as it is stored; acknowledged once projected (the author may read it back)
-    // and counted by every node. The rate limit is decided before the append: a refusal stores nothing.
-    const point = deps.takeMessagePoint(actor);
-    const change = await service.postMessage(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), point.allowed);
+    // Delivered as soon as it is stored; acknowledged once projected (the author may read it back).
+    // The rate limit is decided before the append: a refusal stores nothing.
+    const change = await service.postMessage(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), deps.takeMessagePoint(actor));
     if (change.taken && !change.taken.duplicate) scope.publish(change.taken, false);
-    await point.counted;
     scope.join(input.ticketId, change.ticket.openedBy, actor.agent);
     const message = change.messages.find((m) => m.seq === change.seq);
     return { ticketId: input.ticketId, seq: change.seq, ...(message ? { at: message.at } : {}), duplicate: change.duplicate };
