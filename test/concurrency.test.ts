@@ -108,3 +108,41 @@ it('when a node hears of another node’s appends (observe), then it decides fro
     await second.close();
   }
 });
+
+it('when a node hears of a stream another node created (its first event, with its id), then it caches it: its first command reads nothing, and a retried creation is a duplicate', async () => {
+  const second = await startTestApp({ databaseUrl: t.databaseUrl, runProjector: false });
+  try {
+    const [a, b] = [t.app.ctx.commands, second.app.ctx.commands];
+    const stream = `created-elsewhere-${Date.now()}`;
+    const counter = { initial: 0, evolve: (n: number) => n + 1 };
+    const metadata = (i: number) => ({ actor: 'system', correlationId: 'c', causationId: 'c', requestId: `c${i}`, ip: null, userAgent: null, at: new Date().toISOString() });
+    const create = (handler: typeof a) =>
+      handler.handle(stream, counter, { type: 'Create', key: 'create', metadata: metadata(0) }, (n) => {
+        if (n > 0) throw new Error('already exists');
+        return [{ type: 'Counted', data: {} }];
+      });
+    const count = (handler: typeof a, i: number) => handler.handle(stream, counter, { type: 'Count', key: `count-${i}`, metadata: metadata(i) }, () => [{ type: 'Counted', data: {} }]);
+    const reads = vi.spyOn(t.app.ctx.store, 'readStream');
+    const readsOfStream = () => reads.mock.calls.filter(([s]) => s === stream).length;
+    const stop = b.onAppended((s, events) => s === stream && a.observe(s, events, counter));
+    try {
+      await create(b); // revision 0, told to a with its id
+      expect((await count(a, 1)).state).toBe(2);
+      expect(readsOfStream()).toBe(0);
+      // without its aggregate, or without the first event, a report of an unknown stream is not cached
+      a.observe(`${stream}-other`, [{ revision: 0n, type: 'Counted', data: {}, id: 'x' }]);
+      a.observe(`${stream}-later`, [{ revision: 3n, type: 'Counted', data: {}, id: 'x' }], counter);
+      expect(await count(a, 2).then((o) => o.state)).toBe(3);
+      expect(readsOfStream()).toBe(0);
+      // the creation retried on a (it was b's): found by the first event's id, nothing written
+      const retried = await create(a);
+      expect(retried).toMatchObject({ duplicate: true, events: [] });
+      expect(readsOfStream()).toBe(0);
+    } finally {
+      stop();
+      reads.mockRestore();
+    }
+  } finally {
+    await second.close();
+  }
+});

@@ -128,12 +128,15 @@ it('when tickets are assigned to an agent of capacity 1 at the same moment from 
   expect(mine).toMatchObject({ ok: true, counts: { mine: 1 } });
 });
 
-it('when the customer and the agent answer each other from two nodes, then each node decides from what the other told it: after the agent’s first answer no stream is read again and nothing conflicts', async () => {
+it('when the customer and the agent answer each other from two nodes, then each node decides from what the other told it: no stream is read, nothing conflicts', async () => {
   const agentUser = await supportUser(first, { agent: true });
   const user = await supportUser(first);
   const userSocket = track(await supportSocket(first, user.caller));
   const agentSocket = track(await supportSocket(second, agentUser.caller));
-  const { ticketId } = await openTicket(userSocket, { subject: 'Taking turns' });
+  // every agent hears a new ticket's first message; its report to node 2 came ahead of it
+  const heardOpening = next(agentSocket, 'ticket:message', (m) => m.seq === 1 && m.text === 'Taking turns');
+  const { ticketId } = await openTicket(userSocket, { subject: 'Taking turns', message: 'Taking turns' });
+  await heardOpening;
   const stream = ticketStream(ticketId);
   const reads = [first, second].map((node) => vi.spyOn(node.app.ctx.store, 'readStream'));
   const readsOf = () => reads.map((spy) => spy.mock.calls.filter(([s]) => s === stream).length);
@@ -154,8 +157,8 @@ it('when the customer and the agent answer each other from two nodes, then each 
       expect(await emit(userSocket, 'ticket:message', { ticketId, text: `user ${i}`, clientMessageId: `turn-u${i}` })).toMatchObject({ ok: true, seq: 3 + 2 * i });
       await atAgent;
     }
-    // node 1 opened the ticket (its cache began there); node 2 read the stream once, for its first answer
-    expect(readsOf()).toEqual([0, 1]);
+    // node 1 opened the ticket (its cache began there); node 2 cached it from the opening's report
+    expect(readsOf()).toEqual([0, 0]);
     expect(conflicts).toEqual([]);
   } finally {
     for (const spy of reads) spy.mockRestore();
@@ -178,8 +181,7 @@ it('when a user spreads their messages over two nodes, then each node counts the
     expect(await emit(onFirst, 'ticket:message', { ticketId, text: 'refused too', clientMessageId: 'spread-z' })).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
     // nothing refused was stored
     const joined = await emit(onFirst, 'ticket:join', { ticketId });
-    expect(joined).toMatchObject({ ok: true });
-    expect(joined.messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(joined.ok && joined.messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 });
 

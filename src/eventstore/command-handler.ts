@@ -92,6 +92,8 @@ export interface ObservedEvent {
   readonly revision: bigint;
   readonly type: string;
   readonly data: unknown;
+  /** the event's id (a stream's first one lets a retried creation find itself) */
+  readonly id?: string;
 }
 
 /** What `onAppended` hears: the events this node just appended to a stream, with their revisions. */
@@ -140,11 +142,18 @@ export class CommandHandler {
    * Events another node appended (its `onAppended`), folded into this node's cached state when
    * they follow it directly: the next command here decides without reading the stream first. A
    * report that does not fit (a gap: one was lost or overtaken) marks the stream contended, so it
-   * is read first. Only ever a hint — the append's expected revision still decides.
+   * is read first. Only ever a hint — the append's expected revision still decides. A report
+   * that starts a stream (revision 0, with its id) is cached from scratch when `aggregate` is
+   * given: the first command here on a stream another node created reads nothing either.
    */
-  observe(stream: string, events: readonly ObservedEvent[]): void {
-    const cached = this.cache.peek(stream);
-    if (!cached || events.length === 0) return;
+  observe<S>(stream: string, events: readonly ObservedEvent[], aggregate?: Aggregate<S, DomainEvent>): void {
+    if (events.length === 0) return;
+    let cached = this.cache.peek(stream);
+    if (!cached) {
+      const first = events[0]!;
+      if (!aggregate || first.revision !== 0n || first.id === undefined) return;
+      cached = { state: aggregate.initial, aggregate: aggregate as Aggregate<unknown, DomainEvent>, revision: -1n, firstEventId: first.id };
+    }
     let { state, revision } = cached;
     for (const event of events) {
       if (event.revision <= revision) continue; // already here
@@ -241,7 +250,7 @@ export class CommandHandler {
           this.cache.set(stream, { state: next, aggregate, revision: append.nextRevision, firstEventId: firstEventId ?? events[0]!.id, contendedAt });
           if (this.appendedListeners.size > 0) {
             const first = append.nextRevision - BigInt(decided.length) + 1n;
-            const appended = decided.map((e, i) => ({ revision: first + BigInt(i), type: e.type, data: e.data }));
+            const appended = decided.map((e, i) => ({ revision: first + BigInt(i), type: e.type, data: e.data, id: events[i]!.id }));
             for (const listener of this.appendedListeners) listener(stream, appended);
           }
           return { events: decided, state: next, revision: append.nextRevision, append, duplicate: false };

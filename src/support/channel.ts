@@ -18,7 +18,7 @@ export interface InterServerEvents {
   /** asks every other node for the subs of the agents connected to it */
   'support:agents': (ack: (subs: number[]) => void) => void;
   /** a ticket stream's events one node appended (revisions as strings): the others' command caches follow */
-  'support:stream': (stream: string, events: { revision: string; type: string; data: unknown }[]) => void;
+  'support:stream': (stream: string, events: { revision: string; type: string; data: unknown; id?: string }[]) => void;
 }
 
 type Events = Record<string, (...args: unknown[]) => void>;

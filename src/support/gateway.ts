@@ -25,6 +25,7 @@ import { createMessageLimiter } from './limits.ts';
 import { createPresence } from './presence.ts';
 import { TicketService, type TicketChange } from './service.ts';
 import { TICKET_STREAM_PREFIX } from './events.ts';
+import { ticketAggregate } from './ticket.ts';
 import { SUPPORT_AGENT, createStaffCheck } from './staff.ts';
 import { TicketQueries } from './queries.ts';
 import { DeskService } from './desk-service.ts';
@@ -116,11 +117,16 @@ export function createSupportGateway(
   const messageLimiter = createMessageLimiter(limits);
   const stopFollowing = ctx.commands.onAppended((stream, events) => {
     if (!stream.startsWith(TICKET_STREAM_PREFIX) || closing) return;
-    nsp.serverSideEmit('support:stream', stream, events.map((e) => ({ revision: e.revision.toString(), type: e.type, data: e.data })));
+    // a stream's first event carries its id: the other nodes cache a new ticket from its report
+    nsp.serverSideEmit('support:stream', stream, events.map((e) => ({ revision: e.revision.toString(), type: e.type, data: e.data, ...(e.revision === 0n ? { id: e.id } : {}) })));
   });
   nsp.on('support:stream', (stream, events) => {
     if (typeof stream !== 'string' || !stream.startsWith(TICKET_STREAM_PREFIX) || !Array.isArray(events)) return;
-    ctx.commands.observe(stream, events.map((e) => ({ revision: BigInt(e.revision), type: e.type, data: e.data })));
+    ctx.commands.observe(
+      stream,
+      events.map((e) => ({ revision: BigInt(e.revision), type: e.type, data: e.data, ...(typeof e.id === 'string' ? { id: e.id } : {}) })),
+      ticketAggregate,
+    );
     messageLimiter.observe(events);
   });
   const local = new WeakMap<SupportSocket, LocalState>();
