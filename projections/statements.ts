@@ -23,7 +23,11 @@ function recordset(table: TableName, columns: readonly string[], rows: readonly 
     ...columns.map((c) => sql`${id(c)} ${sql.raw(typeOf(spec, table, c))}`),
     ...extra.map(([name, type]) => sql`${id(name)} ${sql.raw(type)}`),
   ];
-  return sql`jsonb_to_recordset(${JSON.stringify(rows, jsonValue)}::jsonb) AS s(${sql.join(definitions)})`;
+  // The planner guesses 100 rows for any set-returning function: joined with a table of a few
+  // thousand rows, it then hashes the batch and scans the whole table (0.64 ms for 2 rows against
+  // 2,000 tickets, and growing with the table). A LIMIT of the batch's exact size tells it the
+  // truth, and it probes the key's index instead (0.13 ms).
+  return sql`(SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows, jsonValue)}::jsonb) AS r(${sql.join(definitions)}) LIMIT ${sql.lit(rows.length)}) AS s`;
 }
 
 function typeOf(spec: Record<string, string>, table: string, column: string): string {

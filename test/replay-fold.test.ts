@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { createPostgresEventStore, type PostgresEventStore } from '../src/eventstore/postgres.ts';
 import { START, type Position, type RecordedEvent } from '../src/eventstore/port.ts';
@@ -54,17 +54,27 @@ const seenTypes = new Set<string>();
 async function append(batches: AppendBatch[]): Promise<RecordedEvent[]> {
   const recorded: RecordedEvent[] = [];
   for (const batch of batches) {
+    const ids = batch.events.map(() => randomUUID());
     await store.append(
       batch.stream,
-      batch.events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: batch.metadata })),
+      batch.events.map((e, i) => ({ id: ids[i]!, type: e.type, data: e.data, metadata: batch.metadata })),
       { expectedRevision: 'any' },
     );
-    for (;;) {
-      const events = await store.readAll(checkpoint, 100);
-      if (events.length === 0) break;
-      recorded.push(...events);
-      checkpoint = events[events.length - 1]!.position;
-    }
+    // Readers see an event only once every older transaction has ended, in any database of the
+    // cluster (the xmin rule): while another test file holds a transaction open, ours wait.
+    await vi.waitFor(
+      async () => {
+        for (;;) {
+          const events = await store.readAll(checkpoint, 100);
+          if (events.length === 0) break;
+          recorded.push(...events);
+          checkpoint = events[events.length - 1]!.position;
+        }
+        const read = new Set(recorded.map((e) => e.id));
+        if (!ids.every((id) => read.has(id))) throw new Error('the batch is not readable yet');
+      },
+      { timeout: 60_000, interval: 5 },
+    );
   }
   return recorded;
 }
