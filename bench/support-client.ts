@@ -4,6 +4,7 @@
  * joined by one agent, then an open-loop stream of round trips — the customer writes, the agent
  * answers (now and then with a canned answer, now and then adding a private note first).
  */
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { SESSION_COOKIE } from '../src/accounts/sessions.ts';
@@ -37,6 +38,8 @@ export interface LoadResult {
   /** notes (private: true, or a note's id) a customer socket received: must be 0 */
   notesToCustomers: number;
   cpuMicros: number;
+  /** this load generator's event loop delay (p99, max) and longest garbage collection pause, ms: its own stalls are in the delivery figures too */
+  loop: { p99: number; max: number; gcMax: number };
 }
 
 export type ClientReport =
@@ -187,9 +190,15 @@ function answer(agentIndex: number, ticketId: string, userMessageId: string): vo
 }
 
 async function load(options: LoadOptions): Promise<void> {
-  const result: LoadResult = { sent: 0, notes: 0, seconds: 0, userToAgent: [], agentToUser: [], ackUser: [], ackAgent: [], failures: {}, lost: 0, notesToCustomers: 0, cpuMicros: 0 };
+  const result: LoadResult = { sent: 0, notes: 0, seconds: 0, userToAgent: [], agentToUser: [], ackUser: [], ackAgent: [], failures: {}, lost: 0, notesToCustomers: 0, cpuMicros: 0, loop: { p99: 0, max: 0, gcMax: 0 } };
   run = { options, result, sentAt: new Map(), pending: new Set() };
   const cpu = process.cpuUsage();
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) result.loop.gcMax = Math.max(result.loop.gcMax, entry.duration);
+  });
+  gc.observe({ entryTypes: ['gc'] });
   // each round trip is the customer's message, the answer, and sometimes a note
   const roundTrips = options.rate / (2 + options.noteShare);
   const started = performance.now();
@@ -213,6 +222,10 @@ async function load(options: LoadOptions): Promise<void> {
   for (const deadline = Date.now() + 10_000; run.pending.size > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
   const used = process.cpuUsage(cpu);
   result.cpuMicros = used.user + used.system;
+  loop.disable();
+  gc.disconnect();
+  result.loop.p99 = loop.percentile(99) / 1e6;
+  result.loop.max = loop.max / 1e6;
   result.lost = run.pending.size;
   run = undefined;
   send({ type: 'done', result });

@@ -6,12 +6,13 @@
  * projection wait the sender's ack adds — plus the event loop's delay. Bench-only: it wraps the
  * app's objects from outside, as bench/phases.ts does for commands.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import type { App } from '../src/app.ts';
 
 export const STAGES = [
   'event loop delay',
+  'garbage collection pause',
   'receipt → command',
   'command → stored',
   '  aggregate load',
@@ -37,6 +38,10 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
   const record = (stage: Stage, ms: number) => (samples[stage] ??= []).push(ms);
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
+  // every pause the garbage collector makes on this node's main thread
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) record('garbage collection pause', entry.duration);
+  }).observe({ entryTypes: ['gc'] });
 
   // the database round trips a message makes, by their text
   const prototype = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };

@@ -316,7 +316,7 @@ for (let i = 1; i <= opts.runs; i++) {
   p99s.push(p99);
   leaked += result.notesToCustomers;
   printRun(i, result, delivery, p99, cpu, postgresUsed);
-  breakdowns.push(`${breakdown(i, await takePhases())}\n  Postgres transactions committed: ${commitRate.toFixed(0)}/s\n  Postgres CPU by connection: ${postgresSplit}${await busiestStatements(result.seconds)}`);
+  breakdowns.push(`${breakdown(i, await takePhases())}\n  load generator: event loop delay p99 ${result.loop.p99.toFixed(1)} / max ${result.loop.max.toFixed(0)} ms, longest garbage collection pause ${result.loop.gcMax.toFixed(0)} ms\n  Postgres transactions committed: ${commitRate.toFixed(0)}/s\n  Postgres CPU by connection: ${postgresSplit}${await busiestStatements(result.seconds)}`);
 }
 console.log('');
 console.log('Where a message waits, per run (server side; p50 / p99 / max in ms; node 1 | node 2):');

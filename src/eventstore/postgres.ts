@@ -45,6 +45,12 @@ function toRecorded(row: EventRow): RecordedEvent {
   };
 }
 
+/** A subscription's read: the events, and whether newer commits wait behind an open transaction. */
+interface Page {
+  readonly events: RecordedEvent[];
+  readonly pending: boolean;
+}
+
 // START (-1/-1) sorts before every real (xid8, sequence) pair; xid8 cannot be negative.
 const positionArgs = (p: Position): [string, string] => [p.commit < 0n ? '0' : p.commit.toString(), p.prepare.toString()];
 
@@ -151,47 +157,50 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
   }
 
   /**
-   * Subscriptions at the same position share one read (the projector's lanes, woken by the same
-   * append, ask for the same page together), and then the pending check that follows it. A read
-   * is shared only with callers that heard no append signal after it started, so none of them
-   * can miss what that append wrote.
+   * A subscription's page: the events readable after `from` (as `readAll`), and whether more are
+   * committed but not yet readable because an older transaction is still open (`pending`: the
+   * newest visible event is at or past the snapshot's xmin). One statement, one snapshot, one
+   * round trip. `pending` is asked as a backward scan of the primary key that stops at its first
+   * visible row, never as `EXISTS (… WHERE transaction_id >= xmin)`: the planner may answer that
+   * with a sequential scan of the whole log (it did under load: 2–5 ms a call, growing with the
+   * log, most of Postgres's CPU in bench:support).
    */
-  const sharedReads = new Map<string, Promise<RecordedEvent[]>>();
-  const pendingAfter = new WeakMap<Promise<RecordedEvent[]>, Promise<boolean>>();
-  function sharedRead(from: Position, limit: number, signals: number): Promise<RecordedEvent[]> {
-    const key = `${signals}:${from.commit}:${from.prepare}:${limit}`;
-    let read = sharedReads.get(key);
-    if (!read) {
-      read = readAll(from, limit);
-      sharedReads.set(key, read);
-      const forget = () => sharedReads.delete(key);
-      read.then(forget, forget);
-    }
-    return read;
-  }
-  function sharedPending(read: Promise<RecordedEvent[]>): Promise<boolean> {
-    let pending = pendingAfter.get(read);
-    if (!pending) {
-      pending = hasPending();
-      pendingAfter.set(read, pending);
-    }
-    return pending;
+  async function readPage(from: Position, limit: number): Promise<Page> {
+    const [commit, prepare] = positionArgs(from);
+    // Named: each connection parses it once.
+    const { rows } = await pool.query<{ pending: boolean } & Partial<EventRow>>({
+      name: 'kl_read_page',
+      text: `SELECT p.pending, e.* FROM
+               (SELECT coalesce((SELECT transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+                                   FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1), false) AS pending) AS p
+               LEFT JOIN LATERAL (
+                 SELECT ${COLUMNS} FROM events
+                  WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+                    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                  ORDER BY transaction_id, global_position
+                  LIMIT $3) AS e ON true`,
+      values: [commit, prepare, limit],
+    });
+    const events = rows.filter((row) => row.global_position !== null && row.global_position !== undefined).map((row) => toRecorded(row as EventRow));
+    return { events, pending: rows[0]?.pending ?? false };
   }
 
   /**
-   * Events committed but not yet readable because an older transaction is still open: whether the
-   * newest visible event is at or past the snapshot's xmin. Asked as a backward scan of the primary
-   * key that stops at its first visible row, never as `EXISTS (… WHERE transaction_id >= xmin)`:
-   * the planner may answer that one with a sequential scan, which reads the whole log (it did
-   * under load, 2–5 ms a call and growing with the log, most of Postgres's CPU in bench:support).
+   * Subscriptions at the same position share one page (the projector's lanes, woken by the same
+   * append, ask for the same page together). A page is shared only with callers that heard no
+   * append signal after it was asked for, so none of them can miss what that append wrote.
    */
-  async function hasPending(): Promise<boolean> {
-    const { rows } = await pool.query<{ pending: boolean }>({
-      name: 'kl_has_pending',
-      text: `SELECT coalesce((SELECT transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
-                          FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1), false) AS pending`,
-    });
-    return rows[0]?.pending ?? false;
+  const sharedPages = new Map<string, Promise<Page>>();
+  function sharedPage(from: Position, limit: number, signals: number): Promise<Page> {
+    const key = `${signals}:${from.commit}:${from.prepare}:${limit}`;
+    let page = sharedPages.get(key);
+    if (!page) {
+      page = readPage(from, limit);
+      sharedPages.set(key, page);
+      const forget = () => sharedPages.delete(key);
+      page.then(forget, forget);
+    }
+    return page;
   }
 
   // Two identical appends racing need no retry: kl_append skips stored ids and reports the loser as a duplicate.
@@ -260,18 +269,17 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
         while (running) {
           try {
             const signalsBefore = appendSignals;
-            const read = sharedRead(position, defaultBatch, signalsBefore);
-            const events = await read;
+            const { events, pending } = await sharedPage(position, defaultBatch, signalsBefore);
             if (!running) break;
             if (events.length > 0) {
               await handlers.onEvents(events);
               position = events[events.length - 1]!.position;
               backoff = 100;
-              continue;
             }
-            // Nothing readable: either idle, or a newer commit waits behind an older open transaction.
-            const pending = await sharedPending(read);
-            if (appendSignals !== signalsBefore) continue;
+            // A full page: there may be more. Otherwise everything readable in the page's snapshot
+            // is handled; what was appended since has signalled, and what commits later will.
+            if (events.length === defaultBatch || appendSignals !== signalsBefore) continue;
+            // Idle, or a newer commit waits behind an older open transaction (then look again soon).
             await sleep(pending ? 5 : listenerUp ? idlePollMs : Math.min(idlePollMs, 250));
           } catch (error) {
             if (!running) break;
