@@ -27,6 +27,7 @@ import * as invitationReadModels from '../../projections/migrations/030_invitati
 import * as domainLookupIndex from '../../projections/migrations/090_domain_lookup_index.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
 
+import { type Notifier, createNotifier } from './notifier.ts';
 export type { DatabaseTimeouts } from './connections.ts';
 
 export interface Database {
@@ -41,6 +42,8 @@ export interface Database {
   readonly timeouts: DatabaseTimeouts;
   /** settings for a long-lived client of the same database (LISTEN, locks), with the same timeouts */
   clientConfig(applicationName: string): pg.ClientConfig;
+  /** NOTIFY outside a transaction: what one turn of the event loop asks for is one statement */
+  readonly notifier: Notifier;
   destroy(): Promise<void>;
 }
 
@@ -75,6 +78,7 @@ export function openDatabase(connectionString: string, options: OpenDatabaseOpti
     applicationName,
     timeouts,
     clientConfig: (applicationName) => clientConfigFor(connectionString, applicationName, timeouts),
+    notifier: createNotifier(pool),
     async destroy() {
       if (destroyed) return;
       destroyed = true;

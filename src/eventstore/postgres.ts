@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { type GroupCommitOptions, createGroupCommit } from './group-commit.ts';
+import { type Notifier, createNotifier } from '../db/notifier.ts';
 import {
   type AppendReport,
   type AppendResult,
@@ -69,6 +70,8 @@ export interface PostgresEventStoreOptions {
   readonly groupCommit?: GroupCommitOptions;
   /** the LISTEN connection's settings (name, timeouts); defaults to the pool's connection string */
   readonly listenerConfig?: pg.ClientConfig;
+  /** sends the wake-up for other nodes (default: a notifier of its own on `pool`) */
+  readonly notifier?: Notifier;
 }
 
 /**
@@ -87,19 +90,16 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
   wake.on('append', () => {
     appendSignals += 1;
   });
-  let notifyScheduled = false;
   let closed = false;
+  const notifier = options.notifier ?? createNotifier(pool);
 
   function announceAppend(): void {
     wake.emit('append');
     options.onAppend?.();
-    if (notifyScheduled || closed) return;
-    notifyScheduled = true;
-    // Other nodes' readers hear of appends within a few milliseconds; this node's at once.
-    setTimeout(() => {
-      notifyScheduled = false;
-      pool.query(`NOTIFY ${CHANNEL}`).catch(() => {});
-    }, 3);
+    if (closed) return;
+    // This node's readers hear of it at once; the other nodes' by a NOTIFY that travels with
+    // whatever else this node notifies in the same turn of the event loop (the support message).
+    notifier.notify(CHANNEL).catch(() => {});
   }
 
   // One LISTEN connection per store, shared by its subscriptions; reconnects with backoff.

@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import type { Namespace } from 'socket.io';
 import { type PostgresAdapterOptions, createAdapter } from '@socket.io/postgres-adapter';
+import { hasBinary } from '@socket.io/postgres-adapter/dist/util.js';
+import type { Notifier } from '../db/notifier.ts';
 import { type BroadcastOptions, type ClusterMessage, MessageType } from 'socket.io-adapter';
 
 /** What this module uses of the cluster adapter beyond its public type. */
@@ -16,7 +18,7 @@ interface ClusterInternals {
 }
 
 /**
- * @socket.io/postgres-adapter, changed in two ways:
+ * @socket.io/postgres-adapter, changed in three ways:
  *
  * - A broadcast reaches this node's sockets at once, in the order the broadcasts were made.
  *   The cluster adapter delivers locally only after the NOTIFY for the other nodes has gone out
@@ -25,19 +27,19 @@ interface ClusterInternals {
  *   database. (Other nodes still get each broadcast by NOTIFY; clients order messages by seq.)
  * - Once the adapter is closed nothing more is published: a presence count that finishes during
  *   shutdown would otherwise query the pool the gateway is ending.
- * - What one turn of the event loop publishes goes out as one NOTIFY (a batch the other nodes
- *   unpack in order), not one query each: at 200 messages a second the pool no longer queues
- *   hundreds of round trips, which is where delivery to other nodes fell behind. A broadcast (or
- *   a server-side emit wanting no answer) is not published at all while no other node is known
- *   (they announce themselves by heartbeat).
+ * - Messages go out through the node's notifier (src/db/notifier.ts): what one turn of the event
+ *   loop publishes — and the event log's wake-up for the same append — is one statement, in
+ *   order, not one query each. A broadcast (or a server-side emit wanting no answer) is not
+ *   published at all while no other node is known (they announce themselves by heartbeat).
+ *   Payloads too large for NOTIFY (or binary) still take the adapter's own attachment path.
  */
-/** A message type of our own, past socket.io-adapter's: several cluster messages in one NOTIFY. */
+/** Several cluster messages in one NOTIFY: sent by nodes of an earlier version, still understood. */
 const BATCH = 1_000;
-/** NOTIFY payloads over 8,000 bytes take a table round trip: batches stay small. */
-const BATCH_SIZE = 16;
 
-export function createSupportAdapter(pool: pg.Pool, options: PostgresAdapterOptions): ReturnType<typeof createAdapter> {
+export function createSupportAdapter(pool: pg.Pool, options: PostgresAdapterOptions, notifier: Notifier): ReturnType<typeof createAdapter> {
   const postgres = createAdapter(pool, options);
+  const channelPrefix = options.channelPrefix ?? 'socket.io';
+  const threshold = options.payloadThreshold ?? 8_000;
   // socket.io calls it with `new`: a function (not an arrow) whose returned object is the adapter
   return function supportAdapter(nsp: Namespace) {
     const adapter = postgres(nsp);
@@ -47,22 +49,18 @@ export function createSupportAdapter(pool: pg.Pool, options: PostgresAdapterOpti
     const doPublishResponse = internals.doPublishResponse.bind(adapter);
     const close = internals.close.bind(adapter);
     const onMessage = internals.onMessage.bind(adapter);
+    const channel = `${channelPrefix}#${nsp.name}`;
     let closed = false;
-    let pending: ClusterMessage[] = [];
 
-    function flush(): void {
-      const batch = pending;
-      pending = [];
-      for (let i = 0; i < batch.length; i += BATCH_SIZE) {
-        const part = batch.slice(i, i + BATCH_SIZE);
-        const message = part.length === 1 ? part[0]! : ({ uid: internals.uid, nsp: nsp.name, type: BATCH, data: part } as unknown as ClusterMessage);
-        void doPublish(message).catch(() => {});
-      }
+    function send(message: ClusterMessage): Promise<void> {
+      const payload = JSON.stringify(message);
+      if (Buffer.byteLength(payload) > threshold || hasBinary(message)) return doPublish(message).then(() => {});
+      return notifier.notify(channel, payload).catch((error: unknown) => options.errorHandler?.(error as Error));
     }
 
     internals.broadcast = async (packet, opts) => {
       if (!opts.flags?.local) {
-        // serialised now, sent when the pool gets to it
+        // serialised now, sent with whatever else this turn of the event loop publishes
         internals.publish({ type: MessageType.BROADCAST, data: { packet, opts: { rooms: [...opts.rooms], except: [...(opts.except ?? [])], flags: opts.flags } } });
       }
       // `local`: the cluster adapter hands it to this node's sockets without awaiting anything
@@ -73,8 +71,7 @@ export function createSupportAdapter(pool: pg.Pool, options: PostgresAdapterOpti
       // nobody to hear a broadcast or a server-side emit that wants no answer: nothing to send
       const oneWay = message.type === MessageType.BROADCAST || (message.type === MessageType.SERVER_SIDE_EMIT && !(message.data as { requestId?: string }).requestId);
       if (oneWay && internals.nodesMap.size === 0) return Promise.resolve('');
-      pending.push(message);
-      if (pending.length === 1) setImmediate(flush);
+      void send(message);
       return Promise.resolve('');
     };
     internals.onMessage = (message, offset) => {
@@ -84,7 +81,6 @@ export function createSupportAdapter(pool: pg.Pool, options: PostgresAdapterOpti
     internals.doPublishResponse = (requesterUid, response) => (closed ? Promise.resolve() : doPublishResponse(requesterUid, response));
     internals.close = () => {
       close(); // publishes ADAPTER_CLOSE: the other nodes stop waiting for this one
-      flush(); // now, before the gateway ends the pool
       closed = true;
     };
     return adapter;

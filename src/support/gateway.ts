@@ -101,16 +101,20 @@ export function createSupportGateway(
     pingTimeout: 4_000,
     cookie: false,
     // While closing, broadcasts still in flight meet the ended pool: nothing to report then.
-    adapter: createSupportAdapter(adapterPool, {
-      errorHandler: (error) => {
-        if (!closing) logger.warn({ err: error }, 'socket.io adapter error');
+    adapter: createSupportAdapter(
+      adapterPool,
+      {
+        errorHandler: (error) => {
+          if (!closing) logger.warn({ err: error }, 'socket.io adapter error');
+        },
       },
-    }),
+      database.notifier,
+    ),
   });
   io.of('/').use((_socket, next) => next(refusal('unknown_namespace')));
   const nsp = io.of(SUPPORT_NAMESPACE) as unknown as SupportNamespace;
   // Customer and agent are often on different nodes, so a ticket's stream is written by both in
-  // turn. Each append is told to the other nodes (in the same NOTIFY batch as the message it
+  // turn. Each append is told to the other nodes (in the same NOTIFY statement as the message it
   // carries, ahead of it), whose command caches follow: an answer is decided without reading the
   // stream first, so a message costs one round trip (the append) before it is delivered. Their
   // rate limits count the messages and notes in it too.
