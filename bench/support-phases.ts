@@ -6,13 +6,14 @@
  * projection wait the sender's ack adds — plus the event loop's delay. Bench-only: it wraps the
  * app's objects from outside, as bench/phases.ts does for commands.
  */
-import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import type { App } from '../src/app.ts';
 
 export const STAGES = [
   'event loop delay',
   'garbage collection pause',
+  '  of which major',
   'receipt → command',
   'command → stored',
   '  aggregate load',
@@ -40,7 +41,11 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
   loop.enable();
   // every pause the garbage collector makes on this node's main thread
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) record('garbage collection pause', entry.duration);
+    for (const entry of list.getEntries()) {
+      record('garbage collection pause', entry.duration);
+      // the major collections (mark-compact) apart: they are the long ones
+      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) record('  of which major', entry.duration);
+    }
   }).observe({ entryTypes: ['gc'] });
 
   // the database round trips a message makes, by their text

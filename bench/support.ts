@@ -112,7 +112,25 @@ console.log(`load average before: ${execSync('cat /proc/loadavg').toString().tri
 const dir = await mkdtemp(join(tmpdir(), 'keyledger-bench-support-'));
 // BENCH_PG_STATEMENTS=1: the busiest statements of each run (pg_stat_statements), by server time
 const statements = process.env.BENCH_PG_STATEMENTS === '1';
-const postgres = await startEmbeddedPostgres(dir, { database: 'bench', ...(statements ? { settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on'] } : {}) });
+// BENCH_PG_LOG=1: Postgres's own work during each run (checkpoints, autovacuum and autoanalyze), from its log
+const serverLog = process.env.BENCH_PG_LOG === '1';
+const serverEvents: string[] = [];
+const postgres = await startEmbeddedPostgres(dir, {
+  database: 'bench',
+  settings: [
+    ...(statements ? ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on'] : []),
+    ...(serverLog ? ['log_checkpoints=on', 'log_autovacuum_min_duration=0', "log_line_prefix=%m "] : []),
+  ],
+  ...(serverLog
+    ? {
+        onLog: (line: string) => {
+          for (const l of line.split('\n')) {
+            if (/checkpoint (starting|complete)|automatic (vacuum|analyze)/.test(l)) serverEvents.push(l.replace(/\s+/g, ' ').slice(0, 160));
+          }
+        },
+      }
+    : {}),
+});
 if (process.env.BENCH_PG_SETTINGS) {
   // an experiment: server settings for this run only, e.g. BENCH_PG_SETTINGS='synchronous_commit=off'
   const admin = new pg.Client({ connectionString: postgres.connectionString });
@@ -258,6 +276,17 @@ function splitPostgresCpu(before: Map<number, number>, after: Map<number, number
   }
   return [...byRole].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([role, v]) => `${role} ${pct(v, seconds)}`).join(', ');
 }
+/** The machine's CPU time so far (/proc/stat, ticks of all cores): busy, waiting for I/O, stolen by the host. */
+async function machineTicks(): Promise<{ busy: number; iowait: number; steal: number; total: number }> {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number) as number[];
+  const busy = user! + nice! + system! + irq! + softirq!;
+  return { busy, iowait: iowait!, steal: steal!, total: busy + idle! + iowait! + steal! };
+}
+const machineShare = (before: Awaited<ReturnType<typeof machineTicks>>, after: Awaited<ReturnType<typeof machineTicks>>) => {
+  const total = after.total - before.total;
+  const share = (k: 'busy' | 'iowait' | 'steal') => `${((100 * (after[k] - before[k])) / total).toFixed(1)} %`;
+  return `machine (both cores): busy ${share('busy')}, waiting for I/O ${share('iowait')}, stolen by the host ${share('steal')}`;
+};
 /** Transactions committed in the bench database so far (every node, the projector and the adapter). */
 async function commits(): Promise<number> {
   const { rows } = await sql<{ n: string }>`SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()`.execute(database.db);
@@ -304,19 +333,23 @@ for (let i = 1; i <= opts.runs; i++) {
   const postgresBefore = await postgresCpu();
   const commitsBefore = await commits();
   const perPidBefore = await postgresCpuByPid();
+  const runStarted = new Date().toISOString();
+  const machineBefore = await machineTicks();
   await busiestStatements(1);
   tell({ type: 'load', options: { rate: opts.rate, seconds: opts.seconds, cannedShare: opts.canned, noteShare: opts.notes, cannedId } });
   const { result } = await nextReport<ClientReport, 'done'>(client, 'done');
   const cpu = (await serverCpu()) - cpuBefore;
   const postgresUsed = (await postgresCpu()) - postgresBefore;
   const commitRate = ((await commits()) - commitsBefore) / result.seconds;
+  const machine = machineShare(machineBefore, await machineTicks());
   const postgresSplit = splitPostgresCpu(perPidBefore, await postgresCpuByPid(), await postgresRoles(), result.seconds);
   const delivery = [...result.userToAgent, ...result.agentToUser];
   const p99 = quantile(delivery, 0.99);
   p99s.push(p99);
   leaked += result.notesToCustomers;
   printRun(i, result, delivery, p99, cpu, postgresUsed);
-  breakdowns.push(`${breakdown(i, await takePhases())}\n  load generator: event loop delay p99 ${result.loop.p99.toFixed(1)} / max ${result.loop.max.toFixed(0)} ms, longest garbage collection pause ${result.loop.gcMax.toFixed(0)} ms\n  Postgres transactions committed: ${commitRate.toFixed(0)}/s\n  Postgres CPU by connection: ${postgresSplit}${await busiestStatements(result.seconds)}`);
+  const logged = serverLog ? `\n  run from ${runStarted} to ${new Date().toISOString()}${serverEvents.splice(0).map((l) => `\n  postgres: ${l}`).join('')}` : '';
+  breakdowns.push(`${breakdown(i, await takePhases())}${logged}\n  load generator: event loop delay p99 ${result.loop.p99.toFixed(1)} / max ${result.loop.max.toFixed(0)} ms, longest garbage collection pause ${result.loop.gcMax.toFixed(0)} ms\n  Postgres transactions committed: ${commitRate.toFixed(0)}/s\n  Postgres CPU by connection: ${postgresSplit}\n  ${machine}${await busiestStatements(result.seconds)}`);
 }
 console.log('');
 console.log('Where a message waits, per run (server side; p50 / p99 / max in ms; node 1 | node 2):');
