@@ -6,7 +6,7 @@
  * projection wait the sender's ack adds — plus the event loop's delay. Bench-only: it wraps the
  * app's objects from outside, as bench/phases.ts does for commands.
  */
-import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks';
+import { type PerformanceEntry, PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import type { App } from '../src/app.ts';
 
