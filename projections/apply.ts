@@ -128,12 +128,66 @@ export async function applyEvents(trx: Transaction<any>, schema: string, events:
   }
 }
 
+/** SQLSTATE of "the stored checkpoint is not the one this batch follows" (raised by the batch itself). */
+const CHECKPOINT_MOVED = 'KL001';
+
 /**
- * One batch of one lane, in one transaction on one connection: BEGIN, the shared batch lock, the
- * schema and the checkpoint's compare-and-set travel as one simple query; then the set-based
- * statements (the last one carries the NOTIFY); then COMMIT. Three to five round trips, whatever
- * the batch's size. Throws CheckpointMoved when the stored checkpoint is not `expected` (a
- * rebuild swapped the read models).
+ * A compiled statement with its parameters written in as literals, for a batch sent as one
+ * simple query; undefined when a parameter is of a kind not written in (the batch then takes
+ * the extended protocol). Placeholders are found outside quoted literals and identifiers only.
+ */
+export function inlineParameters(statement: CompiledQuery): string | undefined {
+  const values: string[] = [];
+  for (const value of statement.parameters) {
+    const literal = literalOf(value);
+    if (literal === undefined) return undefined;
+    values.push(literal);
+  }
+  let out = '';
+  let quote: string | undefined;
+  const text = statement.sql;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      out += c;
+      if (c === quote) quote = undefined; // a doubled quote closes and reopens: the same text
+      continue;
+    }
+    if (c === "'" || c === '"') {
+      quote = c;
+      out += c;
+      continue;
+    }
+    const placeholder = c === '$' ? /^\$(\d+)/.exec(text.slice(i)) : null;
+    if (placeholder) {
+      const literal = values[Number(placeholder[1]) - 1];
+      if (literal === undefined) return undefined;
+      out += literal;
+      i += placeholder[0].length - 1;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+function literalOf(value: unknown): string | undefined {
+  if (value === null) return 'NULL';
+  if (typeof value === 'string') return pg.escapeLiteral(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')) return `ARRAY[${value.map((v) => pg.escapeLiteral(v as string)).join(', ')}]`;
+  return undefined;
+}
+
+/**
+ * One batch of one lane, in one transaction on one connection, sent as one simple query (one
+ * round trip): BEGIN, the lane's batch lock, the schema, the checkpoint's compare-and-set (which
+ * raises when the stored checkpoint is not `expected`), the set-based statements (the last one
+ * carries the NOTIFY), COMMIT. Parameters are written in as literals; a batch with a parameter of
+ * another kind takes one round trip per statement instead. Throws CheckpointMoved when the stored
+ * checkpoint is not `expected` (a rebuild swapped the read models).
  */
 export async function projectBatch(
   database: { pool: pg.Pool; rmRaw: Kysely<ReadModelDatabase> },
@@ -150,28 +204,42 @@ export async function projectBatch(
   const change = changeOf(group.name, position, group.invalidatesPolicies ? fresh : []);
   const notify = sql`SELECT pg_notify(${PROJECTION_CHANNEL}, ${encodeChange(change)})`;
   const statements = buildStatements(database.rmRaw, fresh, group, notify);
+  // Positions are bigints and the lane a name of ours: written in as literals, nothing else is.
+  const lane = pg.escapeLiteral(group.name);
+  const opening = [
+    'BEGIN',
+    `SELECT pg_advisory_xact_lock(1262, ${laneLock(group.name)})`,
+    `SELECT set_config('search_path', ${pg.escapeLiteral(`"${schema}", public`)}, true)`,
+    `DO $kl$ BEGIN
+       UPDATE checkpoints SET commit_position = ${position.commit}, prepare_position = ${position.prepare}
+        WHERE projection = ${lane} AND commit_position = ${expected.commit} AND prepare_position = ${expected.prepare};
+       IF NOT FOUND THEN RAISE EXCEPTION 'the checkpoint moved' USING ERRCODE = '${CHECKPOINT_MOVED}'; END IF;
+     END $kl$`,
+  ];
+  const inlined = statements.map(inlineParameters);
   const client = await database.pool.connect();
   let open = true;
   try {
-    // Positions are bigints and the lane a name of ours: written in as literals, nothing else is.
-    const begin = await client.query(
-      `BEGIN;
-       SELECT pg_advisory_xact_lock(1262, ${laneLock(group.name)});
-       SELECT set_config('search_path', ${pg.escapeLiteral(`"${schema}", public`)}, true);
-       UPDATE checkpoints SET commit_position = ${position.commit}, prepare_position = ${position.prepare}
-        WHERE projection = ${pg.escapeLiteral(group.name)} AND commit_position = ${expected.commit} AND prepare_position = ${expected.prepare}`,
-    );
-    const results = begin as unknown as pg.QueryResult[];
-    if (results[results.length - 1]!.rowCount !== 1) {
+    try {
+      if (inlined.every((text) => text !== undefined)) {
+        await client.query([...opening, ...inlined, 'COMMIT'].join(';\n'));
+      } else {
+        await client.query(opening.join(';\n'));
+        for (const statement of statements) await client.query(statement.sql, statement.parameters as unknown[]);
+        await client.query('COMMIT');
+      }
+      open = false;
+    } catch (error) {
+      if ((error as { code?: string }).code !== CHECKPOINT_MOVED) throw error;
+      await client.query('ROLLBACK');
+      open = false;
       const { rows } = await client.query<{ commit_position: string; prepare_position: string }>(
-        'SELECT commit_position, prepare_position FROM checkpoints WHERE projection = $1',
+        // rolled back: the schema set for the transaction is gone with it
+        `SELECT commit_position, prepare_position FROM ${pg.escapeIdentifier(schema)}.checkpoints WHERE projection = $1`,
         [group.name],
       );
       throw new CheckpointMoved(rows[0] ? toPosition(rows[0]) : START);
     }
-    for (const statement of statements) await client.query(statement.sql, statement.parameters as unknown[]);
-    await client.query('COMMIT');
-    open = false;
     return change;
   } catch (error) {
     if (open) await client.query('ROLLBACK').catch(() => {});

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sql } from 'kysely';
 import { openDatabase, migrateReadModels, type Database } from '../src/db/database.ts';
 import { READ_MODEL_SCHEMA } from '../src/db/schema.ts';
@@ -146,6 +146,37 @@ describe('set-based projection statements', () => {
     // applying events at or before the checkpoint skips them
     await database.rmRaw.transaction().execute((trx) => applyEvents(trx, READ_MODEL_SCHEMA, events));
     expect(await dumpReadModels(url, READ_MODEL_SCHEMA)).toEqual(before);
+  });
+
+  it('when a batch is projected, then it travels as one simple query: one round trip, whatever it holds', async () => {
+    const support = PROJECTION_GROUPS.find((g) => g.name === 'support')!;
+    const checkpoint = (await readCheckpoints(database.rm)).get('support')!;
+    const ticket = (n: bigint, type: string, data: Record<string, unknown>) => ({ ...event('ticket-tk_rt1', n, type, data), position: { commit: BIG + 10n, prepare: n + 1n } });
+    const batch = [
+      ticket(0n, 'TicketOpened', { ticketId: 'tk_rt1', subject: NASTY, group: 'billing', clientId: null, openedBy: 1 }),
+      ticket(1n, 'TicketMessagePosted', { seq: 1, author: 1, authorRole: 'user', text: NASTY, clientMessageId: 'c1' }),
+      ticket(2n, 'TicketMessagePosted', { seq: 2, author: 2, authorRole: 'agent', text: '$1 $$', clientMessageId: 'c2' }),
+    ];
+    const connect = database.pool.connect.bind(database.pool);
+    const sent: string[] = [];
+    const spy = vi.spyOn(database.pool, 'connect').mockImplementation((async () => {
+      const client = await connect();
+      const query = client.query.bind(client);
+      client.query = ((...args: Parameters<typeof client.query>) => {
+        sent.push(String(args[0]));
+        return query(...args);
+      }) as typeof client.query;
+      return client;
+    }) as never);
+    try {
+      await projectBatch(database, READ_MODEL_SCHEMA, support, batch, checkpoint);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatch(/^BEGIN;[\s\S]*COMMIT$/);
+    const messages = await database.rm.selectFrom('ticket_messages').select(['seq', 'text']).where('ticket_id', '=', 'tk_rt1').orderBy('seq').execute();
+    expect(messages).toEqual([{ seq: 1, text: NASTY }, { seq: 2, text: '$1 $$' }]);
   });
 
   it('when an event carries a NUL character, then the batch is refused whole and nothing is written', async () => {
