@@ -379,7 +379,9 @@ function breakdown(i: number, nodes: StageSamples[]): string {
     if (!values || values.length === 0) return '–';
     // the event loop's delay comes as its own p50, p99 and max
     const [p50, p99, max] = stage === 'event loop delay' ? values : [quantile(values, 0.5), quantile(values, 0.99), Math.max(...values)];
-    return `${p50!.toFixed(1)} / ${p99!.toFixed(1)} / ${max!.toFixed(0)}`;
+    // pauses: how many, too
+    const count = stage.includes('garbage') || stage.includes('major') ? ` ×${values.length}` : '';
+    return `${p50!.toFixed(1)} / ${p99!.toFixed(1)} / ${max!.toFixed(0)}${count}`;
   };
   const lines = [`run ${i}: messages stored ${nodes.map((n) => n.messages ?? 0).join(' | ')}, append conflicts (the other node wrote first) ${nodes.map((n) => n.conflicts ?? 0).join(' | ')}, ticket stream reads before deciding ${nodes.map((n) => n.reads ?? 0).join(' | ')}`];
   for (const stage of STAGES) lines.push(`  ${stage.padEnd(28)} ${nodes.map((n) => cell(n[stage], stage).padEnd(22)).join(' | ')}`);

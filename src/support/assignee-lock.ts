@@ -34,10 +34,11 @@ export function createAssigneeLock(pool: pg.Pool): AssigneeLock {
 }
 
 async function locked<T>(pool: pg.Pool, sub: number, work: () => Promise<T>): Promise<T> {
+  if (!Number.isSafeInteger(sub)) throw new Error(`an assignee is a user number, not ${String(sub)}`);
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [ASSIGNEE_LOCK_CLASS, sub]);
+    // one round trip: the key is an integer of ours, written in
+    await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${ASSIGNEE_LOCK_CLASS}, ${sub})`);
   } catch (error) {
     // its transaction state is unknown: the connection is dropped, not handed on
     client.release(error instanceof Error ? error : new Error(String(error)));

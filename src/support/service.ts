@@ -254,9 +254,8 @@ export class TicketService {
       if (!(await this.deps.watcher.waitFor(head, this.deps.writeWaitMs, SUPPORT_LANES))) {
         throw new SupportError('database_unavailable', 'the desk is still catching up with the latest assignments: try again in a moment');
       }
-      const { capacity, load } = (await this.workload([assignee])).get(assignee)!;
-      const current = await this.deps.rm.selectFrom('tickets').select('assignee').where('ticket_id', '=', ticketId).executeTakeFirst();
-      if (current?.assignee !== assignee && load >= capacity) {
+      const { capacity, load, current } = await this.capacityCheck(assignee, ticketId);
+      if (current !== assignee && load >= capacity) {
         throw new SupportError(
           'over_capacity',
           assignee === actor.sub
@@ -303,6 +302,23 @@ export class TicketService {
   }
 
   /** Each agent's capacity (default 5) and load (tickets assigned to them that are not resolved). */
+  /** One agent's capacity and load, and who has the ticket now: one round trip under the assignee's lock. */
+  private async capacityCheck(assignee: number, ticketId: string): Promise<{ capacity: number; load: number; current: number | null }> {
+    const row = await this.deps.rm
+      .selectNoFrom((eb) => [
+        eb.selectFrom('support_agents').select('capacity').where('sub', '=', assignee).as('capacity'),
+        eb
+          .selectFrom('tickets')
+          .select((inner) => inner.fn.countAll<string>().as('load'))
+          .where('assignee', '=', assignee)
+          .where('status', '!=', 'resolved')
+          .as('load'),
+        eb.selectFrom('tickets').select('assignee').where('ticket_id', '=', ticketId).as('current'),
+      ])
+      .executeTakeFirstOrThrow();
+    return { capacity: row.capacity ?? DEFAULT_CAPACITY, load: Number(row.load ?? 0), current: row.current ?? null };
+  }
+
   async workload(subs: readonly number[]): Promise<Map<number, { capacity: number; load: number }>> {
     const result = new Map(subs.map((sub) => [sub, { capacity: DEFAULT_CAPACITY, load: 0 }]));
     if (subs.length === 0) return result;
