@@ -212,6 +212,10 @@ export class TicketService {
     // delivered already); an agent at capacity answers, and the ticket stays in the queue.
     if (!change.firstAnswer || change.ticket.assignee !== null) return change;
     try {
+      // An agent the read model already shows at capacity keeps answering without the lock and its
+      // waits (half the first answers in a busy queue); the take itself is decided under the lock.
+      const unlocked = await this.capacityCheck(actor.sub, ticketId);
+      if (unlocked.current !== null || unlocked.load >= unlocked.capacity) return change;
       const taken = await this.assign(actor, ticketId, actor.sub, 'take', { ...metadata, requestId: `${metadata.requestId}:take` });
       return { ...change, ticket: taken.ticket, taken };
     } catch (error) {
