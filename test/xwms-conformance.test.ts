@@ -201,7 +201,8 @@ function differences(actual: unknown, documented: unknown, path = ''): string[] 
 }
 
 function conforms(reply: { status: number; body: unknown }, documented: unknown) {
-  expect(reply.status, JSON.stringify(reply.body)).toBeLessThan(300);
+  // a success (2xx), whatever its exact code
+  expect(Math.floor(reply.status / 100), JSON.stringify(reply.body)).toBe(2);
   expect(differences(reply.body, documented)).toEqual([]);
 }
 

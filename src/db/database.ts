@@ -26,8 +26,8 @@ import * as sessionOrganisation from './migrations/030_session_organisation.ts';
 import * as invitationReadModels from '../../projections/migrations/030_invitations.ts';
 import * as domainLookupIndex from '../../projections/migrations/090_domain_lookup_index.ts';
 import { type DatabaseTimeouts, LONG_RUNNING, clientConfigFor, createPool } from './connections.ts';
-
 import { type Notifier, createNotifier } from './notifier.ts';
+
 export type { DatabaseTimeouts } from './connections.ts';
 
 export interface Database {

@@ -141,23 +141,13 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
     client?.end().catch(() => {});
   }
 
+  /** The readable events after `from` (a rebuild's pages): a subscription's page without its flag. */
   async function readAll(from: Position, limit: number): Promise<RecordedEvent[]> {
-    const [commit, prepare] = positionArgs(from);
-    // Named: each connection parses and plans it once (planning was most of its server time).
-    const { rows } = await pool.query<EventRow>({
-      name: 'kl_read_all',
-      text: `SELECT ${COLUMNS} FROM events
-        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY transaction_id, global_position
-        LIMIT $3`,
-      values: [commit, prepare, limit],
-    });
-    return rows.map(toRecorded);
+    return (await readPage(from, limit)).events;
   }
 
   /**
-   * A subscription's page: the events readable after `from` (as `readAll`), and whether more are
+   * A subscription's page: the events readable after `from` (the xmin rule), and whether more are
    * committed but not yet readable because an older transaction is still open (`pending`: the
    * newest visible event is at or past the snapshot's xmin). One statement, one snapshot, one
    * round trip. `pending` is asked as a backward scan of the primary key that stops at its first
@@ -167,7 +157,7 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
    */
   async function readPage(from: Position, limit: number): Promise<Page> {
     const [commit, prepare] = positionArgs(from);
-    // Named: each connection parses it once.
+    // Named: each connection parses it once (planning was most of the old query's server time).
     const { rows } = await pool.query<{ pending: boolean } & Partial<EventRow>>({
       name: 'kl_read_page',
       text: `SELECT p.pending, e.* FROM

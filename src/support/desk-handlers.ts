@@ -38,7 +38,7 @@ export function registerDeskHandlers(scope: SocketScope): void {
     checkTicketId(input.ticketId);
     // A note has a message's limits: the same length, storable text and rate.
     checkMessageText(input.text);
-    const change = await service.addNote(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), deps.takeMessagePoint(actor));
+    const change = await service.addNote(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), deps.consumeMessagePoint(actor));
     scope.join(input.ticketId, change.ticket.openedBy, true);
     return { ticketId: input.ticketId, seq: change.seq, duplicate: change.duplicate };
   });
@@ -50,7 +50,7 @@ export function registerDeskHandlers(scope: SocketScope): void {
     const [ticket, canned] = await Promise.all([service.findTicketWithOpener(actor, input.ticketId), desk.findCanned(input.cannedId)]);
     const text = fillPlaceholders(canned.text[ticket.language], { customerName: ticket.openedByName, clientId: ticket.clientId });
     checkMessageText(text);
-    const change = await service.postMessage(actor, input.ticketId, text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), deps.takeMessagePoint(actor));
+    const change = await service.postMessage(actor, input.ticketId, text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), deps.consumeMessagePoint(actor));
     if (change.taken && !change.taken.duplicate) scope.publish(change.taken, false);
     scope.join(input.ticketId, change.ticket.openedBy, true);
     return { ticketId: input.ticketId, seq: change.seq, text, duplicate: change.duplicate };

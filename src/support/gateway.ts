@@ -142,7 +142,7 @@ export function createSupportGateway(
   const desk = new DeskService({ commands: ctx.commands, watcher: ctx.watcher, db: database.db, rm: database.rm, writeWaitMs: ctx.config.WRITE_WAIT_MS, now: ctx.now });
   const context = new TicketContextReader(ctx);
   const mail = createAnswerMailer(ctx, nsp, logger);
-  const consumeMessagePoint = messageLimiter.consume;
+  const consumeMessagePoint = messageLimiter.take;
   const deps = {
     nsp,
     service,
@@ -157,7 +157,6 @@ export function createSupportGateway(
     now: ctx.now,
     ...(options.metrics?.enabled ? { observe: options.metrics.supportEvent } : {}),
     consumeMessagePoint,
-    takeMessagePoint: messageLimiter.take,
     async actorOf(socket: SupportSocket) {
       const { sub, agent } = socket.data;
       return { sub, agent: agent && (await isAgent(sub)) };

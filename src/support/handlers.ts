@@ -54,10 +54,8 @@ export interface HandlerDeps {
   actorOf(socket: SupportSocket): Promise<SupportActor>;
   /** an event answered (metrics): its name, receipt to ack, whether it succeeded */
   readonly observe?: (event: string, seconds: number, ok: boolean) => void;
-  /** one message against the user's rate limit, or `rate_limited` */
+  /** one message against the user's rate limit, or `rate_limited`; already handled, so it may be awaited later (a command awaits it before its append) */
   consumeMessagePoint(actor: SupportActor): Promise<void>;
-  /** the same, not awaited yet: the verdict, already handled (the command awaits it before its append) */
-  takeMessagePoint(actor: SupportActor): Promise<void>;
 }
 
 export const KNOWN_EVENTS = new Set([
@@ -178,7 +176,7 @@ export function registerTicketHandlers(socket: SupportSocket, state: LocalState,
     const actor = await deps.actorOf(socket);
     // Delivered as soon as it is stored; acknowledged once projected (the author may read it back).
     // The rate limit is decided before the append: a refusal stores nothing.
-    const change = await service.postMessage(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), deps.takeMessagePoint(actor));
+    const change = await service.postMessage(actor, input.ticketId, input.text, input.clientMessageId, bind.metadata(), (stored) => scope.publish(stored, true), deps.consumeMessagePoint(actor));
     if (change.taken && !change.taken.duplicate) scope.publish(change.taken, false);
     scope.join(input.ticketId, change.ticket.openedBy, actor.agent);
     const message = change.messages.find((m) => m.seq === change.seq);

@@ -10,8 +10,6 @@ export interface MessageLimiter {
    * command's other work) without counting as an unhandled rejection.
    */
   take(actor: SupportActor): Promise<void>;
-  /** `take`, awaited */
-  consume(actor: SupportActor): Promise<void>;
   /** messages and notes another node stored (its `support:stream` report): counted here too */
   observe(events: readonly { type: string; data: unknown }[]): void;
 }
@@ -55,7 +53,6 @@ export function createMessageLimiter(limits: SupportLimits): MessageLimiter {
 
   return {
     take,
-    consume: take,
     observe(events) {
       for (const event of events) {
         if (event.type !== 'TicketMessagePosted' && event.type !== 'TicketNoteAdded') continue;
