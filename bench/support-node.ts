@@ -3,6 +3,8 @@
  * as a second server would have), the same Postgres, no projector. Reports memory and CPU on request.
  */
 import { Writable } from 'node:stream';
+import { writeFile } from 'node:fs/promises';
+import inspector from 'node:inspector/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createApp } from '../src/app.ts';
@@ -27,6 +29,21 @@ const app = await createApp({ config, databaseUrl, logger: createLogger({ level:
 const phases = instrumentSupport(app);
 const address = await app.listen(0, '127.0.0.1');
 const send = (report: NodeReport) => process.send!(report);
+// BENCH_ALLOC_PROF=file: what this node allocates during the runs (sampled, collected objects
+// included), written when the bench stops it: a heap profile for Chrome DevTools.
+const allocations = process.env.BENCH_ALLOC_PROF ? new inspector.Session() : undefined;
+let sampling = false;
+async function startSampling(): Promise<void> {
+  if (!allocations || sampling) return;
+  sampling = true;
+  allocations.connect();
+  await allocations.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+}
+async function writeSamples(): Promise<void> {
+  if (!allocations || !sampling) return;
+  const { profile } = (await allocations.post('HeapProfiler.stopSampling')) as { profile: unknown };
+  await writeFile(process.env.BENCH_ALLOC_PROF!, JSON.stringify(profile));
+}
 process.on('message', (command: NodeCommand) => {
   switch (command.type) {
     case 'memory': {
@@ -41,10 +58,13 @@ process.on('message', (command: NodeCommand) => {
       break;
     }
     case 'phases':
+      void startSampling();
       send({ type: 'phases', samples: phases.take() });
       break;
     case 'stop':
-      void app.close().then(() => process.exit(0));
+      void writeSamples()
+        .then(() => app.close())
+        .then(() => process.exit(0));
       break;
     default: {
       const _exhaustive: never = command;

@@ -170,6 +170,8 @@ let second: ChildProcess | undefined;
 if (opts.nodes === 2) {
   // BENCH_CPU_PROF=dir: the second node writes a CPU profile there (run this one with `node --cpu-prof` for the first)
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  // BENCH_NODE2_ARGS='--heap-prof --heap-prof-dir=/tmp/x': more Node flags for the second node
+  profile.push(...(process.env.BENCH_NODE2_ARGS?.split(' ').filter(Boolean) ?? []));
   second = fork(new URL('./support-node.ts', import.meta.url).pathname, [postgres.connectionString], { execArgv: ['--import', 'tsx', ...profile], stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
   urls.push((await nextReport<NodeReport, 'ready'>(second, 'ready')).url);
   for (const deadline = Date.now() + 60_000; (await app.support.namespace.adapter.serverCount()) < 2; ) {
@@ -292,6 +294,15 @@ async function commits(): Promise<number> {
   const { rows } = await sql<{ n: string }>`SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()`.execute(database.db);
   return Number(rows[0]!.n);
 }
+/** Where the write-ahead log ends now (bytes): a run's WAL volume, and how many 16 MB segments it began. */
+async function walBytes(): Promise<bigint> {
+  const { rows } = await sql<{ n: string }>`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS n`.execute(database.db);
+  return BigInt(rows[0]!.n.split('.')[0]!);
+}
+const walLine = (before: bigint, after: bigint, seconds: number) => {
+  const segment = 16n * 1024n * 1024n;
+  return `write-ahead log: ${(Number(after - before) / 1e6 / seconds).toFixed(2)} MB/s, ${after / segment - before / segment} new segments`;
+};
 async function serverCpu(): Promise<number> {
   const here = process.cpuUsage();
   const there = second ? await askSecond({ type: 'cpu' }, 'cpu') : { userMicros: 0, systemMicros: 0 };
@@ -343,6 +354,7 @@ for (let i = 1; i <= opts.runs; i++) {
   const perPidBefore = await postgresCpuByPid();
   const runStarted = new Date().toISOString();
   const machineBefore = await machineTicks();
+  const walBefore = await walBytes();
   await busiestStatements(1);
   tell({ type: 'load', options: { rate: opts.rate, seconds: opts.seconds, cannedShare: opts.canned, noteShare: opts.notes, cannedId } });
   const { result } = await nextReport<ClientReport, 'done'>(client, 'done');
@@ -350,6 +362,7 @@ for (let i = 1; i <= opts.runs; i++) {
   const postgresUsed = (await postgresCpu()) - postgresBefore;
   const commitRate = ((await commits()) - commitsBefore) / result.seconds;
   const machine = machineShare(machineBefore, await machineTicks());
+  const wal = walLine(walBefore, await walBytes(), result.seconds);
   const postgresSplit = splitPostgresCpu(perPidBefore, await postgresCpuByPid(), await postgresRoles(), result.seconds);
   const delivery = [...result.userToAgent, ...result.agentToUser];
   const p99 = quantile(delivery, 0.99);
@@ -358,7 +371,7 @@ for (let i = 1; i <= opts.runs; i++) {
   printRun(i, result, delivery, p99, cpu, postgresUsed);
   const logged = serverLog ? `\n  run from ${runStarted} to ${new Date().toISOString()}${serverEvents.splice(0).map((l) => `\n  postgres: ${l}`).join('')}` : '';
   const early = `\n  delivery p99 of the messages sent in the run's first 5 s: ${fmt(quantile(result.early, 0.99))} (${result.early.length}); of all: ${fmt(p99)}`;
-  breakdowns.push(`${breakdown(i, await takePhases())}${early}${logged}\n  load generator: event loop delay p99 ${result.loop.p99.toFixed(1)} / max ${result.loop.max.toFixed(0)} ms, longest garbage collection pause ${result.loop.gcMax.toFixed(0)} ms\n  Postgres transactions committed: ${commitRate.toFixed(0)}/s\n  Postgres CPU by connection: ${postgresSplit}\n  ${machine}${await busiestStatements(result.seconds)}`);
+  breakdowns.push(`${breakdown(i, await takePhases())}${early}${logged}\n  load generator: event loop delay p99 ${result.loop.p99.toFixed(1)} / max ${result.loop.max.toFixed(0)} ms, longest garbage collection pause ${result.loop.gcMax.toFixed(0)} ms\n  Postgres transactions committed: ${commitRate.toFixed(0)}/s, ${wal}\n  Postgres CPU by connection: ${postgresSplit}\n  ${machine}${await busiestStatements(result.seconds)}`);
 }
 console.log('');
 console.log('Where a message waits, per run (server side; p50 / p99 / max in ms; node 1 | node 2):');

@@ -44,6 +44,16 @@ it('when an assignment was answered before the read model had it, then the next 
   } finally {
     await holder.end();
   }
+  // the first assignment left its place in the log as the agent's mark: what the second waited for
+  const mark = await t.app.ctx.database.pool.query<{ commit: string; prepare: string }>(
+    'SELECT commit_position::text AS commit, prepare_position::text AS prepare FROM support_assignment_marks WHERE sub = $1',
+    [agentUser.sub],
+  );
+  const assigned = await t.app.ctx.database.pool.query<{ commit: string; prepare: string }>(
+    `SELECT transaction_id::text AS commit, global_position::text AS prepare FROM events WHERE stream_id = $1 AND type = 'TicketAssigned'`,
+    [`ticket-${tickets[0]}`],
+  );
+  expect(mark.rows).toEqual(assigned.rows);
   // caught up: the first assignment counts
   expect(await t.app.ctx.watcher.waitFor(await t.app.ctx.store.headPosition(), 120_000)).toBe(true);
   expect(await emit(agentSocket, 'ticket:assign', { ticketId: tickets[1] })).toMatchObject({ ok: false, error: { code: 'over_capacity' } });

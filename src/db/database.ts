@@ -18,6 +18,7 @@ import * as supportReadModels from '../../projections/migrations/002_support.ts'
 import * as projectionLanes from '../../projections/migrations/050_projection_lanes.ts';
 import * as endUserAccounts from './migrations/080_end_user_accounts.ts';
 import * as supportLimitsInMemory from './migrations/090_support_limits_in_memory.ts';
+import * as assignmentMarks from './migrations/095_assignment_marks.ts';
 import * as userAccountReadModels from '../../projections/migrations/080_user_accounts.ts';
 import * as xwmsProfileAddresses from './migrations/040_xwms_profile_addresses.ts';
 import * as clientListings from '../../projections/migrations/040_client_listings.ts';
@@ -124,6 +125,7 @@ export const CORE_MIGRATIONS: Record<string, Migration> = {
   '050_group_commit': groupCommit,
   '080_end_user_accounts': endUserAccounts,
   '090_support_limits_in_memory': supportLimitsInMemory,
+  '095_assignment_marks': assignmentMarks,
   '040_xwms_profile_addresses': xwmsProfileAddresses,
   '060_rate_leases': rateLeases,
   '030_session_organisation': sessionOrganisation,

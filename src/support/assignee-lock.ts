@@ -1,20 +1,34 @@
 import type pg from 'pg';
+import type { Position } from '../eventstore/port.ts';
 
 /** Advisory lock namespace of assignee locks (1262 is the event log's and the projector's). */
 export const ASSIGNEE_LOCK_CLASS = 1263;
 
-export type AssigneeLock = <T>(sub: number, work: () => Promise<T>) => Promise<T>;
+/** What the holder of an agent's lock learns and leaves: where the agent's latest assignment stands. */
+export interface AssignmentMark {
+  /** the log position of the latest assignment to this agent (any node), null if none was marked */
+  readonly last: Position | null;
+  /** this holder's assignment: written with the lock's release, for the next holder to wait for */
+  record(position: Position): void;
+}
+
+export type AssigneeLock = <T>(sub: number, work: (mark: AssignmentMark) => Promise<T>) => Promise<T>;
 
 /**
- * One assignment to an agent at a time, on every node: `work` (capacity check, append, waiting
- * for the support lane to project it) runs inside a transaction holding
- * `pg_advisory_xact_lock(1263, sub)`, so a second assignment to the same agent reads a load that
- * includes the first. Capacity is a limit across tickets' streams; the lock makes it exact
- * without a stream per agent.
+ * One assignment to an agent at a time, on every node: `work` (capacity check and append) runs
+ * inside a transaction holding `pg_advisory_xact_lock(1263, sub)`, so a second assignment to the
+ * same agent reads a load that includes the first. Capacity is a limit across tickets' streams;
+ * the lock makes it exact without a stream per agent.
  *
- * The lock is held on `pool`, a small pool of its own: holders wait for the projector, and
- * must never take the connections the append and the projection need. On this node, assignments
- * to one agent queue in memory first, so waiters for one busy agent hold no connection at all.
+ * The holder does not wait for its assignment to be projected. It leaves its position in
+ * `support_assignment_marks` (written with the COMMIT that ends the lock, one round trip), and
+ * the next holder, which reads the mark with the lock (one round trip), waits until the read
+ * models have reached it before counting — usually long done. A holder thus keeps the lock for
+ * three round trips, not for two waits on the projector.
+ *
+ * The lock is held on `pool`, a small pool of its own, so holders never take the connections the
+ * append needs. On this node, assignments to one agent queue in memory first, so waiters for one
+ * busy agent hold no connection at all.
  */
 export function createAssigneeLock(pool: pg.Pool): AssigneeLock {
   const queues = new Map<number, Promise<unknown>>();
@@ -33,23 +47,40 @@ export function createAssigneeLock(pool: pg.Pool): AssigneeLock {
   };
 }
 
-async function locked<T>(pool: pg.Pool, sub: number, work: () => Promise<T>): Promise<T> {
+async function locked<T>(pool: pg.Pool, sub: number, work: (mark: AssignmentMark) => Promise<T>): Promise<T> {
   if (!Number.isSafeInteger(sub)) throw new Error(`an assignee is a user number, not ${String(sub)}`);
   const client = await pool.connect();
+  let last: Position | null = null;
   try {
     // one round trip: the key is an integer of ours, written in
-    await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${ASSIGNEE_LOCK_CLASS}, ${sub})`);
+    const results = (await client.query(
+      `BEGIN; SELECT pg_advisory_xact_lock(${ASSIGNEE_LOCK_CLASS}, ${sub});
+       SELECT commit_position::text AS commit, prepare_position::text AS prepare FROM support_assignment_marks WHERE sub = ${sub}`,
+    )) as unknown as pg.QueryResult<{ commit: string; prepare: string }>[];
+    const row = results[2]?.rows[0];
+    if (row) last = { commit: BigInt(row.commit), prepare: BigInt(row.prepare) };
   } catch (error) {
     // its transaction state is unknown: the connection is dropped, not handed on
     client.release(error instanceof Error ? error : new Error(String(error)));
     throw error;
   }
+  let recorded: Position | undefined;
   try {
-    return await work();
+    return await work({
+      last,
+      record: (position) => {
+        recorded = position;
+      },
+    });
   } finally {
-    // Nothing is written in this transaction: it only holds the lock, which COMMIT ends. Should
-    // COMMIT fail, dropping the connection ends the session, and the lock with it.
-    await client.query('COMMIT').then(
+    // The mark (positions are integers of ours, written in) and the COMMIT that ends the lock go
+    // together. Should it fail, dropping the connection ends the session, and the lock with it;
+    // the assignment is stored regardless, and only its mark is lost.
+    const mark = recorded
+      ? `INSERT INTO support_assignment_marks (sub, commit_position, prepare_position) VALUES (${sub}, ${recorded.commit}, ${recorded.prepare})
+           ON CONFLICT (sub) DO UPDATE SET commit_position = excluded.commit_position, prepare_position = excluded.prepare_position; `
+      : '';
+    await client.query(`${mark}COMMIT`).then(
       () => client.release(),
       (error: unknown) => client.release(error instanceof Error ? error : new Error(String(error))),
     );

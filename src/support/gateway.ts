@@ -82,7 +82,6 @@ export function createSupportGateway(
     logger,
     writeWaitMs: ctx.config.WRITE_WAIT_MS,
     assigneeLock: createAssigneeLock(lockPool),
-    headPosition: () => ctx.store.headPosition(),
   });
 
   // The adapter keeps one connection LISTENing for ever: its own small pool, not the app's. When

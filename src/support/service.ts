@@ -71,10 +71,8 @@ export interface TicketServiceDeps {
   readonly rm: Kysely<ReadModelDatabase>;
   readonly logger: Logger;
   readonly writeWaitMs: number;
-  /** serialises assignments to one agent across nodes (capacity check + append + projection) */
+  /** serialises assignments to one agent across nodes (capacity check + append), with each agent's mark */
   readonly assigneeLock: AssigneeLock;
-  /** the event log's newest position: a capacity check first waits until the read model has it */
-  readonly headPosition: () => Promise<Position>;
 }
 
 const base64url = (bytes: Buffer) => bytes.toString('base64url').slice(0, 22);
@@ -249,13 +247,13 @@ export class TicketService {
       if (user?.staff_role !== SUPPORT_AGENT) throw new SupportError('assignee_not_agent', 'a ticket can only be assigned to a support agent');
     }
     if (assignee === null) return await this.assignNow(actor, ticketId, null, mode, metadata);
-    // Exact under concurrency: the check, the append and its projection happen under the
-    // assignee's lock, so a second assignment to them (any node) counts the first.
-    return await this.deps.assigneeLock(assignee, async () => {
-      // The previous holder's assignment (or a capacity change) is stored, but its projection
-      // wait may have timed out: count only once the read model has everything stored so far.
-      const head = await this.deps.headPosition();
-      if (!(await this.deps.watcher.waitFor(head, this.deps.writeWaitMs, SUPPORT_LANES))) {
+    // Exact under concurrency: the check and the append happen under the assignee's lock, so a
+    // second assignment to them (any node) counts the first. The holder leaves its position as
+    // the agent's mark and the next holder waits for the read models to reach it — not for the
+    // head of the whole log, and nobody waits for the projector while holding the lock.
+    let stored: Position | undefined;
+    const change = await this.deps.assigneeLock(assignee, async (mark) => {
+      if (mark.last && !(await this.deps.watcher.waitFor(mark.last, this.deps.writeWaitMs, SUPPORT_LANES))) {
         throw new SupportError('database_unavailable', 'the desk is still catching up with the latest assignments: try again in a moment');
       }
       const { capacity, load, current } = await this.capacityCheck(assignee, ticketId);
@@ -267,13 +265,26 @@ export class TicketService {
             : `that agent already has ${load} open tickets, their capacity is ${capacity}`,
         );
       }
-      return await this.assignNow(actor, ticketId, assignee, mode, metadata);
+      const { stored: position, ...assigned } = await this.assignNow(actor, ticketId, assignee, mode, metadata, false);
+      stored = position;
+      if (position) mark.record(position);
+      return assigned;
     });
+    if (stored) await this.settle(stored);
+    return change;
   }
 
-  private async assignNow(actor: SupportActor, ticketId: string, assignee: number | null, mode: 'take' | 'auto' | 'transfer', metadata: EventMetadata): Promise<TicketChange> {
+  /** `settled`: false leaves waiting for the projection to the caller (the change carries what it stored). */
+  private async assignNow(
+    actor: SupportActor,
+    ticketId: string,
+    assignee: number | null,
+    mode: 'take' | 'auto' | 'transfer',
+    metadata: EventMetadata,
+    settled = true,
+  ): Promise<TicketChange & { stored?: Position }> {
     try {
-      return await this.run(ticketId, metadata.requestId, metadata, { type: 'AssignTicket', actor, assignee, mode });
+      return await this.run(ticketId, metadata.requestId, metadata, { type: 'AssignTicket', actor, assignee, mode }, undefined, undefined, settled);
     } catch (error) {
       if (error instanceof SupportError && error.code === 'ticket_taken' && error.details?.assignee !== undefined) {
         const sub = error.details.assignee as number;
@@ -349,7 +360,8 @@ export class TicketService {
     command: TicketCommand,
     onStored?: OnStored,
     precondition?: Promise<void>,
-  ): Promise<TicketChange & { seq?: number }> {
+    settled = true,
+  ): Promise<TicketChange & { seq?: number; stored?: Position }> {
     let outcome;
     let answeredBefore = true;
     try {
@@ -388,6 +400,7 @@ export class TicketService {
       ...(clientMessageId === undefined ? {} : { seq: seqOfMessage(outcome.state, author, clientMessageId) ?? outcome.state.lastSeq }),
     };
     if (onStored && !change.duplicate) onStored(change);
+    if (!settled) return position ? { ...change, stored: position } : change;
     if (position) await this.settle(position);
     return change;
   }
