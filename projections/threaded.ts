@@ -34,6 +34,8 @@ export function createProjectorThread(options: {
   onBatch: (change: ProjectionChange) => void;
   /** each batch's figures, posted by the thread when metrics are on */
   onStats?: (stats: ProjectionBatchStats) => void;
+  /** the node's name on the event log's wake-up channel: the thread is poked for the node's appends */
+  wakeTag?: string;
 }): ProjectorThread {
   let worker: Worker | undefined;
   let running = false;
@@ -45,7 +47,7 @@ export function createProjectorThread(options: {
 
   function spawn(): void {
     const w = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
-      workerData: { databaseUrl: options.databaseUrl, config: options.config, stats: options.onStats !== undefined },
+      workerData: { databaseUrl: options.databaseUrl, config: options.config, stats: options.onStats !== undefined, wakeTag: options.wakeTag },
     });
     worker = w;
     w.on('message', (message: ProjectorThreadMessage) => {

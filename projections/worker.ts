@@ -9,10 +9,11 @@ import { createProjector } from './runner.ts';
 import type { ProjectorThreadMessage } from './threaded.ts';
 import type { ProjectionBatchStats } from '../src/metrics/metrics.ts';
 
-const { databaseUrl, config, stats } = workerData as { databaseUrl: string; config: Config; stats?: boolean };
+const { databaseUrl, config, stats, wakeTag } = workerData as { databaseUrl: string; config: Config; stats?: boolean; wakeTag?: string };
 const logger = createLogger({ level: config.LOG_LEVEL }).child({ component: 'projector' });
 const database = openDatabase(databaseUrl, { max: 3, applicationName: 'keyledger-projector', timeouts: databaseTimeouts(config), logger });
-const store = createEventStore(config, database, logger);
+// The node pokes this thread for its own appends: their NOTIFY coming back is not read for again.
+const store = createEventStore(config, database, logger, wakeTag ? { wakeTag: { own: `${wakeTag}-projector`, heardInProcess: [wakeTag] } } : {});
 const port = parentPort!;
 const send = (message: ProjectorThreadMessage) => port.postMessage(message);
 

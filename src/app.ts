@@ -9,6 +9,7 @@ import type { Position } from './eventstore/port.ts';
 import { CommandHandler } from './eventstore/command-handler.ts';
 import { type Projector, projectorLeads } from '../projections/runner.ts';
 import { createProjectorThread, type ProjectorThread } from '../projections/threaded.ts';
+import { randomBytes } from 'node:crypto';
 import { createEventStore } from './eventstore/factory.ts';
 import { createProjectionWatcher, type ProjectionWatcher } from '../projections/watcher.ts';
 import type { AppContext } from './context.ts';
@@ -101,7 +102,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   // METRICS_PORT unset: nothing is recorded, so nothing is paid on the request path
   const metrics = config.METRICS_PORT === undefined ? disabledMetrics() : createMetrics({ supportEvents: KNOWN_EVENTS });
   let projector: ProjectorThread | undefined;
-  const store = instrumentEventStore(createEventStore(config, database, logger, { onAppend: () => projector?.appended() }), metrics);
+  // This node's name on the event log's wake-up channel: its own wake-ups, heard in-process
+  // already (the projector's thread is poked), are not read for again when they come back.
+  const wakeTag = `node-${randomBytes(9).toString('base64url')}`;
+  const store = instrumentEventStore(createEventStore(config, database, logger, { onAppend: () => projector?.appended(), wakeTag: { own: wakeTag } }), metrics);
   const watcher: ProjectionWatcher = createProjectionWatcher(database, logger.child({ component: 'watcher' }));
   await watcher.start();
   projector = createProjectorThread({
@@ -109,6 +113,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     config,
     logger: logger.child({ component: 'projector' }),
     onBatch: (change) => watcher.advance(change),
+    wakeTag,
     ...(metrics.enabled ? { onStats: (stats) => metrics.projectionBatch(stats) } : {}),
   });
   if (options.runProjector ?? true) projector.start();

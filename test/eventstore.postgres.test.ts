@@ -1,7 +1,9 @@
+import pg from 'pg';
 import { openDatabase } from '../src/db/database.ts';
 import { createPostgresEventStore } from '../src/eventstore/postgres.ts';
 import { createTestDatabase } from './support/database.ts';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { START } from '../src/eventstore/port.ts';
 import { eventStoreContract, newEvent } from './eventstore-contract.ts';
 
 eventStoreContract('postgres event log', async () => {
@@ -121,4 +123,73 @@ describe('group commit', () => {
       await database.destroy();
     }
   });
+});
+
+describe('wake-ups between nodes', () => {
+  it('when a store was woken in-process for an append, then the NOTIFY coming back for it wakes nothing; every other wake-up does', async () => {
+    const url = await createTestDatabase();
+    const database = openDatabase(url, { max: 4 });
+    // node A, and its projector's thread (poked in-process for A's appends)
+    const a = createPostgresEventStore(database.pool, { idlePollMs: 600_000, wakeTag: { own: 'node-a' } });
+    const projector = createPostgresEventStore(database.pool, {
+      idlePollMs: 600_000,
+      wakeTag: { own: 'node-a-projector', heardInProcess: ['node-a'] },
+      listenerConfig: { connectionString: url, application_name: 'wake-test-projector' },
+    });
+    const subscription = projector.subscribeAll(START, { async onEvents() {} });
+    const sender = new pg.Client({ connectionString: url });
+    await sender.connect();
+    try {
+      // one session's notifications arrive in the order sent: once the last is counted, all are
+      const all = (n: number) => vi.waitFor(() => expect(projector.wakeUps().heard + projector.wakeUps().echoes).toBe(n), { timeout: 30_000, interval: 10 });
+      // its LISTEN is up: from now on every notification reaches it
+      await vi.waitFor(
+        async () => {
+          const { rows } = await sender.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'wake-test-projector' AND state = 'idle' AND query LIKE 'LISTEN%'`);
+          expect(rows).toHaveLength(1);
+        },
+        { timeout: 30_000, interval: 20 },
+      );
+      const start = projector.wakeUps();
+      await sender.query(`NOTIFY keyledger_events, 'node-a'`);
+      await sender.query(`NOTIFY keyledger_events, 'node-b'`);
+      await sender.query(`NOTIFY keyledger_events, 'node-a-projector'`);
+      await sender.query(`NOTIFY keyledger_events`);
+      await all(start.heard + start.echoes + 4);
+      expect(projector.wakeUps()).toEqual({ heard: start.heard + 2, echoes: start.echoes + 2 });
+      // an append names its store: node A's comes back to the projector as an echo
+      await a.append('wake-a', [newEvent('FromA')], { expectedRevision: 'no_stream' });
+      await sender.query(`NOTIFY keyledger_events, 'sentinel'`);
+      await all(start.heard + start.echoes + 6);
+      expect(projector.wakeUps()).toEqual({ heard: start.heard + 3, echoes: start.echoes + 3 });
+    } finally {
+      await sender.end();
+      await subscription.stop();
+      await Promise.all([a.close(), projector.close()]);
+      await database.destroy();
+    }
+  }, 60_000);
+
+  it('when a subscription is stopped while it handles a batch, then it stops at once, without a last sleep', async () => {
+    const database = openDatabase(await createTestDatabase(), { max: 4 });
+    const store = createPostgresEventStore(database.pool, { idlePollMs: 600_000 });
+    await store.append('stop-1', [newEvent('One')], { expectedRevision: 'no_stream' });
+    let entered!: () => void;
+    const inBatch = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const subscription = store.subscribeAll(START, {
+      async onEvents() {
+        entered();
+        await held;
+      },
+    });
+    await inBatch;
+    const stopped = subscription.stop();
+    release();
+    // the test's own timeout (not the 600 s poll) is what a sleep after the batch would run into
+    await stopped;
+    await store.close();
+    await database.destroy();
+  }, 30_000);
 });

@@ -56,8 +56,9 @@ export function createNotifier(pool: pg.Pool): Notifier {
       return new Promise<void>((resolve, reject) => {
         waiting ??= { channels: [], payloads: [], done: [] };
         const batch = waiting;
-        // an identical wake-up already waiting says the same (Postgres would fold them too)
-        if (payload !== '' || !batch.channels.some((c, i) => c === channel && batch.payloads[i] === '')) {
+        // An identical wake-up (a short payload) already waiting says the same: Postgres folds
+        // identical notifications of one transaction too. Long payloads are not compared.
+        if (payload.length > 64 || !batch.channels.some((c, i) => c === channel && batch.payloads[i] === payload)) {
           batch.channels.push(channel);
           batch.payloads.push(payload);
         }

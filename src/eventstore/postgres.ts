@@ -59,6 +59,8 @@ const positionArgs = (p: Position): [string, string] => [p.commit < 0n ? '0' : p
 export interface PostgresEventStore extends EventStore {
   /** something was appended elsewhere in this process (e.g. by the main thread) */
   poke(): void;
+  /** the wake-ups its LISTEN connection got: read for (`heard`), or echoes of what this process heard in-process */
+  wakeUps(): { heard: number; echoes: number };
 }
 
 export interface PostgresEventStoreOptions {
@@ -72,6 +74,13 @@ export interface PostgresEventStoreOptions {
   readonly listenerConfig?: pg.ClientConfig;
   /** sends the wake-up for other nodes (default: a notifier of its own on `pool`) */
   readonly notifier?: Notifier;
+  /**
+   * This store's name on the wake-up channel, sent with its appends' NOTIFY; and the names whose
+   * wake-ups its readers hear in-process already (its own, and for the projector's thread its
+   * node's): those coming back through LISTEN are not read for again. Without it every
+   * wake-up is heard, echoes included.
+   */
+  readonly wakeTag?: { readonly own: string; readonly heardInProcess?: readonly string[] };
 }
 
 /**
@@ -92,6 +101,9 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
   });
   let closed = false;
   const notifier = options.notifier ?? createNotifier(pool);
+  const wakeUps = { heard: 0, echoes: 0 };
+  const ownTag = options.wakeTag?.own ?? '';
+  const heardInProcess = new Set(options.wakeTag ? [options.wakeTag.own, ...(options.wakeTag.heardInProcess ?? [])] : []);
 
   function announceAppend(): void {
     wake.emit('append');
@@ -99,7 +111,7 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
     if (closed) return;
     // This node's readers hear of it at once; the other nodes' by a NOTIFY that travels with
     // whatever else this node notifies in the same turn of the event loop (the support message).
-    notifier.notify(CHANNEL).catch(() => {});
+    notifier.notify(CHANNEL, ownTag).catch(() => {});
   }
 
   // One LISTEN connection per store, shared by its subscriptions; reconnects with backoff.
@@ -121,7 +133,15 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
     };
     client.on('error', fail);
     client.on('end', fail);
-    client.on('notification', () => wake.emit('append'));
+    client.on('notification', (message) => {
+      // an echo of an append this process's readers were woken for already
+      if (message.payload && heardInProcess.has(message.payload)) {
+        wakeUps.echoes += 1;
+        return;
+      }
+      wakeUps.heard += 1;
+      wake.emit('append');
+    });
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
@@ -200,6 +220,7 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
   const store: PostgresEventStore = {
     kind: 'postgres',
     poke: () => wake.emit('append'),
+    wakeUps: () => ({ ...wakeUps }),
 
     appendReports,
 
@@ -240,6 +261,8 @@ export function createPostgresEventStore(pool: pg.Pool, options: PostgresEventSt
       let sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
       const sleep = (ms: number) =>
         new Promise<void>((resolve) => {
+          // stopped while a batch was handled: no sleep (stop found no sleeper to wake)
+          if (!running) return resolve();
           const done = () => {
             clearTimeout(timer);
             wake.off('append', done);

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { AbilityBuilder, createMongoAbility, subject, type MongoAbility } from '@casl/ability';
 
 /** Who acts on tickets: a logged-in user, who may hold the staff role `support_agent`. */
@@ -20,6 +21,18 @@ export type SupportAbility = MongoAbility<[SupportAction, TicketSubject]>;
  * assigns them, changes their status and sees the queue.
  */
 export function supportAbility(actor: SupportActor): SupportAbility {
+  // Every message asks: an ability depends only on (sub, agent) and never changes once built.
+  const key = `${actor.sub}:${actor.agent ? 1 : 0}`;
+  let ability = abilities.get(key);
+  if (!ability) {
+    ability = buildSupportAbility(actor);
+    abilities.set(key, ability);
+  }
+  return ability;
+}
+const abilities = new LRUCache<string, SupportAbility>({ max: 10_000 });
+
+function buildSupportAbility(actor: SupportActor): SupportAbility {
   const { can, build } = new AbilityBuilder<SupportAbility>(createMongoAbility);
   can('open', 'Ticket');
   can(['read', 'write', 'rate'], 'Ticket', { openedBy: actor.sub });
