@@ -25,9 +25,18 @@ export interface ProjectionGroup {
   readonly projects: (stream: string) => boolean;
   /** its notifications name the changed clients and organisations (the policy caches drop them) */
   readonly invalidatesPolicies: boolean;
+  /**
+   * After a batch, the lane waits this long (from the batch's start) before it reads again, so
+   * what arrives meanwhile becomes one batch: fewer, larger transactions for a busy lane, at the
+   * price of that much more latency for its read-your-writes waits. 0: at once.
+   */
+  readonly lingerMs: number;
 }
 
 export type LaneName = 'policy' | 'audit' | 'support';
+
+/** The support lane's linger (see ProjectionGroup.lingerMs). */
+export const SUPPORT_LINGER_MS = 20;
 
 /** ticket conversations and the agents' desk (canned answers, capacity, business hours) */
 const isSupport = (stream: string) => stream.startsWith('ticket-') || stream === DESK_STREAM;
@@ -40,10 +49,14 @@ export const PROJECTION_GROUPS: readonly ProjectionGroup[] = [
     projections: [organisationsProjection, clientsProjection, secretsProjection, domainsProjection, clientSettingsProjection, listingsProjection],
     projects: isClientOrOrganisation,
     invalidatesPolicies: true,
+    // a credential change is answered once projected: no waiting here
+    lingerMs: 0,
   },
   // user streams: the account life cycle, and the erasure that scrubs the audit log (same lane)
-  { name: 'audit', projections: [auditLogProjection, userAccountsProjection], projects: (stream) => !isSupport(stream), invalidatesPolicies: false },
-  { name: 'support', projections: [ticketsProjection, deskProjection], projects: isSupport, invalidatesPolicies: false },
+  { name: 'audit', projections: [auditLogProjection, userAccountsProjection], projects: (stream) => !isSupport(stream), invalidatesPolicies: false, lingerMs: 0 },
+  // Live messages are delivered as soon as they are stored; only their acks wait for this lane. At
+  // hundreds of messages a second, a batch at most every 20 ms halves its transactions.
+  { name: 'support', projections: [ticketsProjection, deskProjection], projects: isSupport, invalidatesPolicies: false, lingerMs: SUPPORT_LINGER_MS },
 ];
 
 export const LANES: readonly LaneName[] = PROJECTION_GROUPS.map((g) => g.name);

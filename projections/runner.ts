@@ -139,6 +139,9 @@ export function createProjector(options: ProjectorOptions): Projector {
             return;
           }
           await write(events, newest.position, started);
+          // what arrives while the lane lingers is read as one page, and becomes one batch
+          const linger = group.lingerMs - (performance.now() - started);
+          if (linger > 0 && running) await new Promise((resolve) => setTimeout(resolve, linger));
         }),
       onError: (error) => quietly(error, `projection batch failed (${group.name}); retrying`),
     });
