@@ -32,7 +32,8 @@ export interface LoadResult {
   userToAgent: number[];
   agentToUser: number[];
   /** deliveries (both ways) of messages sent in the run's first 5 seconds: is a slow run slow from its start? */
-  early: number[];
+  /** delivery latencies by the second (of the run) their message was sent in */
+  bySecond: number[][];
   ackUser: number[];
   ackAgent: number[];
   failures: Record<string, number>;
@@ -156,11 +157,11 @@ function onMessage(identity: Identity, index: number, m: Message): void {
   const t0 = run.sentAt.get(m.clientMessageId);
   if (identity.agent && m.authorRole === 'user' && ticket.agent === index) {
     if (t0 !== undefined) run.result.userToAgent.push(performance.now() - t0);
-    if (t0 !== undefined && t0 - run.startedAt < 5_000) run.result.early.push(performance.now() - t0);
+    if (t0 !== undefined) (run.result.bySecond[Math.floor((t0 - run.startedAt) / 1000)] ??= []).push(performance.now() - t0);
     answer(index, ticket.ticketId, m.clientMessageId);
   } else if (!identity.agent && m.authorRole === 'agent' && ticket.user === index) {
     if (t0 !== undefined) run.result.agentToUser.push(performance.now() - t0);
-    if (t0 !== undefined && t0 - run.startedAt < 5_000) run.result.early.push(performance.now() - t0);
+    if (t0 !== undefined) (run.result.bySecond[Math.floor((t0 - run.startedAt) / 1000)] ??= []).push(performance.now() - t0);
     run.sentAt.delete(m.clientMessageId);
     run.pending.delete(m.clientMessageId);
   }
@@ -194,7 +195,7 @@ function answer(agentIndex: number, ticketId: string, userMessageId: string): vo
 }
 
 async function load(options: LoadOptions): Promise<void> {
-  const result: LoadResult = { sent: 0, notes: 0, seconds: 0, userToAgent: [], agentToUser: [], early: [], ackUser: [], ackAgent: [], failures: {}, lost: 0, notesToCustomers: 0, cpuMicros: 0, loop: { p99: 0, max: 0, gcMax: 0 } };
+  const result: LoadResult = { sent: 0, notes: 0, seconds: 0, userToAgent: [], agentToUser: [], bySecond: [], ackUser: [], ackAgent: [], failures: {}, lost: 0, notesToCustomers: 0, cpuMicros: 0, loop: { p99: 0, max: 0, gcMax: 0 } };
   run = { options, result, sentAt: new Map(), pending: new Set(), startedAt: performance.now() };
   const cpu = process.cpuUsage();
   const loop = monitorEventLoopDelay({ resolution: 5 });

@@ -24,7 +24,14 @@ export const STAGES = [
   'stored → ack (projection)',
 ] as const;
 export type Stage = (typeof STAGES)[number];
-export type StageSamples = Partial<Record<Stage, number[]>> & { conflicts?: number; messages?: number; reads?: number; queries?: Record<string, number> };
+export type StageSamples = Partial<Record<Stage, number[]>> & {
+  conflicts?: number;
+  messages?: number;
+  reads?: number;
+  queries?: Record<string, number>;
+  /** when each major collection began (wall-clock ms) and how long it paused */
+  majors?: [number, number][];
+};
 
 /** Wall-clock ms with sub-ms precision, comparable between processes on one machine. */
 const wall = () => performance.timeOrigin + performance.now();
@@ -34,6 +41,7 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
   let conflicts = 0;
   let messages = 0;
   let reads = 0;
+  let majors: [number, number][] = [];
   /** every query this node's main thread sent, by the start of its text (the projector's worker is not counted) */
   let queries = new Map<string, number>();
   const record = (stage: Stage, ms: number) => (samples[stage] ??= []).push(ms);
@@ -44,7 +52,10 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
     for (const entry of list.getEntries()) {
       record('garbage collection pause', entry.duration);
       // the major collections (mark-compact) apart: they are the long ones
-      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) record('  of which major', entry.duration);
+      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        record('  of which major', entry.duration);
+        majors.push([performance.timeOrigin + entry.startTime, entry.duration]);
+      }
     }
   }).observe({ entryTypes: ['gc'] });
 
@@ -148,10 +159,11 @@ export function instrumentSupport(app: App): { take(): StageSamples } {
 
   return {
     take() {
-      const taken: StageSamples = { ...samples, conflicts, messages, reads, queries: Object.fromEntries(queries) };
+      const taken: StageSamples = { ...samples, conflicts, messages, reads, queries: Object.fromEntries(queries), majors };
       queries = new Map();
       taken['event loop delay'] = [loop.percentile(50) / 1e6, loop.percentile(99) / 1e6, loop.max / 1e6];
       samples = {};
+      majors = [];
       conflicts = 0;
       messages = 0;
       reads = 0;

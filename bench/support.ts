@@ -356,6 +356,7 @@ for (let i = 1; i <= opts.runs; i++) {
   const machineBefore = await machineTicks();
   const walBefore = await walBytes();
   await busiestStatements(1);
+  const loadStarted = Date.now();
   tell({ type: 'load', options: { rate: opts.rate, seconds: opts.seconds, cannedShare: opts.canned, noteShare: opts.notes, cannedId } });
   const { result } = await nextReport<ClientReport, 'done'>(client, 'done');
   const cpu = (await serverCpu()) - cpuBefore;
@@ -370,8 +371,12 @@ for (let i = 1; i <= opts.runs; i++) {
   leaked += result.notesToCustomers;
   printRun(i, result, delivery, p99, cpu, postgresUsed);
   const logged = serverLog ? `\n  run from ${runStarted} to ${new Date().toISOString()}${serverEvents.splice(0).map((l) => `\n  postgres: ${l}`).join('')}` : '';
-  const early = `\n  delivery p99 of the messages sent in the run's first 5 s: ${fmt(quantile(result.early, 0.99))} (${result.early.length}); of all: ${fmt(p99)}`;
-  breakdowns.push(`${breakdown(i, await takePhases())}${early}${logged}\n  load generator: event loop delay p99 ${result.loop.p99.toFixed(1)} / max ${result.loop.max.toFixed(0)} ms, longest garbage collection pause ${result.loop.gcMax.toFixed(0)} ms\n  Postgres transactions committed: ${commitRate.toFixed(0)}/s, ${wal}\n  Postgres CPU by connection: ${postgresSplit}\n  ${machine}${await busiestStatements(result.seconds)}`);
+  const first5 = result.bySecond.slice(0, 5).flat();
+  const perSecond = Array.from(result.bySecond, (v) => (v ? quantile(v, 0.99).toFixed(0) : '–')).join(' ');
+  const early = `\n  delivery p99 of the messages sent in the run's first 5 s: ${fmt(quantile(first5, 0.99))} (${first5.length}); of all: ${fmt(p99)}\n  delivery p99 by the second sent (ms): ${perSecond}`;
+  const phasesOfRun = await takePhases();
+  const majorsAt = phasesOfRun.map((n, k) => `node ${k + 1} ${(n.majors ?? []).map(([at, ms]) => `${((at - loadStarted) / 1000).toFixed(1)} s (${ms.toFixed(0)} ms)`).join(', ') || 'none'}`).join('; ');
+  breakdowns.push(`${breakdown(i, phasesOfRun)}${early}\n  major collections, by when in the run they began: ${majorsAt}${logged}\n  load generator: event loop delay p99 ${result.loop.p99.toFixed(1)} / max ${result.loop.max.toFixed(0)} ms, longest garbage collection pause ${result.loop.gcMax.toFixed(0)} ms\n  Postgres transactions committed: ${commitRate.toFixed(0)}/s, ${wal}\n  Postgres CPU by connection: ${postgresSplit}\n  ${machine}${await busiestStatements(result.seconds)}`);
 }
 console.log('');
 console.log('Where a message waits, per run (server side; p50 / p99 / max in ms; node 1 | node 2):');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TicketEvent } from './events.ts';
 import {
   REMEMBERED_MESSAGE_IDS,
+  rememberedMessageIds,
   TicketDomainError,
   decideTicket,
   foldTicket,
@@ -144,10 +145,28 @@ describe('posting messages', () => {
     const history: TicketEvent[] = [opened];
     for (let seq = 1; seq <= REMEMBERED_MESSAGE_IDS + 5; seq++) history.push(posted(seq, 7, 'user'));
     const state = foldTicket(history);
-    expect(state.recentMessageIds.size).toBe(REMEMBERED_MESSAGE_IDS);
+    expect(rememberedMessageIds(state)).toBe(REMEMBERED_MESSAGE_IDS);
     expect(seqOfMessage(state, 7, 'm1')).toBeUndefined();
     expect(seqOfMessage(state, 7, `m${REMEMBERED_MESSAGE_IDS + 5}`)).toBe(REMEMBERED_MESSAGE_IDS + 5);
     expect(state.lastSeq).toBe(REMEMBERED_MESSAGE_IDS + 5);
+  });
+
+  it('when the remembered ids are linked anew (at twice the limit), then exactly the newest are still recognised, before and after', () => {
+    const history: TicketEvent[] = [opened];
+    const total = 2 * REMEMBERED_MESSAGE_IDS + 3;
+    for (let seq = 1; seq <= total; seq++) history.push(posted(seq, 7, 'user'));
+    const state = foldTicket(history);
+    expect(rememberedMessageIds(state)).toBe(REMEMBERED_MESSAGE_IDS);
+    const oldestKept = total - REMEMBERED_MESSAGE_IDS + 1;
+    expect(seqOfMessage(state, 7, `m${oldestKept}`)).toBe(oldestKept);
+    expect(seqOfMessage(state, 7, `m${oldestKept - 1}`)).toBeUndefined();
+    expect(seqOfMessage(state, 7, `m${total}`)).toBe(total);
+    // every version in between recognised the same window
+    for (const n of [REMEMBERED_MESSAGE_IDS, 2 * REMEMBERED_MESSAGE_IDS - 1, 2 * REMEMBERED_MESSAGE_IDS, 2 * REMEMBERED_MESSAGE_IDS + 1]) {
+      const at = foldTicket(history.slice(0, n + 1));
+      expect(seqOfMessage(at, 7, `m${n - REMEMBERED_MESSAGE_IDS + 1}`)).toBe(n - REMEMBERED_MESSAGE_IDS + 1);
+      expect(seqOfMessage(at, 7, `m${n - REMEMBERED_MESSAGE_IDS}`)).toBeUndefined();
+    }
   });
 });
 

@@ -24,9 +24,44 @@ export interface TicketState {
   readonly priority: TicketPriority;
   /** an agent has written a (public) message */
   readonly answered: boolean;
-  /** `<author>:<clientMessageId>` → seq, for the most recent messages (idempotent resends) */
-  readonly recentMessageIds: ReadonlyMap<string, number>;
+  /** `<author>:<clientMessageId>` and seq of the most recent messages, newest first (idempotent resends) */
+  readonly recentMessageIds: RecentMessageIds | null;
 }
+
+/**
+ * A ticket's most recent message ids, newest first, as links that versions of the state share:
+ * remembering one more is one small object. (A Map copied for every message was most of what a
+ * cached ticket left for the old generation: up to 1,000 entries, on every node, per message.)
+ * At twice the limit the newest are linked anew, once: amortised, still O(1) per message.
+ */
+export interface RecentMessageIds {
+  readonly key: string;
+  readonly seq: number;
+  readonly older: RecentMessageIds | null;
+  /** links from here to the end, forgotten ones included */
+  readonly length: number;
+}
+
+function rememberId(list: RecentMessageIds | null, key: string, seq: number): RecentMessageIds {
+  let kept: RecentMessageIds | null = list;
+  if (list !== null && list.length >= 2 * REMEMBERED_MESSAGE_IDS) {
+    const newest: RecentMessageIds[] = [];
+    for (let l: RecentMessageIds | null = list; l !== null && newest.length < REMEMBERED_MESSAGE_IDS - 1; l = l.older) newest.push(l);
+    kept = null;
+    for (const link of newest.reverse()) kept = { key: link.key, seq: link.seq, older: kept, length: (kept === null ? 0 : kept.length) + 1 };
+  }
+  return { key, seq, older: kept, length: (kept?.length ?? 0) + 1 };
+}
+
+/** The seq remembered for `key` among the most recent REMEMBERED_MESSAGE_IDS messages. */
+function recentSeq(list: RecentMessageIds | null, key: string): number | undefined {
+  let l = list;
+  for (let i = 0; l !== null && i < REMEMBERED_MESSAGE_IDS; i++, l = l.older) if (l.key === key) return l.seq;
+  return undefined;
+}
+
+/** How many message ids a state remembers. */
+export const rememberedMessageIds = (state: TicketState): number => Math.min(state.recentMessageIds?.length ?? 0, REMEMBERED_MESSAGE_IDS);
 
 export const initialTicketState: TicketState = {
   exists: false,
@@ -44,7 +79,7 @@ export const initialTicketState: TicketState = {
   tags: [],
   priority: 'normal',
   answered: false,
-  recentMessageIds: new Map(),
+  recentMessageIds: null,
 };
 
 export const messageKey = (author: number, clientMessageId: string) => `${author}:${clientMessageId}`;
@@ -90,11 +125,7 @@ export function evolveTicket(state: TicketState, event: TicketEvent): TicketStat
 
 /** A message or note took `seq`; its id is remembered so a resend is recognised. */
 function remember(state: TicketState, author: number, clientMessageId: string, seq: number): TicketState {
-  const ids = new Map(state.recentMessageIds);
-  ids.set(messageKey(author, clientMessageId), seq);
-  // Maps iterate in insertion order: the first key is the oldest.
-  if (ids.size > REMEMBERED_MESSAGE_IDS) ids.delete(ids.keys().next().value!);
-  return { ...state, lastSeq: seq, recentMessageIds: ids };
+  return { ...state, lastSeq: seq, recentMessageIds: rememberId(state.recentMessageIds, messageKey(author, clientMessageId), seq) };
 }
 
 export const foldTicket = (events: readonly TicketEvent[]): TicketState => events.reduce(evolveTicket, initialTicketState);
@@ -187,7 +218,7 @@ export function decideTicket(command: TicketCommand, state: TicketState): Ticket
     }
     case 'PostMessage': {
       const openedBy = requireAccess(state, command.actor, 'write');
-      if (state.recentMessageIds.has(messageKey(command.actor.sub, command.clientMessageId))) return [];
+      if (recentSeq(state.recentMessageIds, messageKey(command.actor.sub, command.clientMessageId)) !== undefined) return [];
       const authorRole: AuthorRole = command.actor.sub === openedBy ? 'user' : 'agent';
       // (The first agent answer takes an unassigned ticket, within the agent's capacity: the
       // service does, as a take of its own after the answer — capacity is a limit across streams.)
@@ -204,7 +235,7 @@ export function decideTicket(command: TicketCommand, state: TicketState): Ticket
     }
     case 'AddNote': {
       requireAgent(state, command.actor, 'note');
-      if (state.recentMessageIds.has(messageKey(command.actor.sub, command.clientMessageId))) return [];
+      if (recentSeq(state.recentMessageIds, messageKey(command.actor.sub, command.clientMessageId)) !== undefined) return [];
       return [
         { type: 'TicketNoteAdded', data: { seq: state.lastSeq + 1, author: command.actor.sub, text: command.text, clientMessageId: command.clientMessageId } },
       ];
@@ -250,4 +281,4 @@ export function decideTicket(command: TicketCommand, state: TicketState): Ticket
 
 /** The seq a message got: after a post, or for a resend recognised by its clientMessageId. */
 export const seqOfMessage = (state: TicketState, author: number, clientMessageId: string): number | undefined =>
-  state.recentMessageIds.get(messageKey(author, clientMessageId));
+  recentSeq(state.recentMessageIds, messageKey(author, clientMessageId));
