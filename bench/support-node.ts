@@ -9,6 +9,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { tuneGarbageCollector } from '../src/runtime.ts';
 import { createLogger } from '../src/logger.ts';
 import { type StageSamples, instrumentSupport } from './support-phases.ts';
 
@@ -24,7 +25,9 @@ const gc = vm.runInNewContext('gc') as () => void;
 
 const databaseUrl = process.argv[2]!;
 const silent = new Writable({ write: (_c, _e, cb) => cb() });
-const config = loadConfig({ LOG_LEVEL: 'warn', WRITE_WAIT_MS: '5000', SUPPORT_HANDBACK_SECONDS: '3600' });
+const config = loadConfig({ LOG_LEVEL: 'warn', WRITE_WAIT_MS: '5000', SUPPORT_HANDBACK_SECONDS: '3600', GC_HEAP_GROWING_PERCENT: process.env.GC_HEAP_GROWING_PERCENT });
+// the garbage collector as a server has it (src/main.ts); GC_HEAP_GROWING_PERCENT=0 compares with V8's own
+tuneGarbageCollector(config.GC_HEAP_GROWING_PERCENT);
 const app = await createApp({ config, databaseUrl, logger: createLogger({ level: 'warn', destination: silent }), runProjector: false });
 const phases = instrumentSupport(app);
 const address = await app.listen(0, '127.0.0.1');
@@ -37,7 +40,7 @@ async function startSampling(): Promise<void> {
   if (!allocations || sampling) return;
   sampling = true;
   allocations.connect();
-  await allocations.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  await allocations.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_MINOR !== '0' } as never);
 }
 async function writeSamples(): Promise<void> {
   if (!allocations || !sampling) return;

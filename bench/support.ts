@@ -27,6 +27,7 @@ import vm from 'node:vm';
 import { randomUUID } from 'node:crypto';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { tuneGarbageCollector } from '../src/runtime.ts';
 import { createLogger } from '../src/logger.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { createSession } from '../src/accounts/sessions.ts';
@@ -159,7 +160,10 @@ async function busiestStatements(seconds: number): Promise<string> {
   return `\n  busiest statements (server ms per s, calls per s): ${rows.map((r) => `${(r.ms / seconds).toFixed(0)} ms (+${(r.plan / seconds).toFixed(0)} planning) ${(Number(r.calls) / seconds).toFixed(0)}/s ${r.query}`).join(' ; ')}`;
 }
 const silent = new Writable({ write: (_c, _e, cb) => cb() });
-const config = loadConfig({ LOG_LEVEL: 'warn', WRITE_WAIT_MS: '5000', SUPPORT_HANDBACK_SECONDS: '3600' });
+const config = loadConfig({ LOG_LEVEL: 'warn', WRITE_WAIT_MS: '5000', SUPPORT_HANDBACK_SECONDS: '3600', GC_HEAP_GROWING_PERCENT: process.env.GC_HEAP_GROWING_PERCENT });
+// the garbage collector as a server has it (src/main.ts); GC_HEAP_GROWING_PERCENT=0 compares with V8's own
+tuneGarbageCollector(config.GC_HEAP_GROWING_PERCENT);
+console.log(`garbage collector (both nodes): old generation grows ${config.GC_HEAP_GROWING_PERCENT === 0 ? "as V8 chooses" : `${config.GC_HEAP_GROWING_PERCENT} %`} past what a full collection kept (GC_HEAP_GROWING_PERCENT)`);
 const app = await createApp({ config, databaseUrl: postgres.connectionString, logger: createLogger({ level: 'warn', destination: silent }) });
 const phases = instrumentSupport(app);
 const address = await app.listen(0, '127.0.0.1');

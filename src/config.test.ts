@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, trustProxySetting } from './config.ts';
+import { tuneGarbageCollector } from './runtime.ts';
 
 describe('configuration', () => {
   it('when nothing is set, then the defaults run everything embedded', () => {
@@ -15,6 +16,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(ConfigError);
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ EVENTSTORE_URL: 'http://x' })).toThrow(/EVENTSTORE_URL: must be an esdb:\/\//);
+  });
+
+  it('when GC_HEAP_GROWING_PERCENT is unset, then the old generation may double before a full collection; 0 leaves it to V8; anything else is refused by name', () => {
+    expect(loadConfig({}).GC_HEAP_GROWING_PERCENT).toBe(100);
+    expect(loadConfig({ GC_HEAP_GROWING_PERCENT: '0' }).GC_HEAP_GROWING_PERCENT).toBe(0);
+    for (const bad of ['-5', '2.5', 'lots', '5000']) expect(() => loadConfig({ GC_HEAP_GROWING_PERCENT: bad })).toThrow(/GC_HEAP_GROWING_PERCENT/);
+    expect(() => tuneGarbageCollector(-1)).toThrow(/whole number/);
+    // applying it is allowed at any time (V8 reads it at each collection)
+    expect(() => tuneGarbageCollector(100)).not.toThrow();
   });
 
   it('when a variable is empty, then it counts as unset', () => {

@@ -46,6 +46,8 @@ const schema = z.object({
   ALLOWED_HOSTS: list(parseHost, 'id.example.com or id.example.com:8443'),
   /** other origins whose pages may write with the session cookie (e.g. a separate admin front end) */
   TRUSTED_ORIGINS: list(parseOrigin, 'https://admin.example.com'),
+  /** how far the old generation grows past what a full collection kept before the next, in percent (src/runtime.ts); 0: V8's own */
+  GC_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1_000).default(100),
   /** how long a write waits for the read models to reach it before answering */
   WRITE_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(24 * 14),

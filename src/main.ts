@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { createApp, type App } from './app.ts';
+import { tuneGarbageCollector } from './runtime.ts';
 
 /** Process entry: configuration, database, app, and an orderly shutdown. */
 async function main(): Promise<void> {
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  tuneGarbageCollector(config.GC_HEAP_GROWING_PERCENT);
   const logger = createLogger({ level: config.LOG_LEVEL });
 
   let embedded: EmbeddedDatabase | undefined;
