@@ -10,9 +10,15 @@ export interface AssignmentMark {
   readonly last: Position | null;
   /** this holder's assignment: written with the lock's release, for the next holder to wait for */
   record(position: Position): void;
+  /** the rows of the statement asked to run alongside the lock (in its round trip), if any */
+  readonly alongside?: readonly Record<string, unknown>[];
 }
 
-export type AssigneeLock = <T>(sub: number, work: (mark: AssignmentMark) => Promise<T>) => Promise<T>;
+/**
+ * `alongside`: one more statement (parameters written in) for the lock's round trip, read after
+ * the mark — what the holder would ask first, without a round trip of its own.
+ */
+export type AssigneeLock = <T>(sub: number, work: (mark: AssignmentMark) => Promise<T>, alongside?: string) => Promise<T>;
 
 /**
  * One assignment to an agent at a time, on every node: `work` (capacity check and append) runs
@@ -32,11 +38,11 @@ export type AssigneeLock = <T>(sub: number, work: (mark: AssignmentMark) => Prom
  */
 export function createAssigneeLock(pool: pg.Pool): AssigneeLock {
   const queues = new Map<number, Promise<unknown>>();
-  return async (sub, work) => {
+  return async (sub, work, alongside) => {
     const previous = queues.get(sub) ?? Promise.resolve();
     const current = previous.then(
-      () => locked(pool, sub, work),
-      () => locked(pool, sub, work),
+      () => locked(pool, sub, work, alongside),
+      () => locked(pool, sub, work, alongside),
     );
     const tail = current.catch(() => {});
     queues.set(sub, tail);
@@ -47,18 +53,20 @@ export function createAssigneeLock(pool: pg.Pool): AssigneeLock {
   };
 }
 
-async function locked<T>(pool: pg.Pool, sub: number, work: (mark: AssignmentMark) => Promise<T>): Promise<T> {
+async function locked<T>(pool: pg.Pool, sub: number, work: (mark: AssignmentMark) => Promise<T>, alongside?: string): Promise<T> {
   if (!Number.isSafeInteger(sub)) throw new Error(`an assignee is a user number, not ${String(sub)}`);
   const client = await pool.connect();
   let last: Position | null = null;
+  let rows: Record<string, unknown>[] | undefined;
   try {
     // one round trip: the key is an integer of ours, written in
     const results = (await client.query(
       `BEGIN; SELECT pg_advisory_xact_lock(${ASSIGNEE_LOCK_CLASS}, ${sub});
-       SELECT commit_position::text AS commit, prepare_position::text AS prepare FROM support_assignment_marks WHERE sub = ${sub}`,
-    )) as unknown as pg.QueryResult<{ commit: string; prepare: string }>[];
-    const row = results[2]?.rows[0];
+       SELECT commit_position::text AS commit, prepare_position::text AS prepare FROM support_assignment_marks WHERE sub = ${sub}${alongside ? `;\n${alongside}` : ''}`,
+    )) as unknown as pg.QueryResult<Record<string, unknown>>[];
+    const row = results[2]?.rows[0] as { commit: string; prepare: string } | undefined;
     if (row) last = { commit: BigInt(row.commit), prepare: BigInt(row.prepare) };
+    if (alongside) rows = results[3]?.rows;
   } catch (error) {
     // its transaction state is unknown: the connection is dropped, not handed on
     client.release(error instanceof Error ? error : new Error(String(error)));
@@ -71,6 +79,7 @@ async function locked<T>(pool: pg.Pool, sub: number, work: (mark: AssignmentMark
       record: (position) => {
         recorded = position;
       },
+      ...(rows ? { alongside: rows } : {}),
     });
   } finally {
     // The mark (positions are integers of ours, written in) and the COMMIT that ends the lock go

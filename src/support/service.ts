@@ -3,7 +3,8 @@ import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { CoreDatabase, ReadModelDatabase } from '../db/schema.ts';
 import type { CommandHandler } from '../eventstore/command-handler.ts';
-import { type EventMetadata, type Position, formatPosition } from '../eventstore/port.ts';
+import { type EventMetadata, type Position, START, comparePositions, formatPosition } from '../eventstore/port.ts';
+import { inlineParameters } from '../../projections/apply.ts';
 import type { ProjectionWatcher } from '../../projections/watcher.ts';
 import { SUPPORT_LANES } from '../../projections/index.ts';
 import { type SupportActor, supportAbility, ticketSubject } from './ability.ts';
@@ -80,6 +81,27 @@ const base64url = (bytes: Buffer) => bytes.toString('base64url').slice(0, 22);
 /** A resent `ticket:open` (same opener, same clientMessageId) names the same ticket: opening is idempotent. */
 export const ticketIdFor = (sub: number, clientMessageId: string | undefined): string =>
   `tk_${clientMessageId ? base64url(createHash('sha256').update(`${sub}\u0000${clientMessageId}`).digest()) : base64url(randomBytes(16))}`;
+
+interface CapacityRow {
+  capacity: number | null;
+  load: string | number | null;
+  current: number | null;
+  projected_commit: string | null;
+  projected_prepare: string | null;
+}
+interface Capacity {
+  readonly capacity: number;
+  readonly load: number;
+  readonly current: number | null;
+  /** the support lane's checkpoint when these were read */
+  readonly projectedTo: Position;
+}
+const capacityOf = (row: CapacityRow): Capacity => ({
+  capacity: row.capacity ?? DEFAULT_CAPACITY,
+  load: Number(row.load ?? 0),
+  current: row.current ?? null,
+  projectedTo: row.projected_commit !== null && row.projected_prepare !== null ? { commit: BigInt(row.projected_commit), prepare: BigInt(row.projected_prepare) } : START,
+});
 
 const summaryOf = (state: TicketState, updatedAt: string): TicketSummary => ({
   ticketId: state.ticketId!,
@@ -252,24 +274,35 @@ export class TicketService {
     // the agent's mark and the next holder waits for the read models to reach it — not for the
     // head of the whole log, and nobody waits for the projector while holding the lock.
     let stored: Position | undefined;
-    const change = await this.deps.assigneeLock(assignee, async (mark) => {
-      if (mark.last && !(await this.deps.watcher.waitFor(mark.last, this.deps.writeWaitMs, SUPPORT_LANES))) {
-        throw new SupportError('database_unavailable', 'the desk is still catching up with the latest assignments: try again in a moment');
-      }
-      const { capacity, load, current } = await this.capacityCheck(assignee, ticketId);
-      if (current !== assignee && load >= capacity) {
-        throw new SupportError(
-          'over_capacity',
-          assignee === actor.sub
-            ? `you already have ${load} open tickets, your capacity is ${capacity}: resolve or hand one back first`
-            : `that agent already has ${load} open tickets, their capacity is ${capacity}`,
-        );
-      }
-      const { stored: position, ...assigned } = await this.assignNow(actor, ticketId, assignee, mode, metadata, false);
-      stored = position;
-      if (position) mark.record(position);
-      return assigned;
-    });
+    // The counts ride on the lock's round trip; they hold if the read model had the agent's last
+    // assignment when they were read (the support lane's checkpoint, read with them). Else: wait, count again.
+    const countedWithLock = inlineParameters(this.capacityQuery(assignee, ticketId).compile());
+    const change = await this.deps.assigneeLock(
+      assignee,
+      async (mark) => {
+        let counted = mark.alongside?.[0] ? capacityOf(mark.alongside[0] as unknown as CapacityRow) : undefined;
+        if (!counted || (mark.last && comparePositions(counted.projectedTo, mark.last) < 0)) {
+          if (mark.last && !(await this.deps.watcher.waitFor(mark.last, this.deps.writeWaitMs, SUPPORT_LANES))) {
+            throw new SupportError('database_unavailable', 'the desk is still catching up with the latest assignments: try again in a moment');
+          }
+          counted = await this.capacityCheck(assignee, ticketId);
+        }
+        const { capacity, load, current } = counted;
+        if (current !== assignee && load >= capacity) {
+          throw new SupportError(
+            'over_capacity',
+            assignee === actor.sub
+              ? `you already have ${load} open tickets, your capacity is ${capacity}: resolve or hand one back first`
+              : `that agent already has ${load} open tickets, their capacity is ${capacity}`,
+          );
+        }
+        const { stored: position, ...assigned } = await this.assignNow(actor, ticketId, assignee, mode, metadata, false);
+        stored = position;
+        if (position) mark.record(position);
+        return assigned;
+      },
+      countedWithLock,
+    );
     if (stored) await this.settle(stored);
     return change;
   }
@@ -316,22 +349,27 @@ export class TicketService {
     return await this.run(ticketId, metadata.requestId, metadata, { type: 'RateTicket', actor, rating, comment });
   }
 
-  /** Each agent's capacity (default 5) and load (tickets assigned to them that are not resolved). */
-  /** One agent's capacity and load, and who has the ticket now: one round trip under the assignee's lock. */
-  private async capacityCheck(assignee: number, ticketId: string): Promise<{ capacity: number; load: number; current: number | null }> {
-    const row = await this.deps.rm
-      .selectNoFrom((eb) => [
-        eb.selectFrom('support_agents').select('capacity').where('sub', '=', assignee).as('capacity'),
-        eb
-          .selectFrom('tickets')
-          .select((inner) => inner.fn.countAll<string>().as('load'))
-          .where('assignee', '=', assignee)
-          .where('status', '!=', 'resolved')
-          .as('load'),
-        eb.selectFrom('tickets').select('assignee').where('ticket_id', '=', ticketId).as('current'),
-      ])
-      .executeTakeFirstOrThrow();
-    return { capacity: row.capacity ?? DEFAULT_CAPACITY, load: Number(row.load ?? 0), current: row.current ?? null };
+  /**
+   * One agent's capacity and load, who has the ticket now, and how far the support lane had
+   * projected when they were read (one statement, one snapshot).
+   */
+  private capacityQuery(assignee: number, ticketId: string) {
+    return this.deps.rm.selectNoFrom((eb) => [
+      eb.selectFrom('support_agents').select('capacity').where('sub', '=', assignee).as('capacity'),
+      eb
+        .selectFrom('tickets')
+        .select((inner) => inner.fn.countAll<string>().as('load'))
+        .where('assignee', '=', assignee)
+        .where('status', '!=', 'resolved')
+        .as('load'),
+      eb.selectFrom('tickets').select('assignee').where('ticket_id', '=', ticketId).as('current'),
+      eb.selectFrom('checkpoints').select(sql<string>`commit_position::text`.as('c')).where('projection', '=', 'support').as('projected_commit'),
+      eb.selectFrom('checkpoints').select(sql<string>`prepare_position::text`.as('p')).where('projection', '=', 'support').as('projected_prepare'),
+    ]);
+  }
+
+  private async capacityCheck(assignee: number, ticketId: string): Promise<Capacity> {
+    return capacityOf(await this.capacityQuery(assignee, ticketId).executeTakeFirstOrThrow());
   }
 
   async workload(subs: readonly number[]): Promise<Map<number, { capacity: number; load: number }>> {
