@@ -59,14 +59,16 @@ async function locked<T>(pool: pg.Pool, sub: number, work: (mark: AssignmentMark
   let last: Position | null = null;
   let rows: Record<string, unknown>[] | undefined;
   try {
-    // one round trip: the key is an integer of ours, written in
+    // One round trip: the key is an integer of ours, written in. The transaction writes only the
+    // mark, a hint for the next holder that the assignment's own (durable) append backs: its
+    // COMMIT need not wait for the disk.
     const results = (await client.query(
-      `BEGIN; SELECT pg_advisory_xact_lock(${ASSIGNEE_LOCK_CLASS}, ${sub});
+      `BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock(${ASSIGNEE_LOCK_CLASS}, ${sub});
        SELECT commit_position::text AS commit, prepare_position::text AS prepare FROM support_assignment_marks WHERE sub = ${sub}${alongside ? `;\n${alongside}` : ''}`,
     )) as unknown as pg.QueryResult<Record<string, unknown>>[];
-    const row = results[2]?.rows[0] as { commit: string; prepare: string } | undefined;
+    const row = results[3]?.rows[0] as { commit: string; prepare: string } | undefined;
     if (row) last = { commit: BigInt(row.commit), prepare: BigInt(row.prepare) };
-    if (alongside) rows = results[3]?.rows;
+    if (alongside) rows = results[4]?.rows;
   } catch (error) {
     // its transaction state is unknown: the connection is dropped, not handed on
     client.release(error instanceof Error ? error : new Error(String(error)));
