@@ -7,6 +7,7 @@ import { type LaneName, PROJECTION_GROUPS, type ProjectionGroup } from './index.
 import type { KnownEvent } from './projection.ts';
 import { streamEntityId } from './projection.ts';
 import { compileSegments, executeAll } from './statements.ts';
+import { inlineParameters } from '../src/db/inline.ts';
 
 export const PROJECTION_CHANNEL = 'keyledger_projection';
 /**
@@ -130,56 +131,6 @@ export async function applyEvents(trx: Transaction<any>, schema: string, events:
 
 /** SQLSTATE of "the stored checkpoint is not the one this batch follows" (raised by the batch itself). */
 const CHECKPOINT_MOVED = 'KL001';
-
-/**
- * A compiled statement with its parameters written in as literals, for a batch sent as one
- * simple query; undefined when a parameter is of a kind not written in (the batch then takes
- * the extended protocol). Placeholders are found outside quoted literals and identifiers only.
- */
-export function inlineParameters(statement: CompiledQuery): string | undefined {
-  const values: string[] = [];
-  for (const value of statement.parameters) {
-    const literal = literalOf(value);
-    if (literal === undefined) return undefined;
-    values.push(literal);
-  }
-  let out = '';
-  let quote: string | undefined;
-  const text = statement.sql;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote) {
-      out += c;
-      if (c === quote) quote = undefined; // a doubled quote closes and reopens: the same text
-      continue;
-    }
-    if (c === "'" || c === '"') {
-      quote = c;
-      out += c;
-      continue;
-    }
-    const placeholder = c === '$' ? /^\$(\d+)/.exec(text.slice(i)) : null;
-    if (placeholder) {
-      const literal = values[Number(placeholder[1]) - 1];
-      if (literal === undefined) return undefined;
-      out += literal;
-      i += placeholder[0].length - 1;
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-function literalOf(value: unknown): string | undefined {
-  if (value === null) return 'NULL';
-  if (typeof value === 'string') return pg.escapeLiteral(value);
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
-  if (typeof value === 'bigint') return value.toString();
-  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
-  if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')) return `ARRAY[${value.map((v) => pg.escapeLiteral(v as string)).join(', ')}]`;
-  return undefined;
-}
 
 /**
  * One batch of one lane, in one transaction on one connection, sent as one simple query (one

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -9,7 +10,6 @@ import type { Position } from './eventstore/port.ts';
 import { CommandHandler } from './eventstore/command-handler.ts';
 import { type Projector, projectorLeads } from '../projections/runner.ts';
 import { createProjectorThread, type ProjectorThread } from '../projections/threaded.ts';
-import { randomBytes } from 'node:crypto';
 import { createEventStore } from './eventstore/factory.ts';
 import { createProjectionWatcher, type ProjectionWatcher } from '../projections/watcher.ts';
 import type { AppContext } from './context.ts';

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { CoreDatabase, ReadModelDatabase } from '../db/schema.ts';
 import type { CommandHandler } from '../eventstore/command-handler.ts';
 import { type EventMetadata, type Position, START, comparePositions, formatPosition } from '../eventstore/port.ts';
-import { inlineParameters } from '../../projections/apply.ts';
+import { inlineParameters } from '../db/inline.ts';
 import type { ProjectionWatcher } from '../../projections/watcher.ts';
 import { SUPPORT_LANES } from '../../projections/index.ts';
 import { type SupportActor, supportAbility, ticketSubject } from './ability.ts';

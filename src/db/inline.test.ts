@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inlineParameters } from './apply.ts';
+import { inlineParameters } from './inline.ts';
 
 const compiled = (sql: string, parameters: unknown[]) => ({ sql, parameters, query: {} as never, queryId: {} as never });
 
