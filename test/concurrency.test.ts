@@ -95,12 +95,16 @@ it('when a node hears of another node’s appends (observe), then it decides fro
       const tellA = b.onAppended((s, events) => s === stream && a.observe(s, events));
       await count(b, 1); // revision 1, told to a
       expect((await count(a, 2)).state).toBe(3); // decided from what it was told: no read, no conflict
+      expect(await a.peek(stream, counter)).toBe(3); // a peek sees what a command would: no read either
       expect([readsOfStream(), conflicts.length]).toEqual([1, 0]);
       tellA();
       await count(b, 3); // revision 3, not told
       a.observe(stream, [{ revision: 4n, type: 'Counted', data: {} }]); // a report that does not follow revision 2: a gap
       expect((await count(a, 4)).state).toBe(5); // read first (revisions 3 and 4 were missed), decided on the fresh state
       expect([readsOfStream(), conflicts.length]).toEqual([2, 0]);
+      // another node was just seen writing here: a peek, like a command, reads what it missed first
+      expect(await a.peek(stream, counter)).toBe(5);
+      expect(readsOfStream()).toBe(3);
     } finally {
       reads.mockRestore();
     }

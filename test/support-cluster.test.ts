@@ -128,6 +128,27 @@ it('when tickets are assigned to an agent of capacity 1 at the same moment from 
   expect(mine).toMatchObject({ ok: true, counts: { mine: 1 } });
 });
 
+it('when an agent of capacity 1 answers four tickets nobody has at the same moment from two nodes, then every answer is delivered and exactly one answer took its ticket', async () => {
+  const agentUser = await supportUser(first, { agent: true, name: 'Quick Agent' });
+  const customer = await supportUser(first);
+  const customerSocket = track(await supportSocket(first, customer.caller));
+  const onFirst = track(await supportSocket(first, agentUser.caller));
+  const onSecond = track(await supportSocket(second, agentUser.caller));
+  expect(await emit(onFirst, 'desk:capacity', { capacity: 1 })).toMatchObject({ ok: true, capacity: 1 });
+  const tickets = [];
+  for (let i = 0; i < 4; i++) tickets.push((await openTicket(customerSocket, { subject: `rush ${i}` })).ticketId);
+  const delivered = tickets.map((ticketId) => next(customerSocket, 'ticket:message', (m) => m.ticketId === ticketId && m.authorRole === 'agent'));
+  const acks = await Promise.all(
+    tickets.map((ticketId, i) => emit(i % 2 === 0 ? onFirst : onSecond, 'ticket:message', { ticketId, text: `first answer ${i}`, clientMessageId: `rush-${i}` })),
+  );
+  expect(acks.every((a) => a.ok)).toBe(true);
+  await Promise.all(delivered);
+  const joined = await Promise.all(tickets.map((ticketId) => emit(onSecond, 'ticket:join', { ticketId })));
+  expect(joined.filter((j) => j.ok && j.ticket.assignee === agentUser.sub)).toHaveLength(1);
+  expect(joined.filter((j) => j.ok && j.ticket.assignee === null)).toHaveLength(3);
+  expect(await emit(onFirst, 'desk:list', { scope: 'mine' })).toMatchObject({ ok: true, counts: { mine: 1 } });
+});
+
 it('when the customer and the agent answer each other from two nodes, then each node decides from what the other told it: no stream is read, nothing conflicts', async () => {
   const agentUser = await supportUser(first, { agent: true });
   const user = await supportUser(first);

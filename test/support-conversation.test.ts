@@ -140,11 +140,11 @@ describe('a conversation between a user and an agent', () => {
       [3, 'user', 'Thanks, <b>that</b> helps & works.'],
       [4, 'user', 'One more thing…'],
     ]);
-    const events = await query("SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_revision", [`ticket-${ticketId}`]);
+    const events = await query('SELECT type, transaction_id::text AS tx, global_position::text AS pos FROM events WHERE stream_id = $1 ORDER BY stream_revision', [`ticket-${ticketId}`]);
     expect(events.map((e) => e.type)).toEqual([
       'TicketOpened',
       'TicketMessagePosted',
-      'TicketMessagePosted', // the first agent answer, then its take (within the agent's capacity)
+      'TicketMessagePosted', // the first agent answer and its take (within the agent's capacity): one append
       'TicketAssigned',
       'TicketMessagePosted',
       'TicketStatusChanged',
@@ -153,6 +153,10 @@ describe('a conversation between a user and an agent', () => {
       'TicketStatusChanged',
       'TicketRated',
     ]);
+    expect(events[2].tx).toBe(events[3].tx);
+    // the take left its place in the log as the agent's mark, for their next assignment to wait for
+    const [mark] = await query('SELECT commit_position::text AS tx, prepare_position::text AS pos FROM support_assignment_marks WHERE sub = $1', [agentUser.sub]);
+    expect(mark).toEqual({ tx: events[3].tx, pos: events[3].pos });
     // support conversations stay out of the audit log (user content, own read models)
     expect(await query("SELECT 1 FROM rm.audit_log WHERE stream LIKE 'ticket-%'")).toEqual([]);
 

@@ -174,6 +174,15 @@ export class CommandHandler {
     return await this.serialised(stream, async () => (await this.load(stream, aggregate, false)).state);
   }
 
+  /**
+   * The state a command's first attempt would decide from: the cached fold while this node knows
+   * of nothing newer (no read), else what a read finds. A hint for choosing a command — the
+   * command itself still decides on it and appends at its revision.
+   */
+  async peek<S, E extends DomainEvent>(stream: string, aggregate: Aggregate<S, E>): Promise<S> {
+    return await this.serialised(stream, async () => (await this.load(stream, aggregate, true)).state);
+  }
+
   private async serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.queues.get(key) ?? Promise.resolve();
     const current = previous.then(work, work);

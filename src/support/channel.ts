@@ -199,6 +199,8 @@ export function publishChange(nsp: SupportNamespace, desk: DeskDigest, change: T
     if (exceptSocketId) operator = operator.except(exceptSocketId);
     operator.emit('ticket:message', message);
   }
+  // (`exceptSocketId` spares the author their own message, which their ack answers; a change of
+  // status or owner their command caused — an answer that took the ticket — reaches them too.)
   if (opened || change.ticketChanged) {
     nsp.to([rooms.ticket(id), rooms.user(ticket.openedBy), ...assignee]).emit('ticket:updated', ticket);
     desk.add(ticket);

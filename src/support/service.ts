@@ -14,7 +14,7 @@ import { JOIN_PAGE, JOIN_PAGE_CHARS, SupportError } from './protocol.ts';
 import { TicketDomainError, type TicketCommand, type TicketState, decideTicket, seqOfMessage, ticketAggregate } from './ticket.ts';
 import { SUPPORT_AGENT } from './staff.ts';
 import { DEFAULT_CAPACITY } from './desk.ts';
-import type { AssigneeLock } from './assignee-lock.ts';
+import type { AssigneeLock, AssignmentMark } from './assignee-lock.ts';
 
 export interface TicketSummary {
   readonly ticketId: string;
@@ -213,7 +213,13 @@ export class TicketService {
     });
   }
 
-  /** `allowed`: the sender's rate limit, checked while the ticket's stream is read; nothing is stored if it fails. */
+  /**
+   * `allowed`: the sender's rate limit, checked while the ticket's stream is read; nothing is stored if it fails.
+   *
+   * An agent's first answer to a ticket nobody has takes it, in the same append (one command,
+   * two events), when the agent is within capacity: counted under the agent's assignment lock,
+   * like any take. An agent at capacity answers, and the ticket stays in the queue.
+   */
   async postMessage(
     actor: SupportActor,
     ticketId: string,
@@ -224,26 +230,67 @@ export class TicketService {
     allowed?: Promise<void>,
   ): Promise<TicketChange & { seq: number; taken?: TicketChange }> {
     // The command's key is the message's identity: a retried append is stored once.
-    const change = (await this.run(ticketId, `${actor.sub}:${clientMessageId}`, metadata, { type: 'PostMessage', actor, text, clientMessageId }, onStored, allowed)) as TicketChange & {
-      seq: number;
-    };
-    // The first agent answer takes an unassigned ticket out of the queue — as any take, only
-    // within the agent's capacity (checked under their lock). It follows the answer (which is
-    // delivered already); an agent at capacity answers, and the ticket stays in the queue.
-    if (!change.firstAnswer || change.ticket.assignee !== null) return change;
+    const key = `${actor.sub}:${clientMessageId}`;
+    const command = { type: 'PostMessage', actor, text, clientMessageId } as const;
+    let takeDecided = false;
+    if (actor.agent && (await this.answersUnassigned(actor, ticketId))) {
+      takeDecided = true;
+      // a refused message is refused before the lock is asked for
+      if (allowed) await allowed;
+      const answered = await this.answerAndTake(actor, ticketId, key, metadata, command, onStored, allowed);
+      if (answered) return answered;
+    }
+    const change = (await this.run(ticketId, key, metadata, command, onStored, allowed)) as TicketChange & { seq: number };
+    if (takeDecided || !change.firstAnswer || change.ticket.assignee !== null) return change;
+    // The ticket became one nobody has between the look and the answer (handed back, say): the
+    // take follows the answer, as a command of its own, again only within capacity.
     try {
-      // An agent the read model already shows at capacity keeps answering without the lock and its
-      // waits (half the first answers in a busy queue); the take itself is decided under the lock.
-      const unlocked = await this.capacityCheck(actor.sub, ticketId);
-      if (unlocked.current !== null || unlocked.load >= unlocked.capacity) return change;
       const taken = await this.assign(actor, ticketId, actor.sub, 'take', { ...metadata, requestId: `${metadata.requestId}:take` });
       return { ...change, ticket: taken.ticket, taken };
     } catch (error) {
-      if (!(error instanceof SupportError && (error.code === 'over_capacity' || error.code === 'ticket_taken'))) {
+      if (!(error instanceof SupportError && (error.code === 'over_capacity' || error.code === 'ticket_taken' || error.code === 'database_unavailable'))) {
         this.deps.logger.warn({ err: error, ticketId }, 'the first answer was posted; taking the ticket failed');
       }
       return change;
     }
+  }
+
+  /** The ticket exists, no agent has answered it and nobody has it: an agent's message would be its first answer. */
+  private async answersUnassigned(actor: SupportActor, ticketId: string): Promise<boolean> {
+    // This node's cached fold, as a rule (no round trip); the command decides again on its own.
+    const state = await this.deps.commands.peek(ticketStream(ticketId), ticketAggregate);
+    return state.exists && !state.answered && state.assignee === null && state.openedBy !== actor.sub;
+  }
+
+  /**
+   * The answer and its take in one append, under the agent's lock. Undefined when the agent is at
+   * capacity (or the desk is still catching up with their assignments): nothing was written, and
+   * the answer goes out on its own.
+   */
+  private async answerAndTake(
+    actor: SupportActor,
+    ticketId: string,
+    key: string,
+    metadata: EventMetadata,
+    command: TicketCommand & { type: 'PostMessage' },
+    onStored?: OnStored,
+    allowed?: Promise<void>,
+  ): Promise<(TicketChange & { seq: number }) | undefined> {
+    let stored: Position | undefined;
+    const change = await this.deps.assigneeLock(
+      actor.sub,
+      async (mark) => {
+        const counted = await this.countUnderLock(actor.sub, ticketId, mark);
+        if (!counted || (counted.current !== actor.sub && counted.load >= counted.capacity)) return undefined;
+        const { stored: position, ...posted } = await this.run(ticketId, key, metadata, { ...command, take: true }, onStored, allowed, false);
+        stored = position;
+        if (position && posted.ticket.assignee === actor.sub) mark.record(position);
+        return posted as TicketChange & { seq: number };
+      },
+      inlineParameters(this.capacityQuery(actor.sub, ticketId).compile()),
+    );
+    if (stored) await this.settle(stored);
+    return change;
   }
 
   async addNote(
@@ -274,19 +321,11 @@ export class TicketService {
     // the agent's mark and the next holder waits for the read models to reach it — not for the
     // head of the whole log, and nobody waits for the projector while holding the lock.
     let stored: Position | undefined;
-    // The counts ride on the lock's round trip; they hold if the read model had the agent's last
-    // assignment when they were read (the support lane's checkpoint, read with them). Else: wait, count again.
-    const countedWithLock = inlineParameters(this.capacityQuery(assignee, ticketId).compile());
     const change = await this.deps.assigneeLock(
       assignee,
       async (mark) => {
-        let counted = mark.alongside?.[0] ? capacityOf(mark.alongside[0] as unknown as CapacityRow) : undefined;
-        if (!counted || (mark.last && comparePositions(counted.projectedTo, mark.last) < 0)) {
-          if (mark.last && !(await this.deps.watcher.waitFor(mark.last, this.deps.writeWaitMs, SUPPORT_LANES))) {
-            throw new SupportError('database_unavailable', 'the desk is still catching up with the latest assignments: try again in a moment');
-          }
-          counted = await this.capacityCheck(assignee, ticketId);
-        }
+        const counted = await this.countUnderLock(assignee, ticketId, mark);
+        if (!counted) throw new SupportError('database_unavailable', 'the desk is still catching up with the latest assignments: try again in a moment');
         const { capacity, load, current } = counted;
         if (current !== assignee && load >= capacity) {
           throw new SupportError(
@@ -301,10 +340,23 @@ export class TicketService {
         if (position) mark.record(position);
         return assigned;
       },
-      countedWithLock,
+      inlineParameters(this.capacityQuery(assignee, ticketId).compile()),
     );
     if (stored) await this.settle(stored);
     return change;
+  }
+
+  /**
+   * The agent's capacity and load under their lock. The counts ride on the lock's round trip
+   * (`capacityQuery` alongside); they hold if the read model had the agent's last assignment when
+   * they were read (the support lane's checkpoint, read with them). Else: wait for it, count
+   * again. Undefined if the read models do not reach it in time.
+   */
+  private async countUnderLock(assignee: number, ticketId: string, mark: AssignmentMark): Promise<Capacity | undefined> {
+    const counted = mark.alongside?.[0] ? capacityOf(mark.alongside[0] as unknown as CapacityRow) : undefined;
+    if (counted && (!mark.last || comparePositions(counted.projectedTo, mark.last) >= 0)) return counted;
+    if (mark.last && !(await this.deps.watcher.waitFor(mark.last, this.deps.writeWaitMs, SUPPORT_LANES))) return undefined;
+    return await this.capacityCheck(assignee, ticketId);
   }
 
   /** `settled`: false leaves waiting for the projection to the caller (the change carries what it stored). */

@@ -91,10 +91,32 @@ describe('posting messages', () => {
       .then([{ type: 'TicketMessagePosted', data: { seq: 2, author: 7, authorRole: 'user', text: 'hello?', clientMessageId: 'x' } }]);
   });
 
-  it('when the first agent answers an unassigned ticket, then the answer is posted (taking it is a command of its own, within capacity)', () => {
+  const answer = { seq: 2, author: 99, authorRole: 'agent', text: 'Hi!', clientMessageId: 'a' } as const;
+  const taken: TicketEvent = { type: 'TicketAssigned', data: { assignee: 99, previousAssignee: null, reason: 'taken' } };
+
+  it('when the first agent answers an unassigned ticket, then the answer is posted and the ticket stays in the queue (taking it needs capacity)', () => {
     given(opened, posted(1, 7, 'user'))
       .when({ type: 'PostMessage', actor: agent, text: 'Hi!', clientMessageId: 'a' })
-      .then([{ type: 'TicketMessagePosted', data: { seq: 2, author: 99, authorRole: 'agent', text: 'Hi!', clientMessageId: 'a' } }]);
+      .then([{ type: 'TicketMessagePosted', data: answer }]);
+  });
+
+  it('when the first agent answer comes with take (the agent is within capacity), then the answer and the take are one decision', () => {
+    given(opened, posted(1, 7, 'user'))
+      .when({ type: 'PostMessage', actor: agent, text: 'Hi!', clientMessageId: 'a', take: true })
+      .then([{ type: 'TicketMessagePosted', data: answer }, taken]);
+  });
+
+  it('when an answer comes with take but the ticket has an owner, or an answer already, or the author is its customer, then only the message is posted', () => {
+    const assigned: TicketEvent = { type: 'TicketAssigned', data: { assignee: 98, previousAssignee: null, reason: 'taken' } };
+    given(opened, posted(1, 7, 'user'), assigned)
+      .when({ type: 'PostMessage', actor: agent, text: 'Hi!', clientMessageId: 'a', take: true })
+      .then([{ type: 'TicketMessagePosted', data: answer }]);
+    given(opened, posted(1, 7, 'user'), posted(2, 98, 'agent'))
+      .when({ type: 'PostMessage', actor: agent, text: 'Hi!', clientMessageId: 'a', take: true })
+      .then([{ type: 'TicketMessagePosted', data: { ...answer, seq: 3 } }]);
+    given(opened, posted(1, 7, 'user'))
+      .when({ type: 'PostMessage', actor: user, text: 'Hi!', clientMessageId: 'a', take: true })
+      .then([{ type: 'TicketMessagePosted', data: { ...answer, author: 7, authorRole: 'user' } }]);
   });
 
   it('when a message is resent with the same clientMessageId, then no event is decided and the original seq is known', () => {

@@ -158,7 +158,11 @@ export type TicketCommand =
       language: Language;
       offline: boolean;
     }
-  | { type: 'PostMessage'; actor: SupportActor; text: string; clientMessageId: string }
+  /**
+   * `take`: the agent's first answer also takes the ticket if nobody has it (the service sets it
+   * only under the agent's assignment lock, with the capacity counted there).
+   */
+  | { type: 'PostMessage'; actor: SupportActor; text: string; clientMessageId: string; take?: boolean }
   | { type: 'AddNote'; actor: SupportActor; text: string; clientMessageId: string }
   /**
    * `take`: the agent takes it (or auto-assign gives it) only while nobody has it — of two agents
@@ -220,13 +224,17 @@ export function decideTicket(command: TicketCommand, state: TicketState): Ticket
       const openedBy = requireAccess(state, command.actor, 'write');
       if (recentSeq(state.recentMessageIds, messageKey(command.actor.sub, command.clientMessageId)) !== undefined) return [];
       const authorRole: AuthorRole = command.actor.sub === openedBy ? 'user' : 'agent';
-      // (The first agent answer takes an unassigned ticket, within the agent's capacity: the
-      // service does, as a take of its own after the answer — capacity is a limit across streams.)
       const events: TicketEvent[] = [];
       events.push({
         type: 'TicketMessagePosted',
         data: { seq: state.lastSeq + 1, author: command.actor.sub, authorRole, text: command.text, clientMessageId: command.clientMessageId },
       });
+      // The first agent answer takes a ticket nobody has, in the same append — when the service,
+      // holding the agent's lock, found them within capacity (a limit across streams). Without
+      // `take` the answer is posted alone and the ticket stays in the queue.
+      if (command.take && authorRole === 'agent' && !state.answered && state.assignee === null && supportAbility(command.actor).can('assign', 'Ticket')) {
+        events.push({ type: 'TicketAssigned', data: { assignee: command.actor.sub, previousAssignee: null, reason: 'taken' } });
+      }
       // The user wrote again: the ticket needs an agent's attention once more.
       if (authorRole === 'user' && state.status !== 'open') {
         events.push({ type: 'TicketStatusChanged', data: { status: 'open', previousStatus: state.status } });
