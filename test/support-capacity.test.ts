@@ -59,3 +59,27 @@ it('when an assignment was answered before the read model had it, then the next 
   expect(await emit(agentSocket, 'ticket:assign', { ticketId: tickets[1] })).toMatchObject({ ok: false, error: { code: 'over_capacity' } });
   expect(await emit(agentSocket, 'desk:list', { scope: 'mine' })).toMatchObject({ ok: true, counts: { mine: 1 } });
 }, 180_000);
+
+it('when the agent’s assignment lock fails, then their first answer is still delivered and stored once, and the ticket stays in the queue', async () => {
+  const agentUser = await supportUser(t, { agent: true });
+  const customer = await supportUser(t);
+  const agentSocket = await supportSocket(t, agentUser.caller);
+  const customerSocket = await supportSocket(t, customer.caller);
+  sockets.push(agentSocket, customerSocket);
+  const { ticketId } = await openTicket(customerSocket, { subject: 'lockless' });
+  // the lock's round trip reads the agent's mark: without its table, it fails
+  await t.app.ctx.database.pool.query('ALTER TABLE support_assignment_marks RENAME TO support_assignment_marks_away');
+  try {
+    const delivered = new Promise<{ text: string }>((resolve) =>
+      customerSocket.on('ticket:message', (m: { ticketId: string; authorRole: string; text: string }) => m.ticketId === ticketId && m.authorRole === 'agent' && resolve(m)),
+    );
+    expect(await emit(agentSocket, 'ticket:message', { ticketId, text: 'here to help', clientMessageId: 'lockless-1' })).toMatchObject({ ok: true, seq: 2 });
+    expect(await delivered).toMatchObject({ text: 'here to help' });
+  } finally {
+    await t.app.ctx.database.pool.query('ALTER TABLE support_assignment_marks_away RENAME TO support_assignment_marks');
+  }
+  const joined = await emit(agentSocket, 'ticket:join', { ticketId });
+  expect(joined).toMatchObject({ ok: true, ticket: { assignee: null } });
+  expect(joined.ok && joined.messages.map((m: { text: string }) => m.text)).toEqual(['Since this morning every call is 401.', 'here to help']);
+  expect(t.logs.join('')).toContain('the answer is posted on its own');
+}, 60_000);

@@ -237,7 +237,13 @@ export class TicketService {
       takeDecided = true;
       // a refused message is refused before the lock is asked for
       if (allowed) await allowed;
-      const answered = await this.answerAndTake(actor, ticketId, key, metadata, command, onStored, allowed);
+      const answered = await this.answerAndTake(actor, ticketId, key, metadata, command, onStored, allowed).catch((error: unknown) => {
+        // A refusal of the message is the answer's; a failure of the lock is not: the answer is
+        // posted on its own (a retry of the same command, so at most once) and stays in the queue.
+        if (error instanceof SupportError) throw error;
+        this.deps.logger.warn({ err: error, ticketId }, 'taking the ticket with its first answer failed; the answer is posted on its own');
+        return undefined;
+      });
       if (answered) return answered;
     }
     const change = (await this.run(ticketId, key, metadata, command, onStored, allowed)) as TicketChange & { seq: number };
