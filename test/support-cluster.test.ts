@@ -109,15 +109,21 @@ it('when the reconnecting user lands on the other node, then afterSeq catches up
   expect(caught.ok && caught.messages.map((m: any) => m.text)).toEqual(['missed 0', 'missed 1', 'missed 2']);
 });
 
-it('when tickets are assigned to an agent of capacity 1 at the same moment from two nodes, then exactly one wins and the others are over_capacity', async () => {
-  const agentUser = await supportUser(first, { agent: true, name: 'Single Agent' });
+/** An agent of capacity 1 with a socket on each node, and four tickets nobody has yet. */
+async function agentOfCapacityOne(name: string) {
+  const agentUser = await supportUser(first, { agent: true, name });
   const customer = await supportUser(first);
   const customerSocket = track(await supportSocket(first, customer.caller));
   const onFirst = track(await supportSocket(first, agentUser.caller));
   const onSecond = track(await supportSocket(second, agentUser.caller));
   expect(await emit(onFirst, 'desk:capacity', { capacity: 1 })).toMatchObject({ ok: true, capacity: 1 });
-  const tickets = [];
-  for (let i = 0; i < 4; i++) tickets.push((await openTicket(customerSocket, { subject: `ticket ${i}` })).ticketId);
+  const tickets: string[] = [];
+  for (let i = 0; i < 4; i++) tickets.push((await openTicket(customerSocket, { subject: `${name} ${i}` })).ticketId);
+  return { agentUser, customerSocket, onFirst, onSecond, tickets };
+}
+
+it('when tickets are assigned to an agent of capacity 1 at the same moment from two nodes, then exactly one wins and the others are over_capacity', async () => {
+  const { onFirst, onSecond, tickets } = await agentOfCapacityOne('Single Agent');
   // two from each node, all sent before any is answered
   const results = await Promise.all(tickets.map((ticketId, i) => emit(i % 2 === 0 ? onFirst : onSecond, 'ticket:assign', { ticketId })));
   expect(results.filter((r) => r.ok)).toHaveLength(1);
@@ -129,14 +135,7 @@ it('when tickets are assigned to an agent of capacity 1 at the same moment from 
 });
 
 it('when an agent of capacity 1 answers four tickets nobody has at the same moment from two nodes, then every answer is delivered and exactly one answer took its ticket', async () => {
-  const agentUser = await supportUser(first, { agent: true, name: 'Quick Agent' });
-  const customer = await supportUser(first);
-  const customerSocket = track(await supportSocket(first, customer.caller));
-  const onFirst = track(await supportSocket(first, agentUser.caller));
-  const onSecond = track(await supportSocket(second, agentUser.caller));
-  expect(await emit(onFirst, 'desk:capacity', { capacity: 1 })).toMatchObject({ ok: true, capacity: 1 });
-  const tickets = [];
-  for (let i = 0; i < 4; i++) tickets.push((await openTicket(customerSocket, { subject: `rush ${i}` })).ticketId);
+  const { agentUser, customerSocket, onFirst, onSecond, tickets } = await agentOfCapacityOne('Quick Agent');
   const delivered = tickets.map((ticketId) => next(customerSocket, 'ticket:message', (m) => m.ticketId === ticketId && m.authorRole === 'agent'));
   const acks = await Promise.all(
     tickets.map((ticketId, i) => emit(i % 2 === 0 ? onFirst : onSecond, 'ticket:message', { ticketId, text: `first answer ${i}`, clientMessageId: `rush-${i}` })),
