@@ -47,7 +47,29 @@ async function writeSamples(): Promise<void> {
   const { profile } = (await allocations.post('HeapProfiler.stopSampling')) as { profile: unknown };
   await writeFile(process.env.BENCH_ALLOC_PROF!, JSON.stringify(profile));
 }
+// BENCH_SURVIVORS=prefix: every 10 s during the runs, what this node allocated in 3 s and still
+// holds after two scavenges (what it promotes: objects that outlive the young generation), sampled;
+// written to <prefix>-<n>.json (heap profiles).
+const survivors = process.env.BENCH_SURVIVORS;
+let survivorTimer: NodeJS.Timeout | undefined;
+async function survivorWindow(n: number): Promise<void> {
+  const session = new inspector.Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096 });
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const minor = gc as unknown as (options: { type: 'minor' }) => void;
+  minor({ type: 'minor' });
+  minor({ type: 'minor' });
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: unknown };
+  session.disconnect();
+  await writeFile(`${survivors}-${n}.json`, JSON.stringify(profile));
+}
 process.on('message', (command: NodeCommand) => {
+  if (survivors && command.type === 'phases' && !survivorTimer) {
+    let n = 0;
+    survivorTimer = setInterval(() => void survivorWindow(++n), 10_000);
+  }
+  if (command.type === 'stop') clearInterval(survivorTimer);
   switch (command.type) {
     case 'memory': {
       for (let i = 0; i < 3; i++) gc();
