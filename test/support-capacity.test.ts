@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import pg from 'pg';
 import type { Socket } from 'socket.io-client';
 import { startTestApp, type TestApp } from './support/app.ts';
@@ -82,4 +82,30 @@ it('when the agent’s assignment lock fails, then their first answer is still d
   expect(joined).toMatchObject({ ok: true, ticket: { assignee: null } });
   expect(joined.ok && joined.messages.map((m: { text: string }) => m.text)).toEqual(['Since this morning every call is 401.', 'here to help']);
   expect(t.logs.join('')).toContain('the answer is posted on its own');
+}, 60_000);
+
+it('when the ticket was taken when the agent looked but is nobody’s when their answer is decided (handed back in between), then the answer is posted and the take follows as its own command', async () => {
+  const agentUser = await supportUser(t, { agent: true });
+  const customer = await supportUser(t);
+  const agentSocket = await supportSocket(t, agentUser.caller);
+  const customerSocket = await supportSocket(t, customer.caller);
+  sockets.push(agentSocket, customerSocket);
+  const { ticketId } = await openTicket(customerSocket, { subject: 'handed back meanwhile' });
+  // the look before the answer sees the ticket as another agent's (what a hand-back in between leaves behind)
+  const { commands } = t.app.ctx;
+  const look = commands.peek.bind(commands);
+  const peek = vi.spyOn(commands, 'peek').mockImplementationOnce(async (stream, aggregate) => ({ ...((await look(stream, aggregate)) as object), assignee: 424_242 }) as never);
+  try {
+    expect(await emit(agentSocket, 'ticket:message', { ticketId, text: 'mine after all', clientMessageId: 'meanwhile-1' })).toMatchObject({ ok: true, seq: 2 });
+  } finally {
+    peek.mockRestore();
+  }
+  expect(await emit(agentSocket, 'ticket:join', { ticketId })).toMatchObject({ ok: true, ticket: { assignee: agentUser.sub } });
+  // two appends: the answer, then its take
+  const events = await t.app.ctx.database.pool.query<{ type: string; tx: string }>(
+    'SELECT type, transaction_id::text AS tx FROM events WHERE stream_id = $1 ORDER BY stream_revision',
+    [`ticket-${ticketId}`],
+  );
+  expect(events.rows.map((e) => e.type)).toEqual(['TicketOpened', 'TicketMessagePosted', 'TicketMessagePosted', 'TicketAssigned']);
+  expect(events.rows[3]!.tx).not.toBe(events.rows[2]!.tx);
 }, 60_000);

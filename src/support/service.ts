@@ -282,21 +282,11 @@ export class TicketService {
     onStored?: OnStored,
     allowed?: Promise<void>,
   ): Promise<(TicketChange & { seq: number }) | undefined> {
-    let stored: Position | undefined;
-    const change = await this.deps.assigneeLock(
-      actor.sub,
-      async (mark) => {
-        const counted = await this.countUnderLock(actor.sub, ticketId, mark);
-        if (!counted || (counted.current !== actor.sub && counted.load >= counted.capacity)) return undefined;
-        const { stored: position, ...posted } = await this.run(ticketId, key, metadata, { ...command, take: true }, onStored, allowed, false);
-        stored = position;
-        if (position && posted.ticket.assignee === actor.sub) mark.record(position);
-        return posted as TicketChange & { seq: number };
-      },
-      inlineParameters(this.capacityQuery(actor.sub, ticketId).compile()),
-    );
-    if (stored) await this.settle(stored);
-    return change;
+    return await this.underAgentLock(actor.sub, ticketId, async (counted) => {
+      if (!counted || (counted.current !== actor.sub && counted.load >= counted.capacity)) return { result: undefined };
+      const { stored, ...posted } = await this.run(ticketId, key, metadata, { ...command, take: true }, onStored, allowed, false);
+      return { result: posted as TicketChange & { seq: number }, stored, assigned: posted.ticket.assignee === actor.sub };
+    });
   }
 
   async addNote(
@@ -322,34 +312,48 @@ export class TicketService {
       if (user?.staff_role !== SUPPORT_AGENT) throw new SupportError('assignee_not_agent', 'a ticket can only be assigned to a support agent');
     }
     if (assignee === null) return await this.assignNow(actor, ticketId, null, mode, metadata);
-    // Exact under concurrency: the check and the append happen under the assignee's lock, so a
-    // second assignment to them (any node) counts the first. The holder leaves its position as
-    // the agent's mark and the next holder waits for the read models to reach it — not for the
-    // head of the whole log, and nobody waits for the projector while holding the lock.
+    return await this.underAgentLock(assignee, ticketId, async (counted) => {
+      if (!counted) throw new SupportError('database_unavailable', 'the desk is still catching up with the latest assignments: try again in a moment');
+      const { capacity, load, current } = counted;
+      if (current !== assignee && load >= capacity) {
+        throw new SupportError(
+          'over_capacity',
+          assignee === actor.sub
+            ? `you already have ${load} open tickets, your capacity is ${capacity}: resolve or hand one back first`
+            : `that agent already has ${load} open tickets, their capacity is ${capacity}`,
+        );
+      }
+      const { stored, ...change } = await this.assignNow(actor, ticketId, assignee, mode, metadata, false);
+      return { result: change, stored, assigned: true };
+    });
+  }
+
+  /**
+   * `work` under the agent's assignment lock, with their capacity and load counted (undefined: the
+   * read models did not reach their last assignment in time). Exact under concurrency: a second
+   * assignment to the agent (any node) counts the first. What `work` stored becomes the agent's
+   * mark when it `assigned` them a ticket, written with the lock's release; the next holder waits
+   * for the read models to reach it — not for the head of the whole log — and nobody waits for
+   * the projector while holding the lock: the write settles after it.
+   */
+  private async underAgentLock<T>(
+    agent: number,
+    ticketId: string,
+    work: (counted: Capacity | undefined) => Promise<{ result: T; stored?: Position; assigned?: boolean }>,
+  ): Promise<T> {
     let stored: Position | undefined;
-    const change = await this.deps.assigneeLock(
-      assignee,
+    const result = await this.deps.assigneeLock(
+      agent,
       async (mark) => {
-        const counted = await this.countUnderLock(assignee, ticketId, mark);
-        if (!counted) throw new SupportError('database_unavailable', 'the desk is still catching up with the latest assignments: try again in a moment');
-        const { capacity, load, current } = counted;
-        if (current !== assignee && load >= capacity) {
-          throw new SupportError(
-            'over_capacity',
-            assignee === actor.sub
-              ? `you already have ${load} open tickets, your capacity is ${capacity}: resolve or hand one back first`
-              : `that agent already has ${load} open tickets, their capacity is ${capacity}`,
-          );
-        }
-        const { stored: position, ...assigned } = await this.assignNow(actor, ticketId, assignee, mode, metadata, false);
-        stored = position;
-        if (position) mark.record(position);
-        return assigned;
+        const outcome = await work(await this.countUnderLock(agent, ticketId, mark));
+        stored = outcome.stored;
+        if (outcome.stored && outcome.assigned) mark.record(outcome.stored);
+        return outcome.result;
       },
-      inlineParameters(this.capacityQuery(assignee, ticketId).compile()),
+      inlineParameters(this.capacityQuery(agent, ticketId).compile()),
     );
     if (stored) await this.settle(stored);
-    return change;
+    return result;
   }
 
   /**
