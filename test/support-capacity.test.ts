@@ -18,12 +18,18 @@ afterAll(async () => {
   await t?.close();
 });
 
-it('when an assignment was answered before the read model had it, then the next assignment to that agent is not counted against a stale load: refused until the read model catches up, then over_capacity', async () => {
+/** An agent and a customer, each with a socket (closed after the file). */
+async function agentAndCustomer() {
   const agentUser = await supportUser(t, { agent: true });
   const customer = await supportUser(t);
   const agentSocket = await supportSocket(t, agentUser.caller);
   const customerSocket = await supportSocket(t, customer.caller);
   sockets.push(agentSocket, customerSocket);
+  return { agentUser, agentSocket, customerSocket };
+}
+
+it('when an assignment was answered before the read model had it, then the next assignment to that agent is not counted against a stale load: refused until the read model catches up, then over_capacity', async () => {
+  const { agentUser, agentSocket, customerSocket } = await agentAndCustomer();
   expect(await emit(agentSocket, 'desk:capacity', { capacity: 1 })).toMatchObject({ ok: true });
   const tickets = [];
   for (let i = 0; i < 2; i++) tickets.push((await openTicket(customerSocket, { subject: `late ${i}` })).ticketId);
@@ -61,11 +67,7 @@ it('when an assignment was answered before the read model had it, then the next 
 }, 180_000);
 
 it('when the agent’s assignment lock fails, then their first answer is still delivered and stored once, and the ticket stays in the queue', async () => {
-  const agentUser = await supportUser(t, { agent: true });
-  const customer = await supportUser(t);
-  const agentSocket = await supportSocket(t, agentUser.caller);
-  const customerSocket = await supportSocket(t, customer.caller);
-  sockets.push(agentSocket, customerSocket);
+  const { agentUser, agentSocket, customerSocket } = await agentAndCustomer();
   const { ticketId } = await openTicket(customerSocket, { subject: 'lockless' });
   // the lock's round trip reads the agent's mark: without its table, it fails
   await t.app.ctx.database.pool.query('ALTER TABLE support_assignment_marks RENAME TO support_assignment_marks_away');
@@ -85,11 +87,7 @@ it('when the agent’s assignment lock fails, then their first answer is still d
 }, 60_000);
 
 it('when the ticket was taken when the agent looked but is nobody’s when their answer is decided (handed back in between), then the answer is posted and the take follows as its own command', async () => {
-  const agentUser = await supportUser(t, { agent: true });
-  const customer = await supportUser(t);
-  const agentSocket = await supportSocket(t, agentUser.caller);
-  const customerSocket = await supportSocket(t, customer.caller);
-  sockets.push(agentSocket, customerSocket);
+  const { agentUser, agentSocket, customerSocket } = await agentAndCustomer();
   const { ticketId } = await openTicket(customerSocket, { subject: 'handed back meanwhile' });
   // the look before the answer sees the ticket as another agent's (what a hand-back in between leaves behind)
   const { commands } = t.app.ctx;
